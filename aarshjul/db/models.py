@@ -1,0 +1,375 @@
+"""The storage model (SQLAlchemy 2, typed). States are the domain's StrEnums stored as text.
+
+ORM objects stay inside use cases and queries; templates and API answers get view models.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from aarshjul.db.types import UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Json = JSON().with_variant(JSON(none_as_null=True), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+# --- organisation -------------------------------------------------------------------------------
+
+
+class Organisation(Base):
+    __tablename__ = "organisation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Unit(Base):
+    """A unit of the organisation tree. Its leader's manager is the leader of the parent unit."""
+
+    __tablename__ = "unit"
+    __table_args__ = (UniqueConstraint("organisation_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"), index=True)
+    leader_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", use_alter=True, name="fk_unit_leader_id_person")
+    )
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Person(Base):
+    __tablename__ = "person"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "email"),
+        UniqueConstraint("organisation_id", "employee_no"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    employee_no: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))  #: stored lower-case
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))  #: Role
+    language: Mapped[str] = mapped_column(String(8), default="nb")  #: Language
+    active_from: Mapped[dt.date | None] = mapped_column(Date)
+    active_to: Mapped[dt.date | None] = mapped_column(Date)  #: set when an import finds them gone
+    deputy_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+
+    unit: Mapped[Unit] = relationship(foreign_keys=[unit_id], lazy="raise")
+
+    def is_active_on(self, day: dt.date) -> bool:
+        return (self.active_from is None or self.active_from <= day) and (
+            self.active_to is None or day <= self.active_to
+        )
+
+
+# --- strategy -----------------------------------------------------------------------------------
+
+
+class StrategyPeriod(Base):
+    __tablename__ = "strategy_period"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    first_year: Mapped[int] = mapped_column(Integer)
+    last_year: Mapped[int] = mapped_column(Integer)
+
+
+class StrategicGoal(Base):
+    """A strategic main goal of the organisation (strategisk hovedmål)."""
+
+    __tablename__ = "strategic_goal"
+    __table_args__ = (UniqueConstraint("period_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("strategy_period.id"))
+    code: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CompetenceArea(Base):
+    """A competence area (kompetanseområde) of the plan, with its main goal (hovedmål)."""
+
+    __tablename__ = "competence_area"
+    __table_args__ = (UniqueConstraint("period_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("strategy_period.id"))
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(300))
+    main_goal: Mapped[str] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# --- cycles -------------------------------------------------------------------------------------
+
+
+class CycleDefinitionRecord(Base):
+    """A cycle definition as loaded; a cycle points to the exact content it started with."""
+
+    __tablename__ = "cycle_definition"
+    __table_args__ = (UniqueConstraint("key", "version", "sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[dict[str, Any]] = mapped_column(Json)
+    loaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Cycle(Base):
+    __tablename__ = "cycle"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    period_id: Mapped[int] = mapped_column(ForeignKey("strategy_period.id"))
+    definition_id: Mapped[int] = mapped_column(ForeignKey("cycle_definition.id"))
+    year: Mapped[int] = mapped_column(Integer, index=True)
+    starts_on: Mapped[dt.date] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(16))  #: CycleState
+    step_due: Mapped[dict[str, str]] = mapped_column(Json)  #: step key -> ISO date, fixed at start
+    cloned_from_id: Mapped[int | None] = mapped_column(ForeignKey("cycle.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class UnitStep(Base):
+    """One unit's state on one step of a cycle."""
+
+    __tablename__ = "unit_step"
+    __table_args__ = (UniqueConstraint("cycle_id", "unit_id", "step_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    step_key: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))  #: UnitStepState
+    due_on: Mapped[dt.date] = mapped_column(Date)
+    opened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class HumanTask(Base):
+    """One task for one person: one part of one step for one unit (or one employee, or one measure).
+
+    ``natural_key`` makes opening a step idempotent: the same task can never exist twice.
+    ``link_version`` is part of the signed link; raising it kills every earlier link.
+    """
+
+    __tablename__ = "human_task"
+    __table_args__ = (
+        UniqueConstraint("natural_key"),
+        Index("ix_human_task_assignee_state", "assignee_id", "state"),
+        Index("ix_human_task_cycle_step", "cycle_id", "step_key", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    natural_key: Mapped[str] = mapped_column(String(200))
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    step_key: Mapped[str] = mapped_column(String(64))
+    part_key: Mapped[str] = mapped_column(String(64))
+    form_key: Mapped[str] = mapped_column(String(64))
+    subject_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
+    measure_id: Mapped[int | None] = mapped_column(ForeignKey("measure.id", use_alter=True))
+    assignee_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    state: Mapped[str] = mapped_column(String(16))  #: TaskState
+    due_on: Mapped[dt.date] = mapped_column(Date)
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0)  #: rungs of the reminder ladder sent
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)  #: rungs of the escalation ladder sent
+    link_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  #: when it stopped accepting input
+
+
+class Submission(Base):
+    """Append-only: every save of a form is a new version; drafts are versions too."""
+
+    __tablename__ = "submission"
+    __table_args__ = (UniqueConstraint("task_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    is_draft: Mapped[bool] = mapped_column(Boolean, default=False)
+    data: Mapped[dict[str, Any]] = mapped_column(Json)
+    submitted_by_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+# --- what the forms produce, kept as rows so later steps can point at them ----------------------
+
+
+class UnitGoal(Base):
+    __tablename__ = "unit_goal"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    strategic_goal_id: Mapped[int] = mapped_column(ForeignKey("strategic_goal.id"))
+    title: Mapped[str] = mapped_column(Text)
+    priority: Mapped[int] = mapped_column(Integer)
+    indicator: Mapped[str] = mapped_column(Text, default="")
+    target: Mapped[str] = mapped_column(Text, default="")
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)  #: dropped in a later version
+
+
+class CriticalNeed(Base):
+    __tablename__ = "critical_need"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    unit_goal_id: Mapped[int] = mapped_column(ForeignKey("unit_goal.id"))
+    competence_area_id: Mapped[int | None] = mapped_column(ForeignKey("competence_area.id"))
+    title: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(32))  #: CompetenceKind
+    level_needed: Mapped[int] = mapped_column(Integer)
+    level_today: Mapped[int] = mapped_column(Integer)
+    passive_competence: Mapped[str] = mapped_column(Text, default="")  #: where it exists unused
+    strategy: Mapped[str] = mapped_column(String(32))  #: CompetenceStrategy
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Measure(Base):
+    """A competence measure, described by the lecture's template, tied to a critical need."""
+
+    __tablename__ = "measure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    critical_need_id: Mapped[int] = mapped_column(ForeignKey("critical_need.id"))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    title: Mapped[str] = mapped_column(Text)
+    desired_effect: Mapped[str] = mapped_column(Text)
+    success_criteria: Mapped[str] = mapped_column(Text)
+    learning_goals: Mapped[str] = mapped_column(Text)
+    learning_form: Mapped[str] = mapped_column(String(32))  #: LearningForm
+    form_and_content: Mapped[str] = mapped_column(Text)
+    evaluation_method: Mapped[str] = mapped_column(Text)
+    evaluate_on: Mapped[dt.date | None] = mapped_column(Date)
+    first_year: Mapped[int] = mapped_column(Integer)
+    last_year: Mapped[int] = mapped_column(Integer)
+    target_group: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(16))  #: MeasureState
+    hr_comment: Mapped[str] = mapped_column(Text, default="")
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- notifications ------------------------------------------------------------------------------
+
+
+class Notification(Base):
+    """An outbox row: template + context, rendered when sent. The idempotency key is unique."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        UniqueConstraint("idempotency_key"),
+        Index("ix_notification_due", "state", "not_before"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
+    to_email: Mapped[str] = mapped_column(String(254))
+    language: Mapped[str] = mapped_column(String(8))
+    template: Mapped[str] = mapped_column(String(64))
+    context: Mapped[dict[str, Any]] = mapped_column(Json)
+    state: Mapped[str] = mapped_column(String(16))  #: NotificationState
+    not_before: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    claim_token: Mapped[str | None] = mapped_column(String(64))
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    subject: Mapped[str | None] = mapped_column(Text)  #: as rendered, kept for the local outbox
+    body_text: Mapped[str | None] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class NotificationAttempt(Base):
+    __tablename__ = "notification_attempt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notification.id"), index=True)
+    attempted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    outcome: Mapped[str] = mapped_column(String(32))  #: sent / retry / failed
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+# --- audit and HR access ------------------------------------------------------------------------
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(254))  #: "person:12", "system", "cli"
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(64))
+    object_id: Mapped[str] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    after: Mapped[dict[str, Any] | None] = mapped_column(Json)
+
+
+class HrCredential(Base):
+    __tablename__ = "hr_credential"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_token"
+    __table_args__ = (UniqueConstraint("token_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,122 @@
+"""The states and kinds the product talks about, as documented string enums.
+
+They are stored as text in the database, so renaming a member is a data migration.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """What a person does in the competence cycle."""
+
+    HR = "hr"  #: owns the cycle, approves measures, receives the last escalation
+    LEADER = "leader"  #: leads a unit; fills its forms and holds the talks
+    EMPLOYEE = "employee"  #: prepares and confirms their own talk, acknowledges goals
+
+
+class Language(StrEnum):
+    """The languages the product speaks; bokmål first."""
+
+    NB = "nb"
+    EN = "en"
+
+
+class CycleState(StrEnum):
+    """Where one year's cycle stands."""
+
+    RUNNING = "running"  #: started; the advance flow opens steps as inputs complete
+    CLOSED = "closed"  #: HR closed it; no new step tasks, evaluations live on
+    CANCELLED = "cancelled"  #: stopped before completion; its year may be started again
+
+
+class UnitStepState(StrEnum):
+    """Where one unit stands on one step of a cycle."""
+
+    WAITING = "waiting"  #: an input step is not done yet for this unit
+    OPEN = "open"  #: tasks are out; not all are done
+    DONE = "done"  #: every task of the step is submitted (and approved, for measures)
+    SKIPPED = "skipped"  #: nothing to do here (for example talks in a unit without staff)
+
+
+class TaskState(StrEnum):
+    """Where one human task stands. A task belongs to one person and one step of one unit."""
+
+    OPEN = "open"  #: waiting for its assignee; the link works and the form accepts input
+    SUBMITTED = "submitted"  #: the assignee submitted; may still amend until the step closes
+    RETURNED = "returned"  #: sent back (a measure proposal returned by HR); open for changes again
+    CANCELLED = "cancelled"  #: no longer needed (reassigned away, cycle cancelled, person left)
+
+    @property
+    def is_actionable(self) -> bool:
+        """True while the assignee is expected to act on the task."""
+        return self in (TaskState.OPEN, TaskState.RETURNED)
+
+
+class AssigneeRule(StrEnum):
+    """Who a step part is given to, as written in the cycle definition."""
+
+    UNIT_LEADER = "unit_leader"  #: one task per unit, to the unit's leader
+    EACH_EMPLOYEE = "each_employee"  #: one task per direct report of the unit's leader
+    LEADER_PER_EMPLOYEE = "leader_per_employee"  #: one task per direct report, to the leader
+    HR = "hr"  #: one task to HR (per measure for approvals)
+
+
+class PartScope(StrEnum):
+    """What one task of a step part is about."""
+
+    UNIT = "unit"  #: the unit as a whole
+    EMPLOYEE = "employee"  #: one employee (talks, goal breakdown)
+    MEASURE = "measure"  #: one proposed or approved measure
+
+
+class MeasureState(StrEnum):
+    """A competence measure's life from proposal to evaluation."""
+
+    PROPOSED = "proposed"  #: submitted by the unit leader, waiting for HR
+    APPROVED = "approved"  #: HR approved; appears in the competence plan
+    RETURNED = "returned"  #: HR returned it with a comment; the leader amends it
+    WITHDRAWN = "withdrawn"  #: removed by the leader in a later version of the proposal
+    EVALUATED = "evaluated"  #: its evaluation has been submitted
+
+
+class CompetenceStrategy(StrEnum):
+    """The four Norwegian competence strategies (BUMA). Mobilisation comes first."""
+
+    MOBILISE = "mobilise"  #: mobilisere: put existing (also passive) competence to use
+    DEVELOP = "develop"  #: utvikle
+    ACQUIRE = "acquire"  #: beskaffe: recruit or hire in
+    PHASE_OUT = "phase_out"  #: avvikle: competence no longer needed
+
+
+class CompetenceKind(StrEnum):
+    """Parts of competence as the lecture defines it."""
+
+    KNOWLEDGE = "knowledge"  #: kunnskaper
+    SKILLS = "skills"  #: ferdigheter
+    ABILITIES = "abilities"  #: evner
+    ATTITUDES = "attitudes"  #: holdninger, interesser, verdier og motivasjon
+
+
+class LearningForm(StrEnum):
+    """How a measure makes people learn; on-the-job forms stand beside courses."""
+
+    ON_THE_JOB = "on_the_job"  #: læring i arbeidet
+    SMALL_LEARNING = "small_learning"  #: smålæring
+    MENTORING = "mentoring"
+    ROTATION = "rotation"
+    SHARING = "sharing"  #: erfaringsdeling
+    COURSE = "course"
+    PROGRAMME = "programme"  #: utviklingsprogram
+    EDUCATION = "education"  #: formell utdanning
+
+
+class NotificationState(StrEnum):
+    """An outbox row's life. Only PENDING rows are claimed by the dispatcher."""
+
+    PENDING = "pending"  #: waiting for its time (or its next retry)
+    SENDING = "sending"  #: claimed by a dispatcher; reclaimed if its claim runs out
+    SENT = "sent"  #: the provider accepted it (or it was kept in the local outbox)
+    FAILED = "failed"  #: permanently refused (for example a rejected address); shown to HR
+    CANCELLED = "cancelled"  #: no longer relevant (the task it was about was reassigned)

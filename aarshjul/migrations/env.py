@@ -1,0 +1,44 @@
+"""Alembic environment: the URL comes from the caller (``aarshjul db upgrade``) or the settings."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from aarshjul.db.engine import make_engine
+from aarshjul.db.models import Base
+
+config = context.config
+url = config.get_main_option("sqlalchemy.url")
+if not url:
+    from aarshjul.settings import get_settings
+
+    url = get_settings().resolved_database_url
+
+target_metadata = Base.metadata
+
+
+def run_migrations_offline() -> None:
+    context.configure(url=url, target_metadata=target_metadata, literal_binds=True, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connectable = config.attributes.get("connection")
+    if connectable is not None:
+        context.configure(connection=connectable, target_metadata=target_metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

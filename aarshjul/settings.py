@@ -1,0 +1,109 @@
+"""The one settings object. Built once (``get_settings``) and passed to whatever needs it."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+WEAK_SECRETS = {"secret", "changeme", "change-me", "password", "development", "dev"}
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigurationError(RuntimeError):
+    """The configuration cannot run the service; the message says what to set."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AARSHJUL_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("aarshjul-data"), description="SQLite file and local Prefect files")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite in data_dir if unset")
+    base_url: str = Field(default="http://127.0.0.1:8000", description="Used in emailed links")
+    secret_key: SecretStr | None = None
+    demo: bool = False
+    environment: Literal["development", "production"] = "development"
+    time_zone: str = "Europe/Oslo"
+    default_language: Literal["nb", "en"] = "nb"
+
+    mail_backend: Literal["outbox", "sendgrid", "smtp"] = "outbox"
+    mail_from: str = "Årshjul <aarshjul@example.no>"
+    mail_redirect_to: str | None = Field(default=None, description="Send all mail here (not in production)")
+    sendgrid_api_key: SecretStr | None = None
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+
+    cycle_definition_path: Path | None = Field(
+        default=None, description="Default: the packaged standard cycle"
+    )
+    sweep_interval_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    link_grace_days: int = Field(
+        default=30, ge=0, le=365, description="Read-only receipt after a task closes"
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        ZoneInfo(value)
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'aarshjul.sqlite3').resolve()}"
+
+    @property
+    def prefect_home(self) -> Path:
+        return (self.data_dir / "prefect").resolve()
+
+    def secret(self) -> str:
+        """The signing secret. In demo mode a random one is kept in the data directory."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        if not self.demo:
+            raise ConfigurationError(
+                "AARSHJUL_SECRET_KEY is not set. Set it to a random string of at least "
+                f"{MIN_SECRET_LENGTH} characters, for example: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        path = self.data_dir / "demo-secret"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def check_for_start(self) -> None:
+        """Refuse to start with a missing or weak secret, or unusable mail settings, outside demo mode."""
+        secret = self.secret()
+        if not self.demo:
+            if len(secret) < MIN_SECRET_LENGTH or secret.lower() in WEAK_SECRETS or len(set(secret)) < 10:
+                raise ConfigurationError(
+                    f"AARSHJUL_SECRET_KEY is too weak: use at least {MIN_SECRET_LENGTH} random characters."
+                )
+        if self.mail_backend == "sendgrid" and self.sendgrid_api_key is None:
+            raise ConfigurationError("AARSHJUL_MAIL_BACKEND=sendgrid needs AARSHJUL_SENDGRID_API_KEY.")
+        if self.environment == "production" and self.mail_redirect_to:
+            raise ConfigurationError("AARSHJUL_MAIL_REDIRECT_TO is for test environments, not production.")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
