@@ -16,6 +16,7 @@ from aarshjul.clock import Clock, system_clock
 from aarshjul.db.engine import make_engine, make_session_factory
 from aarshjul.domain.cycle_spec import CycleDefinition, load_definition
 from aarshjul.settings import Settings, get_settings
+from aarshjul.triggers import NoTriggers, Triggers
 
 
 @dataclass
@@ -24,6 +25,7 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     clock: Clock = field(default=system_clock)
+    triggers: Triggers = field(default_factory=NoTriggers)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock = system_clock) -> Runtime:

@@ -41,13 +41,9 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
 
-    cycle_definition_path: Path | None = Field(
-        default=None, description="Default: the packaged standard cycle"
-    )
+    cycle_definition_path: Path | None = Field(default=None, description="Default: the packaged standard cycle")
     sweep_interval_minutes: int = Field(default=15, ge=1, le=24 * 60)
-    link_grace_days: int = Field(
-        default=30, ge=0, le=365, description="Read-only receipt after a task closes"
-    )
+    link_grace_days: int = Field(default=30, ge=0, le=365, description="Read-only receipt after a task closes")
 
     @field_validator("base_url")
     @classmethod

@@ -57,9 +57,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture
-def runtime(
-    backend: str, settings: Settings, clock: ManualClock, request: pytest.FixtureRequest
-) -> Iterator[Runtime]:
+def runtime(backend: str, settings: Settings, clock: ManualClock, request: pytest.FixtureRequest) -> Iterator[Runtime]:
     """A runtime on a fresh, empty database of the given backend, with a manual clock."""
     if backend == "postgresql":
         engine = request.getfixturevalue("postgres_engine")

@@ -26,7 +26,7 @@ from aarshjul.db.types import UTCDateTime
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
     "ck": "ck_%(table_name)s_%(constraint_name)s",
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
@@ -206,7 +206,7 @@ class HumanTask(Base):
     part_key: Mapped[str] = mapped_column(String(64))
     form_key: Mapped[str] = mapped_column(String(64))
     subject_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
-    measure_id: Mapped[int | None] = mapped_column(ForeignKey("measure.id", use_alter=True))
+    measure_id: Mapped[int | None] = mapped_column(ForeignKey("measure.id"))
     assignee_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
     state: Mapped[str] = mapped_column(String(16))  #: TaskState
     due_on: Mapped[dt.date] = mapped_column(Date)
@@ -289,6 +289,7 @@ class Measure(Base):
     last_year: Mapped[int] = mapped_column(Integer)
     target_group: Mapped[str] = mapped_column(Text, default="")
     state: Mapped[str] = mapped_column(String(16))  #: MeasureState
+    revision: Mapped[int] = mapped_column(Integer, default=1)  #: raised when the leader amends it after a return
     hr_comment: Mapped[str] = mapped_column(Text, default="")
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
