@@ -1,0 +1,92 @@
+"""Time rules of the cycle: task due dates, reminder and escalation rungs, evaluation dates.
+
+Everything takes "now" from the caller (one clock), so a sweep can run as of any moment. A date
+means the end of that day in the organisation's time zone (Europe/Oslo by default).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from aarshjul.clock import OSLO, end_of_day_utc, local_date
+from aarshjul.domain.cycle_spec import EscalationRung
+
+#: Evaluation tasks belong to no step; they get the standard ladders.
+EVALUATION_REMINDERS: tuple[int, ...] = (7, 1)
+EVALUATION_ESCALATION: tuple[EscalationRung, ...] = (
+    EscalationRung(after_days=3, to="manager"),
+    EscalationRung(after_days=10, to="hr"),
+)
+
+
+def task_due_date(step_due: dt.date, due_offset_days: int, opened_on: dt.date, min_days_to_respond: int) -> dt.date:
+    """The step's deadline moved by the part's offset, but never less than the minimum time to respond.
+
+    A unit that reaches a step late (its inputs came in late) still gets a fair amount of time.
+    """
+    return max(step_due + dt.timedelta(days=due_offset_days), opened_on + dt.timedelta(days=min_days_to_respond))
+
+
+def evaluation_date(evaluate_on: dt.date | None, last_year: int) -> dt.date:
+    """When a measure's evaluation task opens: its own date, else the last day of its last year."""
+    return evaluate_on if evaluate_on is not None else dt.date(last_year, 12, 31)
+
+
+def days_late(due_on: dt.date, now: dt.datetime, zone: ZoneInfo = OSLO) -> int:
+    return (local_date(now, zone) - due_on).days
+
+
+def _reminder_ladder(days_before: Sequence[int]) -> list[int]:
+    # Earliest rung first (most days before), so "rungs sent" is a prefix of the ladder.
+    return sorted(set(days_before), reverse=True)
+
+
+def reminder_moment(due_on: dt.date, days_before: int, zone: ZoneInfo = OSLO) -> dt.datetime:
+    """A reminder "N days before" goes out N whole days before the deadline (the end of the due day)."""
+    return end_of_day_utc(due_on - dt.timedelta(days=days_before), zone)
+
+
+def reminders_passed(due_on: dt.date, days_before: Sequence[int], now: dt.datetime, zone: ZoneInfo = OSLO) -> int:
+    """How many rungs of the reminder ladder have come by ``now``.
+
+    Used when a task opens or its deadline moves: rungs already behind us are counted as sent, so
+    a task that opens five days before its deadline gets no "seven days left" reminder.
+    """
+    return sum(1 for days in _reminder_ladder(days_before) if reminder_moment(due_on, days, zone) <= now)
+
+
+@dataclass(frozen=True)
+class ReminderDue:
+    rungs_sent: int  #: the task's new ``reminders_sent``
+    days_left: int  #: what the email says: the latest rung that has come
+
+
+def reminder_due(
+    due_on: dt.date, days_before: Sequence[int], rungs_sent: int, now: dt.datetime, zone: ZoneInfo = OSLO
+) -> ReminderDue | None:
+    """The reminder to send now, if any. After downtime several rungs may have come; one email covers them."""
+    ladder = _reminder_ladder(days_before)
+    passed = reminders_passed(due_on, ladder, now, zone)
+    if passed <= rungs_sent:
+        return None
+    return ReminderDue(rungs_sent=passed, days_left=ladder[passed - 1])
+
+
+def escalation_moment(due_on: dt.date, after_days: int, zone: ZoneInfo = OSLO) -> dt.datetime:
+    return end_of_day_utc(due_on + dt.timedelta(days=after_days), zone)
+
+
+def escalations_due(
+    due_on: dt.date, ladder: Sequence[EscalationRung], level: int, now: dt.datetime, zone: ZoneInfo = OSLO
+) -> tuple[list[EscalationRung], int]:
+    """Rungs of the escalation ladder that have come and were not sent yet, and the new level.
+
+    Unlike reminders, every rung is sent even when several come at once: they go to different people.
+    """
+    passed = [rung for rung in ladder if escalation_moment(due_on, rung.after_days, zone) <= now]
+    if len(passed) <= level:
+        return [], level
+    return passed[level:], len(passed)

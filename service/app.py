@@ -1,0 +1,188 @@
+"""The web service: assignees' forms, HR's board, the JSON API. Routes parse, call a use case, render."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from aarshjul.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from aarshjul.runtime import Runtime
+from service.i18n import gettext, negotiate
+from service.pages import message_page
+
+log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 1024 * 1024
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class LimitBodySize:
+    """Refuse bodies over 1 MB with 413, whether or not the client sent Content-Length."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await _too_large(scope, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except BodyTooLarge:
+            await _too_large(scope, send)
+
+
+async def _too_large(scope: Scope, send: Send) -> None:
+    path = scope.get("path", "")
+    if path.startswith("/api/"):
+        body = b'{"detail":[{"loc":["body"],"msg":"the request body is larger than 1 MB","type":"too_large"}]}'
+        content_type = b"application/json"
+    else:
+        language = "nb"
+        for key, value in scope.get("headers") or []:
+            if key == b"accept-language":
+                language = negotiate(None, value.decode("latin-1"))
+        title = gettext(language, "The request is too large")
+        text_ = gettext(language, "What you sent is larger than 1 MB. Shorten the text and try again.")
+        body = f"<!doctype html><meta charset=utf-8><title>{title}</title><h1>{title}</h1><p>{text_}</p>".encode()
+        content_type = b"text/html; charset=utf-8"
+    await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", content_type)]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path == "/healthz"
+
+
+def _language(request: Request) -> str:
+    return negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(
+        title="Årshjul",
+        description="The yearly strategic competence cycle: forms, status board, competence plan.",
+        version="0.1.0",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+    app.add_middleware(LimitBodySize)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> JSONResponse:
+        try:
+            with runtime.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - any driver error means "not ready", reported as such
+            log.warning("health check failed: %s", exc)
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    _install_error_handlers(app)
+    _include_routers(app)
+    return app
+
+
+def _include_routers(app: FastAPI) -> None:
+    from service.routes import ROUTERS
+
+    for router in ROUTERS:
+        app.include_router(router)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        language = _language(request)
+        if exc.status_code == 404:
+            return message_page(
+                request,
+                language,
+                gettext(language, "Page not found"),
+                [
+                    gettext(
+                        language,
+                        "There is no page at this address. Check the address, or go back to the email you came from.",
+                    )
+                ],
+                404,
+            )
+        return HTMLResponse(f"<!doctype html><meta charset=utf-8><h1>{exc.status_code}</h1>", exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"loc": list(e.get("loc", [])), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError) -> Response:
+        status = 400
+        if isinstance(exc, NotFound):
+            status = 404
+        elif isinstance(exc, Conflict):
+            status = 409
+        elif isinstance(exc, Forbidden):
+            status = 403
+        elif isinstance(exc, InvalidInput):
+            status = 422
+            return JSONResponse(
+                {"detail": [{"loc": ["body", *exc.field.split(".")], "msg": exc.reason, "type": "invalid"}]},
+                status_code=status,
+            )
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        if _wants_json(request):
+            return JSONResponse({"detail": "internal error; nothing was saved"}, status_code=500)
+        language = _language(request)
+        return message_page(
+            request,
+            language,
+            gettext(language, "Something went wrong"),
+            [
+                gettext(
+                    language,
+                    "We could not complete the request. Nothing you typed has been lost if you go back; "
+                    "try again in a minute. If it keeps happening, contact HR.",
+                )
+            ],
+            500,
+        )

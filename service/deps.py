@@ -1,0 +1,32 @@
+"""Dependencies routes declare with ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from aarshjul.runtime import Runtime
+from service.i18n import negotiate
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def get_session(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Iterator[Session]:
+    """A read session for queries that build view models; use cases open their own transaction."""
+    with runtime.sessions() as session:
+        yield session
+
+
+def get_language(request: Request) -> str:
+    return negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+SessionDep = Annotated[Session, Depends(get_session)]
+LanguageDep = Annotated[str, Depends(get_language)]

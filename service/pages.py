@@ -1,0 +1,36 @@
+"""Rendering pages from routes: one helper so every page gets its language and request path."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from service.templating import render
+
+
+def page(
+    request: Request, template: str, context: Mapping[str, Any], language: str, status_code: int = 200
+) -> HTMLResponse:
+    html = render(template, {**context, "request_path": request.url.path}, language)
+    return HTMLResponse(html, status_code=status_code, headers={"Content-Language": language})
+
+
+def message_page(
+    request: Request,
+    language: str,
+    title: str,
+    paragraphs: list[str],
+    status_code: int,
+    link_href: str | None = None,
+    link_text: str | None = None,
+) -> HTMLResponse:
+    return page(
+        request,
+        "message.html",
+        {"title": title, "paragraphs": paragraphs, "link_href": link_href, "link_text": link_text},
+        language,
+        status_code,
+    )

@@ -1,0 +1,68 @@
+"""The one Jinja2 environment for pages and emails: autoescape on, gettext from service/i18n.py.
+
+Templates only format: they get view models or plain dicts, never ORM objects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from service.i18n import translations
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_DIRS: Sequence[Path] = (ROOT / "service" / "templates", ROOT / "notifications" / "templates")
+OSLO = ZoneInfo("Europe/Oslo")
+
+MONTHS_NB = ["januar", "februar", "mars", "april", "mai", "juni", "juli", "august", "september", "oktober",
+             "november", "desember"]  # fmt: skip
+
+
+def format_date(value: dt.date | dt.datetime | str | None, language: str = "nb") -> str:
+    """A date as people write it: "4. januar 2027" / "4 January 2027"."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        value = dt.date.fromisoformat(value[:10])
+    if isinstance(value, dt.datetime):
+        value = value.astimezone(OSLO).date()
+    if language == "en":
+        return f"{value.day} {value.strftime('%B')} {value.year}"
+    return f"{value.day}. {MONTHS_NB[value.month - 1]} {value.year}"
+
+
+def format_datetime(value: dt.datetime | None, language: str = "nb") -> str:
+    if value is None:
+        return ""
+    local = value.astimezone(OSLO)
+    return f"{format_date(local.date(), language)} {local:%H:%M}"
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(
+        loader=ChoiceLoader([FileSystemLoader(str(d)) for d in TEMPLATE_DIRS]),
+        autoescape=select_autoescape(enabled_extensions=("html", "htm", "xml", "svg"), default_for_string=True),
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["date"] = format_date
+    env.filters["datetime"] = format_datetime
+    return env
+
+
+def render(template: str, context: Mapping[str, Any], language: str) -> str:
+    """Render in the given language; gettext ``_()`` in the template uses that language's catalogue."""
+    env = environment()
+    tr = translations(language)
+    return env.get_template(template).render(
+        {**context, "lang": language, "_": tr.gettext, "gettext": tr.gettext, "ngettext": tr.ngettext}
+    )

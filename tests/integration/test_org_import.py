@@ -1,0 +1,108 @@
+"""Importing the organisation and the strategy into a real database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from aarshjul.db.models import AuditEvent, CompetenceArea, Person, StrategicGoal, StrategyPeriod, Unit
+from aarshjul.domain.errors import ImportProblem
+from aarshjul.runtime import Runtime
+from aarshjul.usecases.org_import import DEMO_ORG_FILE, import_org, load_strategy, seed_demo
+
+
+def snapshot(runtime: Runtime) -> list[tuple]:
+    with runtime.sessions() as session:
+        people = [(p.email, p.name, p.unit_id, p.role, p.active_to) for p in session.scalars(select(Person))]
+        units = [(u.code, u.name, u.parent_id, u.leader_id, u.active) for u in session.scalars(select(Unit))]
+    return sorted(people, key=str) + sorted(units, key=str)
+
+
+def test_seed_demo_loads_the_organisation_once(runtime: Runtime) -> None:
+    assert seed_demo(runtime) is True
+    assert seed_demo(runtime) is False
+    with runtime.sessions() as session:
+        units = list(session.scalars(select(Unit)))
+        assert len(units) == 8
+        assert all(u.leader_id is not None for u in units)
+        depth = {u.id: 0 for u in units if u.parent_id is None}
+        while len(depth) < len(units):
+            for u in units:
+                if u.parent_id in depth:
+                    depth[u.id] = depth[u.parent_id] + 1
+        assert max(depth.values()) == 2  # three levels
+        assert len(list(session.scalars(select(Person)))) == 61
+        period = session.scalars(select(StrategyPeriod)).one()
+        assert (period.first_year, period.last_year) == (2025, 2028)
+        assert len(list(session.scalars(select(StrategicGoal)))) == 4
+        areas = {a.name: a.main_goal for a in session.scalars(select(CompetenceArea))}
+        assert areas["Endrings- og omstillingskompetanse"] == (
+            "Virksomheten har ledere og medarbeidere med evne og vilje til utvikling og endring"
+        )
+
+
+def test_a_bad_file_changes_nothing(runtime: Runtime, tmp_path: Path) -> None:
+    seed_demo(runtime)
+    before = snapshot(runtime)
+    text = DEMO_ORG_FILE.read_text(encoding="utf-8")
+    bad = tmp_path / "org.csv"
+    # A good change (a new name) and a bad line in the same file: neither is applied.
+    bad.write_text(text.replace("Ingrid Myrvåg", "Ingrid Myrvåg-Lie") + "9999,X,not-an-email,HR,,,employee,nb,\n")
+    with pytest.raises(ImportProblem) as caught:
+        import_org(runtime, bad)
+    assert caught.value.problems == ['org.csv line 63: malformed email "not-an-email"']
+    assert snapshot(runtime) == before
+
+
+def test_reimport_updates_in_place_and_deactivates_leavers(runtime: Runtime, tmp_path: Path) -> None:
+    seed_demo(runtime)
+    with runtime.sessions() as session:
+        ids_before = {p.email: p.id for p in session.scalars(select(Person))}
+    lines = DEMO_ORG_FILE.read_text(encoding="utf-8").splitlines()
+    leaver_line = lines[-1]
+    leaver_email = leaver_line.split(",")[2]
+    renamed = [line.replace("Ingrid Myrvåg,ingrid.myrvaag@", "Ingrid Lie,ingrid.lie@") for line in lines[:-1]]
+    updated = tmp_path / "org-2027.csv"
+    updated.write_text("\n".join(renamed) + "\n", encoding="utf-8")
+    report = import_org(runtime, updated)
+    assert (report.people_created, report.people_deactivated) == (0, 1)
+    assert report.people_updated == 1
+    with runtime.sessions() as session:
+        people = {p.email: p for p in session.scalars(select(Person))}
+        # matched by employee number: the same row, with the new name and email
+        assert people["ingrid.lie@fjordvik.kommune.no"].id == ids_before["ingrid.myrvaag@fjordvik.kommune.no"]
+        assert people["ingrid.lie@fjordvik.kommune.no"].name == "Ingrid Lie"
+        # the leaver keeps their row (history) but is no longer active
+        assert people[leaver_email].active_to is not None
+        assert len(people) == 61
+        assert session.scalars(select(AuditEvent).where(AuditEvent.action == "org.import")).all()
+    # importing the full file again brings the leaver back
+    report = import_org(runtime, DEMO_ORG_FILE)
+    assert report.people_reactivated == 1
+
+
+def test_strategy_needs_an_organisation_first(runtime: Runtime) -> None:
+    from aarshjul.usecases.org_import import DEMO_STRATEGY_FILE
+
+    with pytest.raises(ImportProblem) as caught:
+        load_strategy(runtime, DEMO_STRATEGY_FILE)
+    assert caught.value.problems == ["strategy.yaml: import the organisation first (aarshjul org import FILE)"]
+
+
+def test_reloading_the_strategy_updates_by_code(runtime: Runtime, tmp_path: Path) -> None:
+    from aarshjul.usecases.org_import import DEMO_STRATEGY_FILE
+
+    seed_demo(runtime)
+    changed = tmp_path / "strategy.yaml"
+    changed.write_text(
+        DEMO_STRATEGY_FILE.read_text(encoding="utf-8").replace("Digital kompetanse", "Digital kompetanse og KI"),
+        encoding="utf-8",
+    )
+    report = load_strategy(runtime, changed)
+    assert report.created is False
+    with runtime.sessions() as session:
+        names = [a.name for a in session.scalars(select(CompetenceArea).order_by(CompetenceArea.position))]
+    assert names[1] == "Digital kompetanse og KI"
+    assert len(names) == 4
