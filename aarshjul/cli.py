@@ -1,0 +1,253 @@
+"""The ``aarshjul`` command line. Each command parses its arguments, calls one use case and prints."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from aarshjul.clock import ManualClock
+from aarshjul.domain.errors import DomainError, ImportProblem
+from aarshjul.runtime import Runtime
+from aarshjul.settings import ConfigurationError, Settings, get_settings
+
+log = logging.getLogger("aarshjul")
+
+
+def _runtime(settings: Settings | None = None, migrate: bool = True) -> Runtime:
+    from aarshjul.db.migrate import upgrade
+
+    runtime = Runtime.from_settings(settings or get_settings())
+    if migrate:
+        upgrade(runtime.engine)
+    return runtime
+
+
+def _parse_moment(text: str, zone: dt.tzinfo) -> dt.datetime:
+    """An ISO date or datetime; without a zone it is read as local time in the organisation's zone."""
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date or datetime: {text!r} (use 2027-03-01T08:00)") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return moment
+
+
+def _parse_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date: {text!r} (use YYYY-MM-DD)") from exc
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = get_settings()
+    if args.demo:
+        settings = settings.model_copy(update={"demo": True})
+    settings.check_for_start()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    runtime = _runtime(settings)
+    if settings.demo:
+        from aarshjul.usecases.hr_access import ensure_demo_hr_password
+        from aarshjul.usecases.org_import import seed_demo
+
+        if seed_demo(runtime):
+            print("Loaded the demo organisation (Fjordvik kommune) and its strategy 2025–2028.")
+        email, password = ensure_demo_hr_password(runtime)
+        print(f"HR sign-in: {settings.base_url}/hr/login  e-post/email: {email}  passord/password: {password}")
+        print(f"Local mail outbox: {settings.base_url}/dev/outbox")
+    from flows.serve import start_prefect
+
+    from service.app import create_app
+
+    prefect = start_prefect(runtime)
+    runtime.triggers = prefect.triggers
+    app = create_app(runtime)
+    print(f"Årshjul is running at http://{args.host}:{args.port}  (Prefect UI: {prefect.ui_url})", flush=True)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    finally:
+        prefect.stop()
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    runtime = _runtime()
+    print(f"Database is up to date: {runtime.engine.url.render_as_string(hide_password=True)}")
+    return 0
+
+
+def cmd_org_import(args: argparse.Namespace) -> int:
+    from aarshjul.usecases.org_import import import_org
+
+    report = import_org(_runtime(), Path(args.file), actor="cli", organisation_name=args.organisation)
+    print(f"Imported {args.file}: {report.summary()}")
+    return 0
+
+
+def cmd_strategy_load(args: argparse.Namespace) -> int:
+    from aarshjul.usecases.org_import import load_strategy
+
+    report = load_strategy(_runtime(), Path(args.file), actor="cli")
+    verb = "Loaded" if report.created else "Updated"
+    print(f"{verb} strategy period (id {report.period_id}): {report.goals} main goals, {report.areas} competence areas")
+    return 0
+
+
+def cmd_cycle_start(args: argparse.Namespace) -> int:
+    from aarshjul.usecases.cycles import advance_cycle, start_cycle
+
+    runtime = _runtime()
+    cycle_id = start_cycle(runtime, year=args.year, starts_on=args.starts_on, actor="cli")
+    report = advance_cycle(runtime, cycle_id)
+    print(f"Started cycle {cycle_id} for {args.year}. {report}")
+    return 0
+
+
+def cmd_cycle_status(args: argparse.Namespace) -> int:
+    from aarshjul.usecases.board import cycle_status, latest_cycle_id
+
+    runtime = _runtime()
+    with runtime.sessions() as session:
+        cycle_id = args.cycle or latest_cycle_id(session)
+        if cycle_id is None:
+            print("No cycle has been started yet (aarshjul cycle start --year YEAR).", file=sys.stderr)
+            return 1
+        status = cycle_status(session, cycle_id, today=runtime.clock().astimezone(runtime.settings.zone).date())
+    if args.json:
+        print(status.model_dump_json(indent=2))
+    else:
+        print(status.as_text())
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from aarshjul.usecases.sweep import sweep
+
+    runtime = _runtime()
+    if args.now is not None:
+        runtime.clock = ManualClock(args.now)
+    report = sweep(runtime)
+    print(f"Sweep as of {runtime.clock().isoformat()}: {report}")
+    return 0
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    from notifications.dev_outbox import format_outbox, list_outbox
+
+    runtime = _runtime()
+    messages = list_outbox(runtime)
+    if args.json:
+        print(json.dumps(messages, ensure_ascii=False, indent=2, default=str))
+    else:
+        print(format_outbox(messages))
+    return 0
+
+
+def cmd_hr_token(args: argparse.Namespace) -> int:
+    from aarshjul.usecases.hr_access import issue_api_token
+
+    token = issue_api_token(_runtime(), email=args.email, label=args.label)
+    print("API token for HR (send as 'Authorization: Bearer <token>'); it is shown only once:")
+    print(token)
+    return 0
+
+
+# --- parser --------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    zone = get_settings().zone
+    parser = argparse.ArgumentParser(
+        prog="aarshjul",
+        description="Årshjul: run the yearly strategic competence cycle. Settings come from AARSHJUL_* variables.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(
+        name: str, func: Callable[[argparse.Namespace], int], help_: str, sub: argparse._SubParsersAction
+    ) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(func=func)
+        return p
+
+    serve = add("serve", cmd_serve, "Run the web service, the local Prefect server and the flows", commands)
+    serve.add_argument("--demo", action="store_true", help="seed the demo organisation if the database is empty")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+
+    db = add("db", lambda a: 2, "Database commands", commands)
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    add("upgrade", cmd_db_upgrade, "Create or upgrade the database schema", db_sub)
+
+    org = add("org", lambda a: 2, "Organisation commands", commands)
+    org_sub = org.add_subparsers(dest="org_command", required=True, metavar="COMMAND")
+    imp = add("import", cmd_org_import, "Import units and people from a CSV or YAML file (see README)", org_sub)
+    imp.add_argument("file", help="org file (.csv or .yaml)")
+    imp.add_argument("--organisation", help="the organisation's name")
+
+    strategy = add("strategy", lambda a: 2, "Strategy commands", commands)
+    strategy_sub = strategy.add_subparsers(dest="strategy_command", required=True, metavar="COMMAND")
+    load = add(
+        "load", cmd_strategy_load, "Load the strategy period, main goals and competence areas (YAML)", strategy_sub
+    )
+    load.add_argument("file", help="strategy file (.yaml)")
+
+    cycle = add("cycle", lambda a: 2, "Cycle commands", commands)
+    cycle_sub = cycle.add_subparsers(dest="cycle_command", required=True, metavar="COMMAND")
+    start = add("start", cmd_cycle_start, "Start the year's cycle and open its first steps", cycle_sub)
+    start.add_argument("--year", type=int, required=True, help="the cycle's year (inside the strategy period)")
+    start.add_argument("--starts-on", type=_parse_date, help="first day (YYYY-MM-DD); default today")
+    status = add("status", cmd_cycle_status, "Show where every unit stands (the board)", cycle_sub)
+    status.add_argument("--cycle", type=int, help="cycle id (default: the newest)")
+    status.add_argument("--json", action="store_true", help="print the same JSON as GET /api/cycles/{id}/status")
+
+    sweep = add("sweep", cmd_sweep, "Send due reminders and escalations, open due evaluations", commands)
+    sweep.add_argument(
+        "--now",
+        type=lambda t: _parse_moment(t, zone),
+        help="run as of this moment (ISO date or datetime, Europe/Oslo unless a zone is given)",
+    )
+
+    outbox = add("outbox", cmd_outbox, "Show the local mail outbox", commands)
+    outbox.add_argument("--json", action="store_true", help="print JSON")
+
+    hr = add("hr", lambda a: 2, "HR access commands", commands)
+    hr_sub = hr.add_subparsers(dest="hr_command", required=True, metavar="COMMAND")
+    token = add("token", cmd_hr_token, "Create an API token for an HR person (printed alone on the last line)", hr_sub)
+    token.add_argument("--email", help="the HR person's email (default: the first HR person)")
+    token.add_argument("--label", default="cli", help="a note on what the token is for")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.verbose:
+            logging.getLogger().setLevel(logging.INFO)
+        return int(args.func(args))
+    except ImportProblem as problem:
+        print("Nothing was changed. Fix these problems and import again:", file=sys.stderr)
+        for line in problem.problems:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    except (DomainError, ConfigurationError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
