@@ -6,7 +6,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,7 +53,10 @@ class Settings(BaseSettings):
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        ZoneInfo(value)
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Oslo)") from exc
         return value
 
     @property
@@ -77,7 +80,8 @@ class Settings(BaseSettings):
         if not self.demo:
             raise ConfigurationError(
                 "AARSHJUL_SECRET_KEY is not set. Set it to a random string of at least "
-                f"{MIN_SECRET_LENGTH} characters, for example: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+                f"{MIN_SECRET_LENGTH} characters, for example the output of: "
+                "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
             )
         path = self.data_dir / "demo-secret"
         if not path.exists():
@@ -89,9 +93,9 @@ class Settings(BaseSettings):
     def check_for_start(self) -> None:
         """Refuse to start with a missing or weak secret, or unusable mail settings, outside demo mode."""
         secret = self.secret()
-        if not self.demo:
-            if len(secret) < MIN_SECRET_LENGTH or secret.lower() in WEAK_SECRETS or len(set(secret)) < 10:
-                raise ConfigurationError(
+        weak = len(secret) < MIN_SECRET_LENGTH or secret.lower() in WEAK_SECRETS or len(set(secret)) < 10
+        if weak and not self.demo:
+            raise ConfigurationError(
                     f"AARSHJUL_SECRET_KEY is too weak: use at least {MIN_SECRET_LENGTH} random characters."
                 )
         if self.mail_backend == "sendgrid" and self.sendgrid_api_key is None:
