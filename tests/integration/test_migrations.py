@@ -29,14 +29,15 @@ def test_upgrade_builds_the_model_schema_on_sqlite(tmp_path) -> None:  # type: i
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
 
 
-def test_upgrade_builds_the_model_schema_on_postgresql() -> None:
+def test_upgrade_builds_the_model_schema_on_postgresql(request) -> None:  # type: ignore[no-untyped-def]
     if not POSTGRES_URL:
         return  # the SQLite test above covers this machine; scripts/test always sets the URL
-    engine = make_engine(POSTGRES_URL)
+    url = request.getfixturevalue("postgres_url")
+    engine = make_engine(url)
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA IF EXISTS migration_check CASCADE"))
         connection.execute(text("CREATE SCHEMA migration_check"))
-    schema_engine = make_engine(POSTGRES_URL, connect_args={"options": "-csearch_path=migration_check"})
+    schema_engine = make_engine(url, connect_args={"options": "-csearch_path=migration_check"})
     try:
         upgrade(schema_engine)
         _assert_matches_models(schema_engine)
