@@ -1,0 +1,739 @@
+"""The status board: where every unit stands on every step of one cycle.
+
+One document (``CycleStatus``) serves the board page, ``GET /api/cycles/{id}/status``, its CSV and
+``aarshjul cycle status --json``. It is built from a handful of set-based queries (units, unit steps,
+task counts grouped in SQL, late tasks, failed emails) whatever the size of the organisation.
+
+The board shows units and the process. The late list names people next to their late tasks because
+someone has to act on them; it is ordered by the organisation tree and the step, never by how late a
+person is, and nothing here scores or ranks individuals.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections import defaultdict
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import Session, aliased
+
+from aarshjul.db.models import (
+    Cycle,
+    CycleDefinitionRecord,
+    HumanTask,
+    Notification,
+    Person,
+    Submission,
+    Unit,
+    UnitStep,
+)
+from aarshjul.domain.cycle_spec import CycleDefinition, StepSpec, parse_definition
+from aarshjul.domain.enums import NotificationState, PartScope, TaskState, UnitStepState
+from aarshjul.domain.errors import InvalidInput, NotFound
+
+EVALUATION_STEP_KEY = "evaluation"
+ACTIONABLE = (TaskState.OPEN.value, TaskState.RETURNED.value)
+LATE_LIST_LIMIT = 500  #: the page and the JSON list at most this many late tasks; ``late_total`` has them all
+
+
+class CellState(StrEnum):
+    """What one board cell (a unit on a step) says."""
+
+    NOT_STARTED = "not_started"  #: the step has not opened for the unit (its inputs are not done)
+    OPEN = "open"  #: tasks are out and none of them is past its deadline
+    DONE = "done"  #: every task of the step is in
+    OVERDUE = "overdue"  #: at least one open task is past its deadline
+    ESCALATED = "escalated"  #: at least one late task has gone to the leader's manager or to HR
+    SKIPPED = "skipped"  #: nothing to do (a unit without staff on a per-employee step)
+
+
+_Model = ConfigDict(frozen=True)
+
+
+class BoardFilters(BaseModel):
+    model_config = _Model
+
+    unit_id: int | None = Field(default=None, description="Show only this unit and the units below it")
+    step: str | None = Field(default=None, description="Show only this step")
+    late_only: bool = Field(default=False, description="Show only units with overdue or escalated tasks")
+
+
+class LocalizedName(BaseModel):
+    model_config = _Model
+    nb: str
+    en: str
+
+
+class Counts(BaseModel):
+    """For per-employee steps: how many employees are through the step, of how many."""
+
+    model_config = _Model
+    done: int
+    total: int
+
+
+class CycleInfo(BaseModel):
+    model_config = _Model
+    id: int
+    year: int
+    state: str
+    starts_on: dt.date
+    definition_key: str
+    definition_version: int
+
+
+class StepColumn(BaseModel):
+    model_config = _Model
+    key: str
+    number: int
+    names: LocalizedName
+    due_on: dt.date
+    depends_on: list[str]
+    per_employee: bool
+    units_by_state: dict[CellState, int] = Field(description="How many units' cells are in each state")
+    people: Counts | None = Field(default=None, description="Per-employee steps: employees through / all")
+
+
+class UnitCell(BaseModel):
+    model_config = _Model
+    step_key: str
+    state: CellState
+    due_on: dt.date | None
+    counts: Counts | None = None
+    late_tasks: int = 0
+
+
+class UnitRow(BaseModel):
+    model_config = _Model
+    id: int
+    code: str
+    name: str
+    parent_id: int | None
+    depth: int
+    cells: list[UnitCell]
+
+
+class LateTask(BaseModel):
+    model_config = _Model
+    task_id: int
+    step_key: str
+    part_key: str
+    form_key: str
+    person_id: int
+    person_name: str
+    unit_id: int
+    unit_name: str
+    due_on: dt.date
+    days_late: int
+    escalation_rung: int = Field(description="0: not escalated; 1: to the leader's manager; 2: to HR")
+
+
+class FailedEmail(BaseModel):
+    model_config = _Model
+    notification_id: int
+    to_email: str
+    recipient_name: str | None
+    template: str
+    attempts: int
+    last_error: str | None
+    created_at: dt.datetime
+
+
+class CycleStatus(BaseModel):
+    """The board of one cycle. Stable: fields are only ever added."""
+
+    model_config = _Model
+    cycle: CycleInfo
+    today: dt.date
+    filters: BoardFilters
+    steps: list[StepColumn]
+    units: list[UnitRow]
+    late: list[LateTask]
+    late_total: int
+    failed_emails: list[FailedEmail]
+
+    def as_text(self, language: str = "en") -> str:
+        lines = [f"Cycle {self.cycle.id} ({self.cycle.year}), {self.cycle.state}; as of {self.today.isoformat()}"]
+        for step in self.steps:
+            states = ", ".join(f"{state.value} {n}" for state, n in step.units_by_state.items() if n)
+            people = f"; employees {step.people.done}/{step.people.total}" if step.people else ""
+            name = step.names.en if language == "en" else step.names.nb
+            lines.append(f"  {step.number}. {name} (due {step.due_on.isoformat()}): {states}{people}")
+        lines.append(f"Late tasks: {self.late_total}; failed emails: {len(self.failed_emails)}")
+        return "\n".join(lines)
+
+
+# --- building it --------------------------------------------------------------------------------
+
+
+def latest_cycle_id(session: Session) -> int | None:
+    """The running cycle of the latest year, else the latest cycle of any state."""
+    return session.scalar(
+        select(Cycle.id).order_by((Cycle.state == "running").desc(), Cycle.year.desc(), Cycle.id.desc()).limit(1)
+    )
+
+
+def load_cycle(session: Session, cycle_id: int) -> tuple[Cycle, CycleDefinition]:
+    cycle = session.get(Cycle, cycle_id)
+    if cycle is None:
+        raise NotFound(f"cycle {cycle_id} does not exist")
+    record = session.get(CycleDefinitionRecord, cycle.definition_id)
+    if record is None:
+        raise NotFound(f"cycle {cycle_id} has no stored definition")
+    return cycle, parse_definition(record.content, f"cycle {cycle_id} definition")
+
+
+def _first_and_last_parts(step: StepSpec) -> tuple[set[str], set[str]]:
+    employee_parts = [p for p in step.parts if p.scope is PartScope.EMPLOYEE]
+    followed = {p.after for p in employee_parts if p.after}
+    first = {p.key for p in employee_parts if p.after is None}
+    last = {p.key for p in employee_parts if p.key not in followed}
+    return first, last
+
+
+class _UnitInfo:
+    __slots__ = ("id", "code", "name", "parent_id", "leader_id", "active")
+
+    def __init__(self, row: Any) -> None:
+        self.id: int = row.id
+        self.code: str = row.code
+        self.name: str = row.name
+        self.parent_id: int | None = row.parent_id
+        self.leader_id: int | None = row.leader_id
+        self.active: bool = bool(row.active)
+
+
+def tree_order(units: Iterable[_UnitInfo]) -> list[tuple[_UnitInfo, int]]:
+    """Units depth-first (parents before children, siblings by name) with their depth."""
+    by_id = {u.id: u for u in units}
+    children: dict[int | None, list[_UnitInfo]] = defaultdict(list)
+    for unit in by_id.values():
+        parent = unit.parent_id if unit.parent_id in by_id else None
+        children[parent].append(unit)
+    for siblings in children.values():
+        siblings.sort(key=lambda u: (u.name.lower(), u.id))
+    ordered: list[tuple[_UnitInfo, int]] = []
+    stack: list[tuple[_UnitInfo, int]] = [(u, 0) for u in reversed(children[None])]
+    seen: set[int] = set()
+    while stack:
+        unit, depth = stack.pop()
+        if unit.id in seen:
+            continue
+        seen.add(unit.id)
+        ordered.append((unit, depth))
+        stack.extend((child, depth + 1) for child in reversed(children.get(unit.id, [])))
+    return ordered
+
+
+def subtree(units: Iterable[_UnitInfo], root_id: int) -> set[int]:
+    children: dict[int | None, list[int]] = defaultdict(list)
+    for unit in units:
+        children[unit.parent_id].append(unit.id)
+    found: set[int] = set()
+    stack = [root_id]
+    while stack:
+        current = stack.pop()
+        if current in found:
+            continue
+        found.add(current)
+        stack.extend(children.get(current, []))
+    return found
+
+
+def _units(session: Session, cycle: Cycle) -> list[_UnitInfo]:
+    in_cycle = select(UnitStep.unit_id).where(UnitStep.cycle_id == cycle.id).distinct()
+    rows = session.execute(
+        select(Unit.id, Unit.code, Unit.name, Unit.parent_id, Unit.leader_id, Unit.active).where(
+            Unit.organisation_id == cycle.organisation_id, (Unit.active.is_(True)) | Unit.id.in_(in_cycle)
+        )
+    )
+    return [_UnitInfo(r) for r in rows]
+
+
+def _direct_report_counts(session: Session, cycle: Cycle, units: list[_UnitInfo], today: dt.date) -> dict[int, int]:
+    """Per unit, how many people report to its leader: members other than the leader, and the
+    leaders of its child units. Used for per-employee steps that have not opened yet."""
+    active = and_(
+        (Person.active_from.is_(None)) | (Person.active_from <= today),
+        (Person.active_to.is_(None)) | (Person.active_to >= today),
+    )
+    rows = session.execute(
+        select(Person.unit_id, func.count())
+        .join(Unit, Unit.id == Person.unit_id)
+        .where(Person.organisation_id == cycle.organisation_id, active)
+        .where((Unit.leader_id.is_(None)) | (Unit.leader_id != Person.id))
+        .group_by(Person.unit_id)
+    )
+    counts: dict[int, int] = {unit_id: n for unit_id, n in rows}
+    for unit in units:
+        if unit.parent_id is not None and unit.leader_id is not None and unit.active:
+            counts[unit.parent_id] = counts.get(unit.parent_id, 0) + 1
+    return counts
+
+
+def cycle_status(
+    session: Session, cycle_id: int, filters: BoardFilters | None = None, *, today: dt.date
+) -> CycleStatus:
+    """The board of a cycle as of ``today`` (the organisation's local date)."""
+    filters = filters or BoardFilters()
+    cycle, definition = load_cycle(session, cycle_id)
+    all_steps = list(definition.active_steps)
+    if filters.step is not None and filters.step not in {s.key for s in all_steps}:
+        raise InvalidInput("step", f"no step {filters.step!r} in this cycle")
+    steps = [s for s in all_steps if filters.step is None or s.key == filters.step]
+    step_keys = {s.key for s in steps}
+    step_due = {k: dt.date.fromisoformat(v) for k, v in cycle.step_due.items()}
+
+    units = _units(session, cycle)
+    ordered = tree_order(units)
+    if filters.unit_id is not None:
+        if filters.unit_id not in {u.id for u in units}:
+            raise InvalidInput("unit_id", f"no unit {filters.unit_id} in this cycle")
+        visible = subtree(units, filters.unit_id)
+        base_depth = next(d for u, d in ordered if u.id == filters.unit_id)
+        ordered = [(u, d - base_depth) for u, d in ordered if u.id in visible]
+    visible_ids = {u.id for u, _ in ordered}
+
+    unit_steps = {
+        (r.unit_id, r.step_key): (UnitStepState(r.state), r.due_on)
+        for r in session.execute(
+            select(UnitStep.unit_id, UnitStep.step_key, UnitStep.state, UnitStep.due_on).where(
+                UnitStep.cycle_id == cycle.id
+            )
+        )
+    }
+
+    # One grouped query gives, per unit, step, part and state: tasks, late tasks, escalated tasks.
+    actionable = HumanTask.state.in_(ACTIONABLE)
+    task_rows = session.execute(
+        select(
+            HumanTask.unit_id,
+            HumanTask.step_key,
+            HumanTask.part_key,
+            HumanTask.state,
+            func.count(),
+            func.sum(case((and_(actionable, HumanTask.due_on < today), 1), else_=0)),
+            func.sum(case((and_(actionable, HumanTask.escalation_level > 0), 1), else_=0)),
+        )
+        .where(HumanTask.cycle_id == cycle.id, HumanTask.step_key != EVALUATION_STEP_KEY)
+        .group_by(HumanTask.unit_id, HumanTask.step_key, HumanTask.part_key, HumanTask.state)
+    ).all()
+    late: dict[tuple[int, str], int] = defaultdict(int)
+    escalated: dict[tuple[int, str], int] = defaultdict(int)
+    part_counts: dict[tuple[int, str, str, str], int] = defaultdict(int)
+    for unit_id, step_key, part_key, state, count, n_late, n_escalated in task_rows:
+        late[(unit_id, step_key)] += int(n_late or 0)
+        escalated[(unit_id, step_key)] += int(n_escalated or 0)
+        part_counts[(unit_id, step_key, part_key, state)] += int(count)
+
+    per_employee = {s.key: _first_and_last_parts(s) for s in steps if s.per_employee}
+    reports = _direct_report_counts(session, cycle, units, today) if per_employee else {}
+
+    rows: list[UnitRow] = []
+    totals: dict[str, dict[CellState, int]] = {s.key: dict.fromkeys(CellState, 0) for s in steps}
+    people_totals: dict[str, list[int]] = {key: [0, 0] for key in per_employee}
+    for unit, depth in ordered:
+        cells: list[UnitCell] = []
+        for step in steps:
+            key = (unit.id, step.key)
+            stored = unit_steps.get(key)
+            state = _cell_state(stored[0] if stored else None, late[key], escalated[key])
+            counts = None
+            if step.key in per_employee:
+                first, last = per_employee[step.key]
+                counts = _people_counts(part_counts, unit.id, step.key, first, last, stored, reports.get(unit.id, 0))
+            cells.append(
+                UnitCell(
+                    step_key=step.key,
+                    state=state,
+                    due_on=stored[1] if stored else step_due.get(step.key),
+                    counts=counts,
+                    late_tasks=late[key],
+                )
+            )
+        if filters.late_only and not any(c.late_tasks for c in cells):
+            continue
+        for cell in cells:
+            totals[cell.step_key][cell.state] += 1
+            if cell.counts is not None:
+                people_totals[cell.step_key][0] += cell.counts.done
+                people_totals[cell.step_key][1] += cell.counts.total
+        rows.append(
+            UnitRow(id=unit.id, code=unit.code, name=unit.name, parent_id=unit.parent_id, depth=depth, cells=cells)
+        )
+
+    columns = [
+        StepColumn(
+            key=step.key,
+            number=step.number,
+            names=LocalizedName(nb=step.name.nb, en=step.name.en),
+            due_on=step_due.get(step.key, cycle.starts_on),
+            depends_on=sorted(definition.effective_dependencies(step.key)),
+            per_employee=step.key in per_employee,
+            units_by_state=totals[step.key],
+            people=Counts(done=people_totals[step.key][0], total=people_totals[step.key][1])
+            if step.key in per_employee
+            else None,
+        )
+        for step in steps
+    ]
+    unit_order = {u.id: i for i, (u, _) in enumerate(ordered)}
+    late_list, late_total = _late_tasks(session, cycle.id, today, visible_ids, step_keys, unit_order, steps)
+    return CycleStatus(
+        cycle=CycleInfo(
+            id=cycle.id,
+            year=cycle.year,
+            state=cycle.state,
+            starts_on=cycle.starts_on,
+            definition_key=definition.key,
+            definition_version=definition.version,
+        ),
+        today=today,
+        filters=filters,
+        steps=columns,
+        units=rows,
+        late=late_list,
+        late_total=late_total,
+        failed_emails=failed_emails(session, cycle.id),
+    )
+
+
+def _cell_state(stored: UnitStepState | None, late: int, escalated: int) -> CellState:
+    if stored is None or stored is UnitStepState.WAITING:
+        return CellState.NOT_STARTED
+    if stored is UnitStepState.DONE:
+        return CellState.DONE
+    if stored is UnitStepState.SKIPPED:
+        return CellState.SKIPPED
+    if escalated:
+        return CellState.ESCALATED
+    if late:
+        return CellState.OVERDUE
+    return CellState.OPEN
+
+
+def _people_counts(
+    part_counts: dict[tuple[int, str, str, str], int],
+    unit_id: int,
+    step_key: str,
+    first: set[str],
+    last: set[str],
+    stored: tuple[UnitStepState, dt.date] | None,
+    direct_reports: int,
+) -> Counts:
+    if stored is None or stored[0] is UnitStepState.WAITING:
+        return Counts(done=0, total=direct_reports)
+    # Every employee gets one task of each first part when the step opens; an employee is through
+    # when the task of the step's last part is in. Cancelled tasks (people who left) do not count.
+    live = (TaskState.OPEN.value, TaskState.SUBMITTED.value, TaskState.RETURNED.value)
+    total = max(sum(part_counts.get((unit_id, step_key, part, state), 0) for state in live) for part in first)
+    done = min(part_counts.get((unit_id, step_key, part, TaskState.SUBMITTED.value), 0) for part in last)
+    return Counts(done=done, total=total)
+
+
+def _late_tasks(
+    session: Session,
+    cycle_id: int,
+    today: dt.date,
+    unit_ids: set[int],
+    step_keys: set[str],
+    unit_order: dict[int, int],
+    steps: list[StepSpec],
+) -> tuple[list[LateTask], int]:
+    rows = session.execute(
+        select(
+            HumanTask.id,
+            HumanTask.step_key,
+            HumanTask.part_key,
+            HumanTask.form_key,
+            HumanTask.assignee_id,
+            Person.name,
+            HumanTask.unit_id,
+            Unit.name,
+            HumanTask.due_on,
+            HumanTask.escalation_level,
+        )
+        .join(Person, Person.id == HumanTask.assignee_id)
+        .join(Unit, Unit.id == HumanTask.unit_id)
+        .where(
+            HumanTask.cycle_id == cycle_id,
+            HumanTask.state.in_(ACTIONABLE),
+            HumanTask.due_on < today,
+            HumanTask.step_key.in_(step_keys),
+        )
+    ).all()
+    step_number = {s.key: s.number for s in steps}
+    part_order = {(s.key, p.key): i for s in steps for i, p in enumerate(s.parts)}
+    selected = [r for r in rows if r[6] in unit_ids]
+    # Tree order, then step, then part, then name: the list says where work is stuck, not who is worst.
+    selected.sort(
+        key=lambda r: (unit_order.get(r[6], 0), step_number.get(r[1], 0), part_order.get((r[1], r[2]), 0), r[5], r[0])
+    )
+    late = [
+        LateTask(
+            task_id=r[0],
+            step_key=r[1],
+            part_key=r[2],
+            form_key=r[3],
+            person_id=r[4],
+            person_name=r[5],
+            unit_id=r[6],
+            unit_name=r[7],
+            due_on=r[8],
+            days_late=(today - r[8]).days,
+            escalation_rung=r[9],
+        )
+        for r in selected[:LATE_LIST_LIMIT]
+    ]
+    return late, len(selected)
+
+
+def failed_emails(session: Session, cycle_id: int | None) -> list[FailedEmail]:
+    """Emails the provider refused for good. Emails name their cycle in the context when they have one."""
+    rows = session.execute(
+        select(
+            Notification.id,
+            Notification.to_email,
+            Person.name,
+            Notification.template,
+            Notification.attempts,
+            Notification.last_error,
+            Notification.created_at,
+            Notification.context,
+        )
+        .outerjoin(Person, Person.id == Notification.recipient_id)
+        .where(Notification.state == NotificationState.FAILED.value)
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
+        .limit(200)
+    ).all()
+    return [
+        FailedEmail(
+            notification_id=r[0],
+            to_email=r[1],
+            recipient_name=r[2],
+            template=r[3],
+            attempts=r[4],
+            last_error=r[5],
+            created_at=r[6],
+        )
+        for r in rows
+        if cycle_id is None or (r[7] or {}).get("cycle_id") in (None, cycle_id)
+    ]
+
+
+# --- CSV ----------------------------------------------------------------------------------------
+
+
+def status_csv(status: CycleStatus, language: str = "nb") -> str:
+    """One row per unit: its place in the tree, then state and counts for each step."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    header = ["unit_id", "unit_code", "unit", "parent_id", "depth"]
+    for step in status.steps:
+        name = step.names.en if language == "en" else step.names.nb
+        header += [f"{step.number}. {name}", f"{step.number}. done/total"]
+    writer.writerow(header)
+    for unit in status.units:
+        row: list[Any] = [unit.id, unit.code, unit.name, unit.parent_id or "", unit.depth]
+        for cell in unit.cells:
+            row += [cell.state.value, f"{cell.counts.done}/{cell.counts.total}" if cell.counts else ""]
+        writer.writerow(row)
+    return buffer.getvalue()
+
+
+# --- one unit -----------------------------------------------------------------------------------
+
+
+class FormField(BaseModel):
+    model_config = _Model
+    key: str
+    value: str
+
+
+class SubmittedForm(BaseModel):
+    model_config = _Model
+    task_id: int
+    step_key: str
+    part_key: str
+    form_key: str
+    submitted_at: dt.datetime | None
+    submitted_by: str
+    about_person: str | None = Field(default=None, description="For per-employee forms: whose talk or goals")
+    private: bool = Field(description="True for per-employee forms: HR sees that it happened, not what was said")
+    fields: list[FormField]
+
+
+class OpenTask(BaseModel):
+    model_config = _Model
+    task_id: int
+    step_key: str
+    part_key: str
+    form_key: str
+    assignee_id: int
+    assignee_name: str
+    due_on: dt.date
+    days_late: int
+    escalation_rung: int
+    state: str
+
+
+class UnitStepDates(BaseModel):
+    model_config = _Model
+    step_key: str
+    number: int
+    names: LocalizedName
+    state: CellState
+    due_on: dt.date | None
+    opened_at: dt.datetime | None
+    done_at: dt.datetime | None
+
+
+class UnitDetail(BaseModel):
+    model_config = _Model
+    cycle: CycleInfo
+    unit_id: int
+    unit_name: str
+    leader_name: str | None
+    steps: list[UnitStepDates]
+    open_tasks: list[OpenTask]
+    submitted: list[SubmittedForm]
+
+
+def unit_detail(session: Session, cycle_id: int, unit_id: int, *, today: dt.date) -> UnitDetail:
+    cycle, definition = load_cycle(session, cycle_id)
+    unit = session.get(Unit, unit_id)
+    if unit is None or unit.organisation_id != cycle.organisation_id:
+        raise NotFound(f"unit {unit_id} does not exist")
+    leader = session.get(Person, unit.leader_id) if unit.leader_id else None
+    stored = {
+        r.step_key: r
+        for r in session.execute(
+            select(UnitStep.step_key, UnitStep.state, UnitStep.due_on, UnitStep.opened_at, UnitStep.done_at).where(
+                UnitStep.cycle_id == cycle.id, UnitStep.unit_id == unit.id
+            )
+        )
+    }
+    assignee = aliased(Person)
+    subject = aliased(Person)
+    tasks = session.execute(
+        select(HumanTask, assignee.name, subject.name)
+        .join(assignee, assignee.id == HumanTask.assignee_id)
+        .outerjoin(subject, subject.id == HumanTask.subject_person_id)
+        .where(HumanTask.cycle_id == cycle.id, HumanTask.unit_id == unit.id)
+        .order_by(HumanTask.id)
+    ).all()
+    late: dict[str, int] = defaultdict(int)
+    escalated: dict[str, int] = defaultdict(int)
+    open_tasks: list[OpenTask] = []
+    for task, assignee_name, _ in tasks:
+        if task.state not in ACTIONABLE:
+            continue
+        days = (today - task.due_on).days
+        late[task.step_key] += days > 0
+        escalated[task.step_key] += task.escalation_level > 0
+        open_tasks.append(
+            OpenTask(
+                task_id=task.id,
+                step_key=task.step_key,
+                part_key=task.part_key,
+                form_key=task.form_key,
+                assignee_id=task.assignee_id,
+                assignee_name=assignee_name,
+                due_on=task.due_on,
+                days_late=max(days, 0),
+                escalation_rung=task.escalation_level,
+                state=task.state,
+            )
+        )
+    submitted_tasks = [(t, s) for t, _, s in tasks if t.state == TaskState.SUBMITTED.value]
+    latest = _latest_submissions(session, [t.id for t, _ in submitted_tasks])
+    submitters = sorted({s.submitted_by_id for s in latest.values()})
+    names = {
+        pid: name for pid, name in session.execute(select(Person.id, Person.name).where(Person.id.in_(submitters)))
+    }
+    submitted = []
+    for task, subject_name in submitted_tasks:
+        submission = latest.get(task.id)
+        private = task.subject_person_id is not None
+        submitted.append(
+            SubmittedForm(
+                task_id=task.id,
+                step_key=task.step_key,
+                part_key=task.part_key,
+                form_key=task.form_key,
+                submitted_at=task.submitted_at,
+                submitted_by=names.get(submission.submitted_by_id, "") if submission else "",
+                about_person=subject_name,
+                private=private,
+                fields=[] if private or submission is None else _flatten(submission.data),
+            )
+        )
+    steps = [
+        UnitStepDates(
+            step_key=step.key,
+            number=step.number,
+            names=LocalizedName(nb=step.name.nb, en=step.name.en),
+            state=_cell_state(
+                UnitStepState(stored[step.key].state) if step.key in stored else None,
+                late[step.key],
+                escalated[step.key],
+            ),
+            due_on=stored[step.key].due_on if step.key in stored else None,
+            opened_at=stored[step.key].opened_at if step.key in stored else None,
+            done_at=stored[step.key].done_at if step.key in stored else None,
+        )
+        for step in definition.active_steps
+    ]
+    return UnitDetail(
+        cycle=CycleInfo(
+            id=cycle.id,
+            year=cycle.year,
+            state=cycle.state,
+            starts_on=cycle.starts_on,
+            definition_key=definition.key,
+            definition_version=definition.version,
+        ),
+        unit_id=unit.id,
+        unit_name=unit.name,
+        leader_name=leader.name if leader else None,
+        steps=steps,
+        open_tasks=open_tasks,
+        submitted=submitted,
+    )
+
+
+def _latest_submissions(session: Session, task_ids: list[int]) -> dict[int, Submission]:
+    if not task_ids:
+        return {}
+    newest = (
+        select(Submission.task_id, func.max(Submission.version).label("version"))
+        .where(Submission.task_id.in_(task_ids), Submission.is_draft.is_(False))
+        .group_by(Submission.task_id)
+        .subquery()
+    )
+    rows = session.scalars(
+        select(Submission).join(
+            newest, and_(Submission.task_id == newest.c.task_id, Submission.version == newest.c.version)
+        )
+    )
+    return {s.task_id: s for s in rows}
+
+
+def _flatten(data: Any, prefix: str = "") -> list[FormField]:
+    """A submitted form as label/value lines, nested lists and objects spelled out."""
+    fields: list[FormField] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            fields += _flatten(value, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data, start=1):
+            fields += _flatten(value, f"{prefix} {index}" if prefix else str(index))
+    elif data is not None and data != "":
+        fields.append(FormField(key=prefix, value=str(data)))
+    return fields

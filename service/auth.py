@@ -1,0 +1,295 @@
+"""HR authentication at the web edge: one interface for signing in, one session cookie, one check.
+
+``SignInMethod`` is the seam: today ``PasswordSignIn`` shows a form and checks an argon2 hash; an
+OIDC method (Entra ID, ID-porten) would redirect to the provider in ``start`` and read its callback
+in ``finish``. Whatever the method, a successful sign-in ends in the same signed session cookie, and
+every HR page and API checks that cookie or an ``Authorization: Bearer`` token through ``current_hr``.
+
+The cookie is signed (HMAC via itsdangerous), HttpOnly, SameSite=Lax, Secure on https, and lives
+eight hours. It carries a CSRF token that every HR form must echo; API calls authenticated by the
+cookie must send it as ``X-CSRF-Token``. Calls with a bearer token need no CSRF token: a browser
+never sends one on its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Protocol
+from urllib.parse import quote
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.routing import APIRoute
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from aarshjul.clock import local_date
+from aarshjul.domain.errors import Forbidden, NotFound
+from aarshjul.runtime import Runtime
+from aarshjul.usecases.hr_access import (
+    HrPrincipal,
+    SignInOutcome,
+    principal_for_session,
+    principal_for_token,
+    sign_in,
+)
+from service.deps import RuntimeDep
+from service.i18n import gettext, negotiate
+from service.pages import message_page, page
+
+SESSION_COOKIE = "aarshjul_hr"
+LOGIN_CSRF_COOKIE = "aarshjul_login_csrf"
+SESSION_MAX_AGE = 8 * 3600
+LOGIN_PATH = "/hr/login"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True)
+class HrSession:
+    """What the session cookie holds."""
+
+    person_id: int
+    stamp: str  #: the credential fingerprint: a password change ends the session
+    csrf: str
+
+
+class SessionSigner:
+    def __init__(self, secret: str) -> None:
+        self._serializer = URLSafeTimedSerializer(secret, salt="aarshjul-hr-session")
+
+    def dumps(self, hr_session: HrSession) -> str:
+        return self._serializer.dumps({"p": hr_session.person_id, "s": hr_session.stamp, "c": hr_session.csrf})
+
+    def loads(self, value: str) -> HrSession | None:
+        try:
+            data = self._serializer.loads(value, max_age=SESSION_MAX_AGE)
+        except BadSignature:
+            return None
+        if not isinstance(data, dict) or not isinstance(data.get("p"), int):
+            return None
+        return HrSession(int(data["p"]), str(data.get("s", "")), str(data.get("c", "")))
+
+
+def signer(runtime: Runtime) -> SessionSigner:
+    return SessionSigner(runtime.settings.secret())
+
+
+def _secure(runtime: Runtime) -> bool:
+    return runtime.settings.base_url.startswith("https://")
+
+
+def set_session_cookie(response: Response, runtime: Runtime, principal: HrPrincipal, stamp: str) -> None:
+    value = signer(runtime).dumps(HrSession(principal.person_id, stamp, secrets.token_urlsafe(24)))
+    response.set_cookie(
+        SESSION_COOKIE,
+        value,
+        max_age=SESSION_MAX_AGE,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(runtime),
+        path="/",
+    )
+
+
+def clear_session_cookie(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+def read_session(request: Request, runtime: Runtime) -> HrSession | None:
+    value = request.cookies.get(SESSION_COOKIE)
+    return signer(runtime).loads(value) if value else None
+
+
+# --- the checks ---------------------------------------------------------------------------------
+
+
+class SignInRequired(Exception):
+    """An HR page was asked for without a valid session; the page route answers 401 with the form."""
+
+
+class NotHr(Exception):
+    """The caller is signed in (or holds a token) but is not an active HR person."""
+
+
+@dataclass(frozen=True)
+class HrAccess:
+    principal: HrPrincipal
+    csrf: str  #: empty for token calls
+
+
+def _today(runtime: Runtime) -> dt.date:
+    return local_date(runtime.clock(), runtime.settings.zone)
+
+
+def resolve_access(request: Request, runtime: Runtime) -> HrAccess:
+    """Who is calling: a bearer token wins over the cookie. Raises SignInRequired or NotHr."""
+    header = request.headers.get("authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise SignInRequired
+        with runtime.sessions() as session:
+            try:
+                return HrAccess(principal_for_token(session, token, _today(runtime)), "")
+            except NotFound as exc:
+                raise SignInRequired from exc
+            except Forbidden as exc:
+                raise NotHr from exc
+    hr_session = read_session(request, runtime)
+    if hr_session is None:
+        raise SignInRequired
+    with runtime.sessions() as session:
+        principal = principal_for_session(session, hr_session.person_id, hr_session.stamp, _today(runtime))
+    if principal is None:
+        raise SignInRequired
+    return HrAccess(principal, hr_session.csrf)
+
+
+async def _check_csrf(request: Request, access: HrAccess) -> None:
+    if request.method in SAFE_METHODS or access.principal.via == "token":
+        return
+    given = request.headers.get("x-csrf-token", "")
+    if not given and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()  # starlette caches the parsed form for the route's own Form fields
+        value = form.get("csrf_token")
+        given = value if isinstance(value, str) else ""
+    if not given or not hmac.compare_digest(given, access.csrf):
+        raise HTTPException(status_code=403, detail="missing or wrong CSRF token; reload the page and try again")
+
+
+async def api_access(request: Request, runtime: RuntimeDep) -> HrAccess:
+    """For /api routes: 401 without credentials, 403 for a non-HR token or a missing CSRF token."""
+    try:
+        access = resolve_access(request, runtime)
+    except SignInRequired as exc:
+        raise HTTPException(
+            status_code=401, detail="sign in or send an HR API token", headers={"WWW-Authenticate": "Bearer"}
+        ) from exc
+    except NotHr as exc:
+        raise HTTPException(status_code=403, detail="only HR may use this") from exc
+    await _check_csrf(request, access)
+    return access
+
+
+async def page_access(request: Request, runtime: RuntimeDep) -> HrAccess:
+    """For HR pages: ``HrPageRoute`` turns SignInRequired into the sign-in form with status 401."""
+    access = resolve_access(request, runtime)
+    await _check_csrf(request, access)
+    return access
+
+
+ApiHr = Annotated[HrAccess, Depends(api_access)]
+PageHr = Annotated[HrAccess, Depends(page_access)]
+
+
+class HrPageRoute(APIRoute):
+    """Route class of the HR page router: a missing session answers 401 with the sign-in form
+    (so the browser shows it and comes back to the same page), a non-HR caller gets 403."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        original = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            try:
+                return await original(request)
+            except SignInRequired:
+                runtime: Runtime = request.app.state.runtime
+                language = negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                if request.method not in SAFE_METHODS:
+                    target = request.headers.get("referer", "") or request.url.path
+                return sign_in_method(runtime).start(request, language, _safe_next(target), status_code=401)
+            except NotHr:
+                language = negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
+                title = gettext(language, "Only for HR")
+                return message_page(request, language, title, [gettext(language, "Only HR may see this page.")], 403)
+
+        return handler
+
+
+def _safe_next(target: str) -> str:
+    """Only a path on this site: never an absolute URL an attacker could slip in."""
+    if "://" in target:
+        target = "/" + target.split("://", 1)[1].partition("/")[2]
+    if not target.startswith("/") or target.startswith("//"):
+        return "/board"
+    return target
+
+
+# --- signing in ---------------------------------------------------------------------------------
+
+
+class SignInMethod(Protocol):
+    """How HR proves who they are. ``start`` shows a form or redirects to an identity provider;
+    ``finish`` reads the form or the provider's answer."""
+
+    def start(self, request: Request, language: str, next_url: str, status_code: int = 200) -> Response: ...
+
+    async def finish(self, request: Request, runtime: Runtime, language: str) -> Response: ...
+
+
+def signed_in_response(runtime: Runtime, principal: HrPrincipal, stamp: str, next_url: str) -> Response:
+    response = RedirectResponse(_safe_next(next_url), status_code=303)
+    set_session_cookie(response, runtime, principal, stamp)
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path=LOGIN_PATH)
+    return response
+
+
+class PasswordSignIn:
+    """Email and password, checked against the argon2 hash; five failures lock the account."""
+
+    def start(
+        self,
+        request: Request,
+        language: str,
+        next_url: str,
+        status_code: int = 200,
+        error: str | None = None,
+        email: str = "",
+    ) -> Response:
+        token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
+        response = page(
+            request,
+            "hr/login.html",
+            {"next_url": next_url, "csrf_token": token, "error": error, "email": email},
+            language,
+            status_code,
+        )
+        runtime: Runtime = request.app.state.runtime
+        response.set_cookie(
+            LOGIN_CSRF_COOKIE, token, httponly=True, samesite="lax", secure=_secure(runtime), path=LOGIN_PATH
+        )
+        return response
+
+    async def finish(self, request: Request, runtime: Runtime, language: str) -> Response:
+        form: Mapping[str, Any] = await request.form()
+        email = str(form.get("email", ""))[:254]
+        password = str(form.get("password", ""))[:1024]
+        next_url = _safe_next(str(form.get("next", "/board")))
+        expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+        given = str(form.get("csrf_token", ""))
+        if not expected or not hmac.compare_digest(expected, given):
+            return self.start(
+                request, language, next_url, 403, gettext(language, "The form had expired. Try again."), email
+            )
+        result = sign_in(runtime, email, password)
+        if result.outcome is SignInOutcome.OK and result.principal is not None:
+            return signed_in_response(runtime, result.principal, result.credential_stamp, next_url)
+        if result.outcome is SignInOutcome.LOCKED:
+            message = gettext(language, "Too many failed attempts. Try again in 15 minutes, or ask another HR person.")
+            return self.start(request, language, next_url, 429, message, email)
+        return self.start(request, language, next_url, 401, gettext(language, "Wrong email or password."), email)
+
+
+def sign_in_method(runtime: Runtime) -> SignInMethod:
+    """The configured sign-in method; password sign-in until an OIDC method is configured."""
+    return PasswordSignIn()
+
+
+def login_href(next_url: str) -> str:
+    return f"{LOGIN_PATH}?next={quote(next_url)}"
