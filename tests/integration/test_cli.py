@@ -1,0 +1,86 @@
+"""The ``aarshjul`` command line against a real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from aarshjul.cli import main
+from aarshjul.db.models import Person
+from aarshjul.runtime import Runtime
+from aarshjul.settings import get_settings
+from aarshjul.usecases.org_import import DEMO_ORG_FILE, DEMO_STRATEGY_FILE
+
+
+@pytest.fixture
+def cli_env(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
+    """Point the command line's settings at the test database."""
+    monkeypatch.setenv("AARSHJUL_DATABASE_URL", runtime.settings.resolved_database_url)
+    monkeypatch.setenv("AARSHJUL_DATA_DIR", str(runtime.settings.data_dir))
+    monkeypatch.setenv("AARSHJUL_SECRET_KEY", runtime.settings.secret())
+    get_settings.cache_clear()
+    yield runtime
+    get_settings.cache_clear()
+
+
+def people(runtime: Runtime) -> int:
+    with runtime.sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(Person)) or 0)
+
+
+def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (
+        [],
+        ["serve"],
+        ["db", "upgrade"],
+        ["org", "import"],
+        ["strategy", "load"],
+        ["cycle", "start"],
+        ["cycle", "status"],
+        ["sweep"],
+        ["outbox"],
+        ["hr", "token"],
+    ):
+        with pytest.raises(SystemExit) as exited:
+            main([*argv, "--help"])
+        assert exited.value.code == 0
+        assert "usage: aarshjul" in capsys.readouterr().out
+
+
+def test_db_upgrade_and_imports(cli_env: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "upgrade"]) == 0
+    assert main(["org", "import", str(DEMO_ORG_FILE), "--organisation", "Fjordvik kommune"]) == 0
+    assert "61 new" in capsys.readouterr().out
+    assert main(["strategy", "load", str(DEMO_STRATEGY_FILE)]) == 0
+    assert "4 main goals, 4 competence areas" in capsys.readouterr().out
+    assert people(cli_env) == 61
+
+
+def test_a_bad_import_names_the_line_and_changes_nothing(
+    cli_env: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "org.csv"
+    bad.write_text(
+        DEMO_ORG_FILE.read_text(encoding="utf-8") + "9999,Ola Nordmann,ola@fjordvik.kommune.no,NOWHERE,,,employee,nb,\n",
+        encoding="utf-8",
+    )
+    assert main(["org", "import", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "Nothing was changed" in err
+    assert 'org.csv line 63: person "ola@fjordvik.kommune.no" is in unknown unit "NOWHERE"' in err
+    assert people(cli_env) == 0
+
+
+def test_a_missing_file_is_a_clear_error(cli_env: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["strategy", "load", "/nonexistent/strategy.yaml"]) == 1
+    assert "strategy.yaml: cannot read the file" in capsys.readouterr().err
+
+
+def test_sweep_rejects_a_malformed_moment(cli_env: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["sweep", "--now", "next tuesday"])
+    assert exited.value.code == 2
+    assert "not a date or datetime" in capsys.readouterr().err

@@ -1,0 +1,70 @@
+"""What every page and API answer shares: health, error pages, the body limit, languages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi import APIRouter
+from fastapi.testclient import TestClient
+
+from aarshjul.runtime import Runtime
+from service.app import create_app
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    app = create_app(runtime)
+    boom = APIRouter()
+
+    @boom.get("/boom")
+    def explode() -> None:
+        raise RuntimeError("secret internals: password=hunter2")
+
+    @boom.get("/api/boom")
+    def explode_api() -> None:
+        raise RuntimeError("secret internals: password=hunter2")
+
+    app.include_router(boom)
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def test_health_answers_ok_once_the_database_is_reachable(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_an_unknown_page_is_a_plain_page_in_bokmaal_by_default(client: TestClient) -> None:
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert "Fant ikke siden" in response.text
+    assert '<html lang="nb">' in response.text
+    english = client.get("/no/such/page", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert "Page not found" in english.text
+    assert "Page not found" in client.get("/no/such/page?lang=en").text
+
+
+def test_a_crash_shows_no_stack_trace(client: TestClient) -> None:
+    page = client.get("/boom")
+    assert page.status_code == 500
+    assert "Noe gikk galt" in page.text
+    assert "hunter2" not in page.text and "Traceback" not in page.text
+    api = client.get("/api/boom")
+    assert api.status_code == 500
+    assert "hunter2" not in api.text
+
+
+def test_a_body_over_one_megabyte_is_refused_with_413(client: TestClient) -> None:
+    big = b"x" * (1024 * 1024 + 1)
+    assert client.post("/api/anything", content=big).status_code == 413
+    page = client.post("/t/whatever", content=big, headers={"Accept-Language": "en"})
+    assert page.status_code == 413
+    assert "larger than 1 MB" in page.text
+
+
+def test_pages_work_on_a_phone(client: TestClient) -> None:
+    page = client.get("/no/such/page")
+    assert 'name="viewport" content="width=device-width, initial-scale=1"' in page.text
+    assert "<script" not in page.text
