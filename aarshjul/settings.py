@@ -96,8 +96,8 @@ class Settings(BaseSettings):
         weak = len(secret) < MIN_SECRET_LENGTH or secret.lower() in WEAK_SECRETS or len(set(secret)) < 10
         if weak and not self.demo:
             raise ConfigurationError(
-                    f"AARSHJUL_SECRET_KEY is too weak: use at least {MIN_SECRET_LENGTH} random characters."
-                )
+                f"AARSHJUL_SECRET_KEY is too weak: use at least {MIN_SECRET_LENGTH} random characters."
+            )
         if self.mail_backend == "sendgrid" and self.sendgrid_api_key is None:
             raise ConfigurationError("AARSHJUL_MAIL_BACKEND=sendgrid needs AARSHJUL_SENDGRID_API_KEY.")
         if self.environment == "production" and self.mail_redirect_to:

@@ -64,7 +64,8 @@ def test_a_bad_import_names_the_line_and_changes_nothing(
 ) -> None:
     bad = tmp_path / "org.csv"
     bad.write_text(
-        DEMO_ORG_FILE.read_text(encoding="utf-8") + "9999,Ola Nordmann,ola@fjordvik.kommune.no,NOWHERE,,,employee,nb,\n",
+        DEMO_ORG_FILE.read_text(encoding="utf-8")
+        + "9999,Ola Nordmann,ola@fjordvik.kommune.no,NOWHERE,,,employee,nb,\n",
         encoding="utf-8",
     )
     assert main(["org", "import", str(bad)]) == 1
