@@ -70,13 +70,17 @@ class _CycleContext:
     contacts: dict[int, Contact]
 
 
-def sweep(runtime: Runtime, now: dt.datetime | None = None) -> SweepReport:
-    """Do everything that is due as of ``now`` (default: the runtime's clock)."""
+def sweep(runtime: Runtime, now: dt.datetime | None = None, advance: bool = True) -> SweepReport:
+    """Do everything that is due as of ``now`` (default: the runtime's clock).
+
+    ``advance=False`` leaves out the advance of the running cycles, for the flow that runs those as
+    tasks of their own.
+    """
     now = now or runtime.clock()
     if now.tzinfo is None:
         raise ValueError("sweep needs an aware datetime")
     report = SweepReport(now=now)
-    for cycle_id in running_cycle_ids(runtime):
+    for cycle_id in running_cycle_ids(runtime) if advance else []:
         report.advanced.append(advance_cycle(runtime, cycle_id, now=now))
     with unit_of_work(runtime.sessions) as session:
         serialize(session, "sweep")

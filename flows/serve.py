@@ -1,0 +1,244 @@
+"""Running Prefect next to the service: a local server (unless one is configured) and a runner.
+
+``aarshjul serve`` calls ``start_prefect(runtime)``: unless ``PREFECT_API_URL`` points at a server,
+it starts ``prefect server start`` on 127.0.0.1 and a free port, with its SQLite database under the
+data directory (ephemeral mode cannot schedule and lost task records at exit), waits until the API
+is healthy, and starts a runner process serving the deployments. A supervisor thread restarts
+either process if it dies. ``handle.stop()`` stops them.
+
+Run as ``python -m flows.serve`` this module is the runner process itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import httpx
+
+from aarshjul.runtime import Runtime
+from aarshjul.settings import Settings, get_settings
+from flows.cycle_flows import ANNUAL_CYCLE_DEPLOYMENT
+from flows.triggers import PrefectTriggers
+
+log = logging.getLogger(__name__)
+
+SERVER_START_TIMEOUT = 90.0
+SUPERVISE_EVERY = 2.0
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_healthy(api_url: str, process: subprocess.Popen[bytes] | None, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the Prefect server exited with code {process.returncode} while starting")
+        try:
+            if httpx.get(f"{api_url}/health", timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"the Prefect server at {api_url} did not become healthy within {timeout:.0f} s")
+
+
+def wait_for_deployment(api_url: str, name: str, runner: subprocess.Popen[bytes] | None, timeout: float) -> None:
+    """Wait until the runner has registered a deployment, so the first trigger finds it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if runner is not None and runner.poll() is not None:
+            raise RuntimeError(f"the Prefect runner exited with code {runner.returncode} while starting")
+        try:
+            if httpx.get(f"{api_url}/deployments/name/{name}", timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"the deployment {name} was not registered within {timeout:.0f} s")
+
+
+def _runner_env(settings: Settings, api_url: str) -> dict[str, str]:
+    """The runner builds its own runtime from the environment; give it the service's settings."""
+    env = dict(os.environ)
+    env["PREFECT_API_URL"] = api_url
+    env["AARSHJUL_DATA_DIR"] = str(settings.data_dir.resolve())
+    env["AARSHJUL_DATABASE_URL"] = settings.resolved_database_url
+    env["AARSHJUL_TIME_ZONE"] = settings.time_zone
+    env["AARSHJUL_BASE_URL"] = settings.base_url
+    env["AARSHJUL_SWEEP_INTERVAL_MINUTES"] = str(settings.sweep_interval_minutes)
+    env["AARSHJUL_DEMO"] = "true" if settings.demo else "false"
+    if settings.secret_key is not None:
+        env["AARSHJUL_SECRET_KEY"] = settings.secret_key.get_secret_value()
+    if settings.cycle_definition_path is not None:
+        env["AARSHJUL_CYCLE_DEFINITION_PATH"] = str(settings.cycle_definition_path.resolve())
+    return env
+
+
+@dataclass
+class PrefectHandle:
+    api_url: str
+    ui_url: str
+    triggers: PrefectTriggers
+    settings: Settings
+    server_port: int | None = None
+    _server: subprocess.Popen[bytes] | None = None
+    _runner: subprocess.Popen[bytes] | None = None
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    _supervisor: threading.Thread | None = None
+    _logs: list[IO[bytes]] = field(default_factory=list)
+
+    @property
+    def owns_server(self) -> bool:
+        return self.server_port is not None
+
+    def start_server(self) -> None:
+        home = self.settings.prefect_home
+        home.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        env.pop("PREFECT_API_URL", None)
+        env.update(
+            {
+                "PREFECT_HOME": str(home),
+                "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
+            }
+        )
+        command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+        command += ["--port", str(self.server_port)]
+        self._server = subprocess.Popen(command, env=env, stdout=self._log("server"), stderr=subprocess.STDOUT)
+        wait_until_healthy(self.api_url, self._server, SERVER_START_TIMEOUT)
+
+    def start_runner(self) -> None:
+        self._runner = subprocess.Popen(
+            [sys.executable, "-m", "flows.serve"],
+            env=_runner_env(self.settings, self.api_url),
+            stdout=self._log("runner"),
+            stderr=subprocess.STDOUT,
+        )
+
+    def _log(self, name: str) -> IO[bytes]:
+        path = self.settings.prefect_home / f"{name}.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open("ab")
+        self._logs.append(handle)
+        return handle
+
+    def supervise(self) -> None:
+        while not self._stopping.wait(SUPERVISE_EVERY):
+            if self._server is not None and self._server.poll() is not None:
+                log.warning("the Prefect server exited (code %s); restarting it", self._server.returncode)
+                try:
+                    self.start_server()
+                except (RuntimeError, TimeoutError, OSError) as exc:
+                    log.error("could not restart the Prefect server: %s", exc)
+                    continue
+            if self._runner is not None and self._runner.poll() is not None:
+                log.warning("the Prefect runner exited (code %s); restarting it", self._runner.returncode)
+                self.start_runner()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stopping.set()
+        if self._supervisor is not None:
+            self._supervisor.join(timeout)
+        self.triggers.wait(timeout=2.0)
+        # The runner first: it reports its runs' final states to the server on the way out.
+        for process in (self._runner, self._server):
+            if process is None or process.poll() is not None:
+                continue
+            process.terminate()
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout)
+        for handle in self._logs:
+            handle.close()
+
+
+def _dispatch_deployment_name() -> str | None:
+    flow = _dispatch_flow()
+    return f"{flow.name}/dispatch" if flow is not None else None
+
+
+def _dispatch_flow() -> Any:
+    """The notification dispatcher's flow, when that module provides one."""
+    try:
+        from notifications.flows import dispatch  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    return dispatch
+
+
+def start_prefect(runtime: Runtime) -> PrefectHandle:
+    """Start (or join) a Prefect server and serve the deployments; returns the handle to stop them."""
+    settings = runtime.settings
+    configured = os.environ.get("PREFECT_API_URL")
+    port = None if configured else _free_port()
+    api_url = configured.rstrip("/") if configured else f"http://127.0.0.1:{port}/api"
+    triggers = PrefectTriggers(runtime, api_url, _dispatch_deployment_name())
+    handle = PrefectHandle(
+        api_url=api_url,
+        ui_url=api_url.removesuffix("/api"),
+        triggers=triggers,
+        settings=settings,
+        server_port=port,
+    )
+    if handle.owns_server:
+        handle.start_server()
+    else:
+        wait_until_healthy(api_url, None, SERVER_START_TIMEOUT)
+    handle.start_runner()
+    wait_for_deployment(api_url, ANNUAL_CYCLE_DEPLOYMENT, handle._runner, SERVER_START_TIMEOUT)
+    handle._supervisor = threading.Thread(target=handle.supervise, name="prefect-supervisor", daemon=True)
+    handle._supervisor.start()
+    return handle
+
+
+def deployments(settings: Settings) -> list[Any]:
+    """The deployments the runner serves: the advance on demand, the sweep on a schedule."""
+    from prefect.deployments.runner import EntrypointType
+
+    from flows.cycle_flows import annual_cycle, sweep
+
+    # Module paths, so the runner's flow-run subprocesses import the flows whatever the working directory.
+    result = [
+        annual_cycle.to_deployment(name="annual-cycle", entrypoint_type=EntrypointType.MODULE_PATH, tags=["aarshjul"]),
+        sweep.to_deployment(
+            name="sweep",
+            interval=dt.timedelta(minutes=settings.sweep_interval_minutes),
+            entrypoint_type=EntrypointType.MODULE_PATH,
+            tags=["aarshjul", "sweep"],
+        ),
+    ]
+    dispatch = _dispatch_flow()
+    if dispatch is not None:
+        result.append(
+            dispatch.to_deployment(
+                name="dispatch", interval=dt.timedelta(minutes=1), entrypoint_type=EntrypointType.MODULE_PATH
+            )
+        )
+    return result
+
+
+def run_runner() -> None:
+    from prefect import serve
+
+    serve(*deployments(get_settings()), pause_on_shutdown=False, print_starting_message=False)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    run_runner()

@@ -1,0 +1,45 @@
+"""Prefect tasks of the cycle engine: thin wrappers over the use cases, one per unit of work.
+
+Each wrapped function is plain and typed; the database work it does is idempotent, so a retry after
+a lost connection is safe (the only reason these tasks retry).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict
+from typing import Any
+
+from prefect import task
+
+from aarshjul.db.models import Cycle
+from aarshjul.usecases.cycles import advance_cycle, running_cycle_ids
+from aarshjul.usecases.sweep import sweep
+from flows.context import flow_runtime
+
+
+def advance(cycle_id: int, now: dt.datetime | None = None) -> dict[str, Any]:
+    return asdict(advance_cycle(flow_runtime(), cycle_id, now=now))
+
+
+def running_cycles() -> list[int]:
+    return running_cycle_ids(flow_runtime())
+
+
+def time_driven_work(now: dt.datetime | None = None) -> dict[str, Any]:
+    """Reminders, escalations and evaluation triggers (the advances run as their own tasks)."""
+    report = sweep(flow_runtime(), now=now, advance=False)
+    return {k: v for k, v in asdict(report).items() if k != "advanced"} | {"now": report.now.isoformat()}
+
+
+def cycle_year(cycle_id: int) -> int | None:
+    with flow_runtime().sessions() as session:
+        cycle = session.get(Cycle, cycle_id)
+        return cycle.year if cycle is not None else None
+
+
+advance_task = task(advance, name="advance-cycle", retries=2, retry_delay_seconds=5)
+running_cycles_task = task(running_cycles, name="running-cycles", retries=2, retry_delay_seconds=5)
+time_driven_work_task = task(
+    time_driven_work, name="reminders-escalations-evaluations", retries=2, retry_delay_seconds=5
+)
