@@ -28,7 +28,6 @@ from sendgrid.helpers.mail import (
     Attachment as SendGridAttachment,
 )
 from sendgrid.helpers.mail import (
-    ContentId,
     CustomArg,
     Disposition,
     FileContent,
@@ -155,13 +154,12 @@ class SendGridBackend(MailBackend):
         mail.header = Header(IDEMPOTENCY_HEADER, message.idempotency_key)
         for name, value in message.headers.items():
             mail.header = Header(name, value)
-        for index, item in enumerate(message.attachments):
+        for item in message.attachments:
             mail.attachment = SendGridAttachment(
                 FileContent(base64.b64encode(item.content).decode()),
                 FileName(item.filename),
                 FileType(item.content_type),
                 Disposition("attachment"),
-                ContentId(f"attachment-{index}"),
             )
         return mail
 
