@@ -45,8 +45,9 @@ def _reminder_ladder(days_before: Sequence[int]) -> list[int]:
 
 
 def reminder_moment(due_on: dt.date, days_before: int, zone: ZoneInfo = OSLO) -> dt.datetime:
-    """A reminder "N days before" goes out N whole days before the deadline (the end of the due day)."""
-    return end_of_day_utc(due_on - dt.timedelta(days=days_before), zone)
+    """A reminder "N days before" goes out as the day N days before the due date begins (local
+    midnight), so it can say "due in N days" all that day."""
+    return end_of_day_utc(due_on - dt.timedelta(days=days_before + 1), zone)
 
 
 def reminders_passed(due_on: dt.date, days_before: Sequence[int], now: dt.datetime, zone: ZoneInfo = OSLO) -> int:
