@@ -1,0 +1,111 @@
+"""Which model each form key of the cycle definition names, and the one way input is checked.
+
+``validate_form`` is what both the web form and the JSON API call: the model's own validation with
+the task's rules as context, then the rules over several fields. ``json_schema`` is the model's
+schema with the ids valid for the task as enums and the strategy period as limits.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from aarshjul.domain.errors import DomainError
+from forms.fields import FormModel, FormProblem, FormRules
+from forms.messages import safe_ctx
+from forms.models import (
+    ActionPlanForm,
+    GoalAcknowledgementForm,
+    GoalBreakdownForm,
+    MeasureApprovalForm,
+    MeasureEvaluationForm,
+    MeasureProposalForm,
+    NeedsMappingForm,
+    StrategyReviewForm,
+    TalkConfirmationForm,
+    TalkPreparationForm,
+    TalkRecordForm,
+    UnitGoalsForm,
+)
+
+FORMS: Mapping[str, type[FormModel]] = {
+    "strategy_review": StrategyReviewForm,
+    "unit_goals": UnitGoalsForm,
+    "action_plan": ActionPlanForm,
+    "needs_mapping": NeedsMappingForm,
+    "measure_proposal": MeasureProposalForm,
+    "measure_approval": MeasureApprovalForm,
+    "talk_preparation": TalkPreparationForm,
+    "talk_record": TalkRecordForm,
+    "talk_confirmation": TalkConfirmationForm,
+    "goal_breakdown": GoalBreakdownForm,
+    "goal_acknowledgement": GoalAcknowledgementForm,
+    "measure_evaluation": MeasureEvaluationForm,
+}
+
+#: Forms whose content is personal to the employee of the talk and their leader.
+TALK_FORMS = frozenset({"talk_preparation", "talk_record", "talk_confirmation"})
+
+
+class UnknownForm(DomainError):
+    """The task names a form this version of the product does not have."""
+
+
+class FormRejected(DomainError):
+    """The input broke one or more of the form's rules; nothing was saved."""
+
+    def __init__(self, problems: list[FormProblem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{'.'.join(map(str, p.loc)) or 'form'}: {p.type}" for p in problems))
+
+
+def form_class(form_key: str) -> type[FormModel]:
+    try:
+        return FORMS[form_key]
+    except KeyError as exc:
+        raise UnknownForm(f"no form called {form_key!r}") from exc
+
+
+def validate_form(form_key: str, data: Any, rules: FormRules) -> FormModel:
+    cls = form_class(form_key)
+    if not isinstance(data, dict):
+        raise FormRejected([FormProblem((), "model_type")])
+    try:
+        form = cls.model_validate(data, context=rules)
+    except ValidationError as exc:
+        raise FormRejected(
+            [FormProblem(tuple(e["loc"]), e["type"], safe_ctx(e.get("ctx"))) for e in exc.errors()]
+        ) from exc
+    problems = form.problems(rules)
+    if problems:
+        raise FormRejected(problems)
+    return form
+
+
+def json_schema(form_key: str, rules: FormRules) -> dict[str, Any]:
+    """The form's JSON Schema for one task: references as enums of valid ids, every limit stated."""
+    schema = copy.deepcopy(form_class(form_key).model_json_schema())
+    _annotate(schema, rules)
+    return schema
+
+
+def _annotate(node: Any, rules: FormRules) -> None:
+    if isinstance(node, dict):
+        kind = node.get("x-ref")
+        if isinstance(kind, str):
+            node["enum"] = sorted(rules.choices.get(kind, frozenset()))
+        period = node.get("x-period")
+        if period == "date":
+            node["formatMinimum"] = rules.period_start.isoformat()
+            node["formatMaximum"] = rules.period_end.isoformat()
+        elif period == "year":
+            node["minimum"] = rules.first_year
+            node["maximum"] = rules.last_year
+        for value in node.values():
+            _annotate(value, rules)
+    elif isinstance(node, list):
+        for value in node:
+            _annotate(value, rules)
