@@ -737,3 +737,36 @@ def _flatten(data: Any, prefix: str = "") -> list[FormField]:
     elif data is not None and data != "":
         fields.append(FormField(key=prefix, value=str(data)))
     return fields
+
+
+# --- the cycles ---------------------------------------------------------------------------------
+
+
+class CycleSummary(BaseModel):
+    model_config = _Model
+    id: int
+    year: int
+    state: str
+    starts_on: dt.date
+    step_due: dict[str, dt.date]
+    cloned_from_id: int | None
+    created_at: dt.datetime
+    created_by: str
+    closed_at: dt.datetime | None
+
+
+def list_cycles(session: Session) -> list[CycleSummary]:
+    return [
+        CycleSummary(
+            id=c.id,
+            year=c.year,
+            state=c.state,
+            starts_on=c.starts_on,
+            step_due={k: dt.date.fromisoformat(v) for k, v in c.step_due.items()},
+            cloned_from_id=c.cloned_from_id,
+            created_at=c.created_at,
+            created_by=c.created_by,
+            closed_at=c.closed_at,
+        )
+        for c in session.scalars(select(Cycle).order_by(Cycle.year.desc(), Cycle.id.desc()))
+    ]

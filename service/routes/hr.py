@@ -1,5 +1,44 @@
+"""HR's side of the service: sign-in and sign-out here; pages in hr_pages, the JSON API in hr_api."""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from aarshjul.usecases.hr_access import record_sign_out
+from service.auth import HrPageRoute, PageHr, clear_session_cookie, sign_in_method
+from service.deps import LanguageDep, RuntimeDep
+from service.routes import hr_api, hr_pages
 
 router = APIRouter()
+
+
+@router.get("/hr/login", include_in_schema=False)
+def login_form(
+    request: Request, language: LanguageDep, next_url: Annotated[str, Query(alias="next")] = "/board"
+) -> Response:
+    runtime = request.app.state.runtime
+    return sign_in_method(runtime).start(request, language, next_url)
+
+
+@router.post("/hr/login", include_in_schema=False)
+async def login(request: Request, runtime: RuntimeDep, language: LanguageDep) -> Response:
+    return await sign_in_method(runtime).finish(request, runtime, language)
+
+
+sign_out_router = APIRouter(route_class=HrPageRoute)
+
+
+@sign_out_router.post("/hr/logout", include_in_schema=False)
+def logout(access: PageHr, runtime: RuntimeDep) -> Response:
+    record_sign_out(runtime, access.principal)
+    response = RedirectResponse("/hr/login", status_code=303)
+    clear_session_cookie(response)
+    return response
+
+
+router.include_router(sign_out_router)
+router.include_router(hr_pages.router)
+router.include_router(hr_api.router)

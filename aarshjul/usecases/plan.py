@@ -1,0 +1,505 @@
+"""The competence plan (kompetanseplan) over the strategy period, and the roll-up of critical needs.
+
+As in the lecture's table: one block per competence area with its main goal, under it the approved
+measures, and one column per year of the period marked where a measure runs. Each measure carries
+its full description (the template's five fields), the unit and need it came from, and its
+evaluation once done. The roll-up gathers the critical needs every unit reported, by competence
+area: how many units named each, and where passive competence that could serve it was reported.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections import defaultdict
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from aarshjul.db.models import (
+    CompetenceArea,
+    CriticalNeed,
+    Cycle,
+    HumanTask,
+    Measure,
+    StrategicGoal,
+    StrategyPeriod,
+    Submission,
+    Unit,
+    UnitGoal,
+)
+from aarshjul.domain.enums import CycleState, MeasureState, TaskState
+from aarshjul.domain.errors import NotFound
+
+PLANNED_STATES = (MeasureState.APPROVED.value, MeasureState.EVALUATED.value)
+EVALUATION_STEP_KEY = "evaluation"
+
+_Model = ConfigDict(frozen=True)
+
+
+class PlanPeriod(BaseModel):
+    model_config = _Model
+    id: int
+    name: str
+    first_year: int
+    last_year: int
+
+
+class MeasureEvaluation(BaseModel):
+    model_config = _Model
+    submitted_at: dt.datetime | None
+    answers: dict[str, Any]
+
+
+class PlanMeasure(BaseModel):
+    """One approved measure, described by the lecture's template."""
+
+    model_config = _Model
+    id: int
+    title: str
+    state: str
+    first_year: int
+    last_year: int
+    years: list[int] = Field(description="The period's years in which the measure runs")
+    unit_id: int
+    unit_name: str
+    cycle_year: int
+    need_id: int
+    need_title: str
+    need_strategy: str
+    unit_goal: str
+    strategic_goal: str
+    learning_form: str
+    target_group: str
+    desired_effect: str
+    success_criteria: str
+    learning_goals: str
+    form_and_content: str
+    evaluation_method: str
+    evaluate_on: dt.date | None
+    evaluation: MeasureEvaluation | None = None
+
+
+class PlanArea(BaseModel):
+    model_config = _Model
+    id: int | None = Field(description="None for measures whose need names no competence area")
+    code: str
+    name: str
+    main_goal: str
+    measures: list[PlanMeasure]
+
+
+class PassiveCompetence(BaseModel):
+    model_config = _Model
+    unit_id: int
+    unit_name: str
+    text: str
+
+
+class NeedGroup(BaseModel):
+    """One critical need as several units named it (matched by title, ignoring case and spaces)."""
+
+    model_config = _Model
+    title: str
+    units_count: int
+    units: list[str]
+    strategies: dict[str, int]
+    largest_gap: int = Field(description="Highest level needed minus level today among the units")
+    passive: list[PassiveCompetence]
+
+
+class AreaNeeds(BaseModel):
+    model_config = _Model
+    area_id: int | None
+    area_name: str
+    needs: list[NeedGroup]
+
+
+class CompetencePlan(BaseModel):
+    model_config = _Model
+    period: PlanPeriod
+    years: list[int]
+    areas: list[PlanArea]
+    needs_cycle_year: int | None = Field(description="The cycle year whose critical needs the roll-up shows")
+    needs_by_area: list[AreaNeeds]
+
+
+def _period(session: Session, period_id: int | None) -> StrategyPeriod:
+    if period_id is not None:
+        period = session.get(StrategyPeriod, period_id)
+        if period is None:
+            raise NotFound(f"strategy period {period_id} does not exist")
+        return period
+    latest_cycle_period = session.scalar(
+        select(Cycle.period_id)
+        .where(Cycle.state != CycleState.CANCELLED.value)
+        .order_by(Cycle.year.desc(), Cycle.id.desc())
+        .limit(1)
+    )
+    period = (
+        session.get(StrategyPeriod, latest_cycle_period)
+        if latest_cycle_period is not None
+        else session.scalars(select(StrategyPeriod).order_by(StrategyPeriod.last_year.desc()).limit(1)).first()
+    )
+    if period is None:
+        raise NotFound("no strategy period is loaded")
+    return period
+
+
+def competence_plan(session: Session, period_id: int | None = None, needs_year: int | None = None) -> CompetencePlan:
+    period = _period(session, period_id)
+    years = list(range(period.first_year, period.last_year + 1))
+    areas = list(
+        session.scalars(
+            select(CompetenceArea).where(CompetenceArea.period_id == period.id).order_by(CompetenceArea.position)
+        )
+    )
+    rows = session.execute(
+        select(Measure, Unit.name, Cycle.year, CriticalNeed, UnitGoal.title, StrategicGoal.title)
+        .join(Cycle, Cycle.id == Measure.cycle_id)
+        .join(Unit, Unit.id == Measure.unit_id)
+        .join(CriticalNeed, CriticalNeed.id == Measure.critical_need_id)
+        .join(UnitGoal, UnitGoal.id == CriticalNeed.unit_goal_id)
+        .join(StrategicGoal, StrategicGoal.id == UnitGoal.strategic_goal_id)
+        .where(Cycle.period_id == period.id, Measure.state.in_(PLANNED_STATES))
+        .order_by(Measure.first_year, Measure.id)
+    ).all()
+    evaluations = _evaluations(session, [r[0].id for r in rows])
+    by_area: dict[int | None, list[PlanMeasure]] = defaultdict(list)
+    for measure, unit_name, cycle_year, need, goal_title, strategic_title in rows:
+        by_area[need.competence_area_id].append(
+            PlanMeasure(
+                id=measure.id,
+                title=measure.title,
+                state=measure.state,
+                first_year=measure.first_year,
+                last_year=measure.last_year,
+                years=[y for y in years if measure.first_year <= y <= measure.last_year],
+                unit_id=measure.unit_id,
+                unit_name=unit_name,
+                cycle_year=cycle_year,
+                need_id=need.id,
+                need_title=need.title,
+                need_strategy=need.strategy,
+                unit_goal=goal_title,
+                strategic_goal=strategic_title,
+                learning_form=measure.learning_form,
+                target_group=measure.target_group,
+                desired_effect=measure.desired_effect,
+                success_criteria=measure.success_criteria,
+                learning_goals=measure.learning_goals,
+                form_and_content=measure.form_and_content,
+                evaluation_method=measure.evaluation_method,
+                evaluate_on=measure.evaluate_on,
+                evaluation=evaluations.get(measure.id),
+            )
+        )
+    plan_areas = [
+        PlanArea(id=a.id, code=a.code, name=a.name, main_goal=a.main_goal, measures=by_area.get(a.id, []))
+        for a in areas
+    ]
+    if by_area.get(None):
+        plan_areas.append(PlanArea(id=None, code="", name="", main_goal="", measures=by_area[None]))
+    cycle_year, needs = _needs_roll_up(session, period, areas, needs_year)
+    return CompetencePlan(
+        period=PlanPeriod(id=period.id, name=period.name, first_year=period.first_year, last_year=period.last_year),
+        years=years,
+        areas=plan_areas,
+        needs_cycle_year=cycle_year,
+        needs_by_area=needs,
+    )
+
+
+def _evaluations(session: Session, measure_ids: list[int]) -> dict[int, MeasureEvaluation]:
+    if not measure_ids:
+        return {}
+    newest = (
+        select(Submission.task_id, func.max(Submission.version).label("version"))
+        .where(Submission.is_draft.is_(False))
+        .group_by(Submission.task_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(HumanTask.measure_id, HumanTask.submitted_at, Submission.data)
+        .join(newest, newest.c.task_id == HumanTask.id)
+        .join(Submission, and_(Submission.task_id == newest.c.task_id, Submission.version == newest.c.version))
+        .where(
+            HumanTask.measure_id.in_(measure_ids),
+            HumanTask.step_key == EVALUATION_STEP_KEY,
+            HumanTask.state == TaskState.SUBMITTED.value,
+        )
+    )
+    return {
+        measure_id: MeasureEvaluation(submitted_at=submitted_at, answers=data or {})
+        for measure_id, submitted_at, data in rows
+    }
+
+
+def _needs_roll_up(
+    session: Session, period: StrategyPeriod, areas: list[CompetenceArea], year: int | None
+) -> tuple[int | None, list[AreaNeeds]]:
+    if year is None:
+        year = session.scalar(
+            select(func.max(Cycle.year))
+            .join(CriticalNeed, CriticalNeed.cycle_id == Cycle.id)
+            .where(Cycle.period_id == period.id, Cycle.state != CycleState.CANCELLED.value)
+        )
+    if year is None:
+        return None, []
+    rows = session.execute(
+        select(CriticalNeed, Unit.name)
+        .join(Cycle, Cycle.id == CriticalNeed.cycle_id)
+        .join(Unit, Unit.id == CriticalNeed.unit_id)
+        .where(
+            Cycle.period_id == period.id,
+            Cycle.year == year,
+            Cycle.state != CycleState.CANCELLED.value,
+            CriticalNeed.retired.is_(False),
+        )
+        .order_by(CriticalNeed.id)
+    ).all()
+    grouped: dict[int | None, dict[str, list[tuple[CriticalNeed, str]]]] = defaultdict(lambda: defaultdict(list))
+    for need, unit_name in rows:
+        grouped[need.competence_area_id][" ".join(need.title.lower().split())].append((need, unit_name))
+    names: dict[int | None, str] = {a.id: a.name for a in areas}
+    order = [a.id for a in areas] + ([None] if None in grouped else [])
+    result: list[AreaNeeds] = []
+    for area_id in order:
+        if area_id not in grouped:
+            continue
+        groups: list[NeedGroup] = []
+        for entries in grouped[area_id].values():
+            unit_names: dict[int, str] = {}
+            strategies: dict[str, int] = defaultdict(int)
+            passive: list[PassiveCompetence] = []
+            for need, unit_name in entries:
+                unit_names[need.unit_id] = unit_name
+                strategies[need.strategy] += 1
+                if need.passive_competence.strip():
+                    passive.append(
+                        PassiveCompetence(unit_id=need.unit_id, unit_name=unit_name, text=need.passive_competence)
+                    )
+            groups.append(
+                NeedGroup(
+                    title=entries[0][0].title,
+                    units_count=len(unit_names),
+                    units=sorted(unit_names.values()),
+                    strategies=dict(strategies),
+                    largest_gap=max(n.level_needed - n.level_today for n, _ in entries),
+                    passive=passive,
+                )
+            )
+        # Most widely named first: that is where a shared measure serves most units.
+        groups.sort(key=lambda g: (-g.units_count, g.title.lower()))
+        result.append(AreaNeeds(area_id=area_id, area_name=names.get(area_id, ""), needs=groups))
+    return year, result
+
+
+# --- exports ------------------------------------------------------------------------------------
+
+CSV_HEADER = [
+    "area",
+    "main_goal",
+    "measure",
+    "unit",
+    "critical_need",
+    "learning_form",
+    "first_year",
+    "last_year",
+    "state",
+]
+
+
+def plan_table(plan: CompetencePlan) -> list[list[Any]]:
+    """The plan as rows (header first): area, main goal, measure, ..., then one column per year ("x")."""
+    header = [*CSV_HEADER, *[str(y) for y in plan.years]]
+    table: list[list[Any]] = [header]
+    for area in plan.areas:
+        if not area.measures:
+            table.append([area.name, area.main_goal, "", "", "", "", "", "", "", *["" for _ in plan.years]])
+        for measure in area.measures:
+            table.append(
+                [
+                    area.name,
+                    area.main_goal,
+                    measure.title,
+                    measure.unit_name,
+                    measure.need_title,
+                    measure.learning_form,
+                    measure.first_year,
+                    measure.last_year,
+                    measure.state,
+                    *["x" if y in measure.years else "" for y in plan.years],
+                ]
+            )
+    return table
+
+
+def needs_table(plan: CompetencePlan) -> list[list[Any]]:
+    table: list[list[Any]] = [["area", "critical_need", "units_count", "units", "strategies", "passive_competence"]]
+    for area in plan.needs_by_area:
+        for need in area.needs:
+            table.append(
+                [
+                    area.area_name,
+                    need.title,
+                    need.units_count,
+                    "; ".join(need.units),
+                    "; ".join(f"{k} {v}" for k, v in sorted(need.strategies.items())),
+                    "; ".join(f"{p.unit_name}: {p.text}" for p in need.passive),
+                ]
+            )
+    return table
+
+
+def plan_csv(plan: CompetencePlan) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(plan_table(plan))
+    return buffer.getvalue()
+
+
+def plan_xlsx(plan: CompetencePlan) -> bytes:
+    """The plan as a workbook: the plan table, the measures' full descriptions, and the needs roll-up."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "Kompetanseplan"
+    sheet.append([plan.period.name])
+    sheet["A1"].font = Font(bold=True, size=14)
+    for row in plan_table(plan):
+        sheet.append(row)
+    for cell in sheet[2]:
+        cell.font = Font(bold=True)
+    for column, width in zip("ABCDEFGHI", (34, 44, 50, 28, 36, 16, 10, 10, 12), strict=True):
+        sheet.column_dimensions[column].width = width
+    for row in sheet.iter_rows(min_row=3):
+        for cell in row:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+
+    details = workbook.create_sheet("Tiltak")
+    details.append(
+        [
+            "measure",
+            "unit",
+            "critical_need",
+            "unit_goal",
+            "strategic_goal",
+            "desired_effect",
+            "success_criteria",
+            "learning_goals",
+            "form_and_content",
+            "evaluation_method",
+            "evaluate_on",
+            "evaluation",
+        ]
+    )
+    for area in plan.areas:
+        for m in area.measures:
+            evaluation = "; ".join(f"{k}: {v}" for k, v in m.evaluation.answers.items()) if m.evaluation else ""
+            details.append(
+                [
+                    m.title,
+                    m.unit_name,
+                    m.need_title,
+                    m.unit_goal,
+                    m.strategic_goal,
+                    m.desired_effect,
+                    m.success_criteria,
+                    m.learning_goals,
+                    m.form_and_content,
+                    m.evaluation_method,
+                    m.evaluate_on.isoformat() if m.evaluate_on else "",
+                    evaluation,
+                ]
+            )
+    needs = workbook.create_sheet("Behov")
+    for row in needs_table(plan):
+        needs.append(row)
+    for extra in (details, needs):
+        for cell in extra[1]:
+            cell.font = Font(bold=True)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+# --- proposals waiting for HR -------------------------------------------------------------------
+
+
+class MeasureProposal(BaseModel):
+    """A measure as HR sees it when deciding: the description and the chain it answers."""
+
+    model_config = _Model
+    id: int
+    cycle_id: int
+    state: str
+    revision: int
+    title: str
+    unit_id: int
+    unit_name: str
+    need_title: str
+    need_strategy: str
+    area_name: str | None
+    unit_goal: str
+    strategic_goal: str
+    learning_form: str
+    target_group: str
+    desired_effect: str
+    success_criteria: str
+    learning_goals: str
+    form_and_content: str
+    evaluation_method: str
+    evaluate_on: dt.date | None
+    first_year: int
+    last_year: int
+    hr_comment: str
+
+
+def measure_proposals(
+    session: Session, cycle_id: int | None = None, states: tuple[str, ...] = (MeasureState.PROPOSED.value,)
+) -> list[MeasureProposal]:
+    query = (
+        select(Measure, Unit.name, CriticalNeed, CompetenceArea.name, UnitGoal.title, StrategicGoal.title)
+        .join(Unit, Unit.id == Measure.unit_id)
+        .join(CriticalNeed, CriticalNeed.id == Measure.critical_need_id)
+        .outerjoin(CompetenceArea, CompetenceArea.id == CriticalNeed.competence_area_id)
+        .join(UnitGoal, UnitGoal.id == CriticalNeed.unit_goal_id)
+        .join(StrategicGoal, StrategicGoal.id == UnitGoal.strategic_goal_id)
+        .where(Measure.state.in_(states))
+        .order_by(Measure.id)
+    )
+    if cycle_id is not None:
+        query = query.where(Measure.cycle_id == cycle_id)
+    return [
+        MeasureProposal(
+            id=m.id,
+            cycle_id=m.cycle_id,
+            state=m.state,
+            revision=m.revision,
+            title=m.title,
+            unit_id=m.unit_id,
+            unit_name=unit_name,
+            need_title=need.title,
+            need_strategy=need.strategy,
+            area_name=area_name,
+            unit_goal=goal,
+            strategic_goal=strategic,
+            learning_form=m.learning_form,
+            target_group=m.target_group,
+            desired_effect=m.desired_effect,
+            success_criteria=m.success_criteria,
+            learning_goals=m.learning_goals,
+            form_and_content=m.form_and_content,
+            evaluation_method=m.evaluation_method,
+            evaluate_on=m.evaluate_on,
+            first_year=m.first_year,
+            last_year=m.last_year,
+            hr_comment=m.hr_comment,
+        )
+        for m, unit_name, need, area_name, goal, strategic in session.execute(query)
+    ]

@@ -1,0 +1,324 @@
+"""HR's JSON API: cycles, the status board, HR actions, the competence plan, the audit log.
+
+Every route needs an HR session (with ``X-CSRF-Token`` on writes) or ``Authorization: Bearer``
+(``aarshjul hr token``). Routes parse the request into a model, call one use case and answer with a
+documented response model; domain errors become 404/409/422 in service/app.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import select
+
+from aarshjul.clock import local_date
+from aarshjul.db.models import Person
+from aarshjul.domain.errors import InvalidInput, NotFound
+from aarshjul.runtime import Runtime
+from aarshjul.usecases import board, plan
+from aarshjul.usecases.audit import AuditPage, audit_log
+from aarshjul.usecases.cycles import clone_last_year, close_cycle, preview_cycle, start_cycle
+from aarshjul.usecases.hr_actions import remind_late
+from aarshjul.usecases.task_admin import extend_deadline, reassign_tasks
+from service.auth import ApiHr
+from service.deps import RuntimeDep, SessionDep
+
+router = APIRouter(prefix="/api", tags=["hr"])
+
+CSV_MEDIA = "text/csv; charset=utf-8"
+XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StartCycle(_Body):
+    year: int = Field(ge=2000, le=2100, examples=[2027])
+    starts_on: dt.date | None = Field(default=None, description="Default: today", examples=["2027-01-04"])
+    step_due: dict[str, dt.date] | None = Field(
+        default=None, description="Deadlines by step key; default from the cycle definition"
+    )
+
+
+class CloneLastYear(_Body):
+    starts_on: dt.date | None = Field(default=None, description="Default: last year's start, one year on")
+
+
+class CycleStarted(BaseModel):
+    id: int
+    year: int
+    status_url: str
+
+
+class PreviewTaskOut(BaseModel):
+    person_id: int
+    person_name: str
+    unit_id: int
+    unit_name: str
+    step_key: str
+    part_key: str
+    form_key: str
+    due_on: dt.date
+
+
+class CyclePreviewOut(BaseModel):
+    year: int
+    starts_on: dt.date
+    definition_key: str
+    definition_version: int
+    step_due: dict[str, dt.date]
+    first_tasks: list[PreviewTaskOut]
+
+
+class CloseCycle(_Body):
+    force: bool = Field(default=False, description="Close although units are unfinished; stops open tasks")
+
+
+class ExtendDeadline(_Body):
+    new_due: dt.date
+    task_ids: list[int] | None = None
+    unit_id: int | None = None
+    step_key: str | None = None
+
+    @model_validator(mode="after")
+    def _something_named(self) -> ExtendDeadline:
+        if not self.task_ids and self.step_key is None:
+            raise ValueError("name task_ids, or a step_key (with or without unit_id)")
+        return self
+
+
+class Reassign(_Body):
+    task_ids: list[int] = Field(min_length=1, max_length=5000)
+    assignee_email: str | None = None
+    assignee_id: int | None = None
+
+    @model_validator(mode="after")
+    def _one_assignee(self) -> Reassign:
+        if (self.assignee_email is None) == (self.assignee_id is None):
+            raise ValueError("give assignee_email or assignee_id")
+        return self
+
+
+class RemindLate(_Body):
+    step_key: str
+
+
+class MeasureDecision(_Body):
+    decision: Literal["approve", "return"]
+    comment: str = Field(default="", max_length=4000)
+
+
+class Changed(BaseModel):
+    changed: int
+
+
+class Me(BaseModel):
+    person_id: int
+    email: str
+    name: str
+    via: str
+
+
+def today_of(runtime: Runtime) -> dt.date:
+    return local_date(runtime.clock(), runtime.settings.zone)
+
+
+def _filters(unit_id: int | None, step: str | None, late_only: bool) -> board.BoardFilters:
+    return board.BoardFilters(unit_id=unit_id, step=step or None, late_only=late_only)
+
+
+UnitFilter = Annotated[int | None, Query(description="Only this unit and the units below it")]
+StepFilter = Annotated[str | None, Query(description="Only this step (its key)")]
+LateFilter = Annotated[bool, Query(description="Only units with late tasks")]
+
+
+@router.get("/hr/me", response_model=Me)
+def me(access: ApiHr) -> Me:
+    p = access.principal
+    return Me(person_id=p.person_id, email=p.email, name=p.name, via=p.via)
+
+
+@router.get("/cycles", response_model=list[board.CycleSummary])
+def list_cycles(access: ApiHr, session: SessionDep) -> list[board.CycleSummary]:
+    return board.list_cycles(session)
+
+
+@router.post("/cycles", response_model=CycleStarted, status_code=201)
+def start(body: StartCycle, access: ApiHr, runtime: RuntimeDep) -> CycleStarted:
+    cycle_id = start_cycle(
+        runtime, body.year, starts_on=body.starts_on, step_due=body.step_due, actor=access.principal.actor
+    )
+    return CycleStarted(id=cycle_id, year=body.year, status_url=f"/api/cycles/{cycle_id}/status")
+
+
+@router.post("/cycles/preview", response_model=CyclePreviewOut)
+def preview(body: StartCycle, access: ApiHr, runtime: RuntimeDep) -> CyclePreviewOut:
+    result = preview_cycle(runtime, body.year, starts_on=body.starts_on, step_due=body.step_due)
+    return CyclePreviewOut(
+        year=result.year,
+        starts_on=result.starts_on,
+        definition_key=result.definition_key,
+        definition_version=result.definition_version,
+        step_due=result.step_due,
+        first_tasks=[PreviewTaskOut(**t.__dict__) for t in result.first_tasks],
+    )
+
+
+@router.post("/cycles/clone", response_model=CycleStarted, status_code=201)
+def clone(body: CloneLastYear, access: ApiHr, runtime: RuntimeDep, session: SessionDep) -> CycleStarted:
+    cycle_id = clone_last_year(runtime, actor=access.principal.actor, starts_on=body.starts_on)
+    year = next(c.year for c in board.list_cycles(session) if c.id == cycle_id)
+    return CycleStarted(id=cycle_id, year=year, status_url=f"/api/cycles/{cycle_id}/status")
+
+
+@router.get("/cycles/{cycle_id}/status", response_model=board.CycleStatus)
+def status(
+    cycle_id: int,
+    access: ApiHr,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    unit_id: UnitFilter = None,
+    step: StepFilter = None,
+    late_only: LateFilter = False,
+) -> board.CycleStatus:
+    return board.cycle_status(session, cycle_id, _filters(unit_id, step, late_only), today=today_of(runtime))
+
+
+@router.get(
+    "/cycles/{cycle_id}/status.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "One row per unit, state and counts per step"}},
+)
+def status_csv(
+    cycle_id: int,
+    access: ApiHr,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    unit_id: UnitFilter = None,
+    step: StepFilter = None,
+    late_only: LateFilter = False,
+    lang: Annotated[Literal["nb", "en"], Query()] = "nb",
+) -> Response:
+    result = board.cycle_status(session, cycle_id, _filters(unit_id, step, late_only), today=today_of(runtime))
+    return Response(
+        board.status_csv(result, lang),
+        media_type=CSV_MEDIA,
+        headers={"Content-Disposition": f'attachment; filename="aarshjul-{result.cycle.year}-status.csv"'},
+    )
+
+
+@router.get("/cycles/{cycle_id}/units/{unit_id}", response_model=board.UnitDetail)
+def unit(cycle_id: int, unit_id: int, access: ApiHr, runtime: RuntimeDep, session: SessionDep) -> board.UnitDetail:
+    return board.unit_detail(session, cycle_id, unit_id, today=today_of(runtime))
+
+
+@router.post("/cycles/{cycle_id}/close", status_code=204)
+def close(cycle_id: int, body: CloseCycle, access: ApiHr, runtime: RuntimeDep) -> Response:
+    close_cycle(runtime, cycle_id, actor=access.principal.actor, force=body.force)
+    return Response(status_code=204)
+
+
+@router.post("/cycles/{cycle_id}/deadlines", response_model=Changed)
+def extend(cycle_id: int, body: ExtendDeadline, access: ApiHr, runtime: RuntimeDep) -> Changed:
+    changed = extend_deadline(
+        runtime,
+        new_due=body.new_due,
+        actor=access.principal.actor,
+        task_ids=body.task_ids,
+        unit_id=body.unit_id,
+        step_key=body.step_key,
+        cycle_id=cycle_id,
+    )
+    return Changed(changed=changed)
+
+
+def person_id_for(session: SessionDep, email: str | None, person_id: int | None) -> int:
+    if person_id is not None:
+        return person_id
+    found = session.scalar(select(Person.id).where(Person.email == (email or "").strip().lower()))
+    if found is None:
+        raise InvalidInput("assignee_email", "no person has this email")
+    return found
+
+
+@router.post("/cycles/{cycle_id}/reassignments", response_model=Changed)
+def reassign(cycle_id: int, body: Reassign, access: ApiHr, runtime: RuntimeDep, session: SessionDep) -> Changed:
+    board.load_cycle(session, cycle_id)
+    assignee = person_id_for(session, body.assignee_email, body.assignee_id)
+    return Changed(changed=reassign_tasks(runtime, body.task_ids, assignee, actor=access.principal.actor))
+
+
+@router.post("/cycles/{cycle_id}/reminders", response_model=Changed)
+def remind(cycle_id: int, body: RemindLate, access: ApiHr, runtime: RuntimeDep) -> Changed:
+    return Changed(changed=remind_late(runtime, cycle_id, body.step_key, actor=access.principal.actor))
+
+
+@router.get("/measures", response_model=list[plan.MeasureProposal])
+def measures(
+    access: ApiHr,
+    session: SessionDep,
+    cycle_id: Annotated[int | None, Query()] = None,
+    state: Annotated[Literal["proposed", "approved", "returned", "evaluated"], Query()] = "proposed",
+) -> list[plan.MeasureProposal]:
+    return plan.measure_proposals(session, cycle_id, (state,))
+
+
+@router.post("/measures/{measure_id}/decision", status_code=204)
+def decide(measure_id: int, body: MeasureDecision, access: ApiHr, runtime: RuntimeDep) -> Response:
+    decide_measure(runtime, measure_id, body.decision, body.comment, access.principal.actor)
+    return Response(status_code=204)
+
+
+@router.get("/plan", response_model=plan.CompetencePlan)
+def competence_plan(
+    access: ApiHr,
+    session: SessionDep,
+    period_id: Annotated[int | None, Query()] = None,
+    needs_year: Annotated[int | None, Query(description="Cycle year of the needs roll-up")] = None,
+) -> plan.CompetencePlan:
+    return plan.competence_plan(session, period_id, needs_year)
+
+
+@router.get("/plan.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+def plan_csv(access: ApiHr, session: SessionDep, period_id: Annotated[int | None, Query()] = None) -> Response:
+    result = plan.competence_plan(session, period_id)
+    return Response(
+        plan.plan_csv(result),
+        media_type=CSV_MEDIA,
+        headers={"Content-Disposition": f'attachment; filename="kompetanseplan-{result.period.first_year}.csv"'},
+    )
+
+
+@router.get("/plan.xlsx", response_class=Response, responses={200: {"content": {XLSX_MEDIA: {}}}})
+def plan_xlsx(access: ApiHr, session: SessionDep, period_id: Annotated[int | None, Query()] = None) -> Response:
+    result = plan.competence_plan(session, period_id)
+    return Response(
+        plan.plan_xlsx(result),
+        media_type=XLSX_MEDIA,
+        headers={"Content-Disposition": f'attachment; filename="kompetanseplan-{result.period.first_year}.xlsx"'},
+    )
+
+
+@router.get("/audit", response_model=AuditPage)
+def audit(
+    access: ApiHr,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    action: Annotated[str | None, Query(description="Prefix, e.g. 'cycle.'")] = None,
+) -> AuditPage:
+    return audit_log(session, limit=limit, offset=offset, action=action)
+
+
+def decide_measure(runtime: Runtime, measure_id: int, decision: str, comment: str, actor: str) -> None:
+    """HR's decision on a proposal, through the forms area's use case (it owns the measure's life)."""
+    from aarshjul.usecases import submissions
+
+    handler = getattr(submissions, "decide_measure", None)
+    if handler is None:
+        raise NotFound("measure decisions are not available in this version")
+    handler(runtime, measure_id, decision, comment, actor)

@@ -1,0 +1,473 @@
+"""HR's pages: the board (with the wheel and the drill-down), cycles, measure decisions, the plan, the audit log.
+
+Every page needs an HR session; without one the route answers 401 with the sign-in form
+(``HrPageRoute``). Every form carries the session's CSRF token. Routes parse, call one use case and
+render a view model; a refused start re-renders the form with 422 (or 409) and the input kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aarshjul.db.models import Person
+from aarshjul.domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from aarshjul.runtime import Runtime
+from aarshjul.usecases import board, plan
+from aarshjul.usecases.audit import audit_log
+from aarshjul.usecases.cycles import clone_last_year, close_cycle, preview_cycle, start_cycle
+from aarshjul.usecases.hr_actions import remind_late
+from aarshjul.usecases.task_admin import extend_deadline, reassign_tasks
+from service.auth import HrAccess, HrPageRoute, PageHr
+from service.deps import LanguageDep, RuntimeDep, SessionDep
+from service.i18n import gettext
+from service.pages import message_page, page
+from service.routes.hr_api import decide_measure, today_of
+from service.routes.hr_wheel import wheel_view
+from service.templating import render
+
+router = APIRouter(route_class=HrPageRoute, include_in_schema=False)
+
+NOTICES = {
+    "started": "The cycle has started. The first tasks are on their way.",
+    "closed": "The cycle is closed.",
+    "extended": "The deadline has been moved.",
+    "reassigned": "The tasks have been reassigned.",
+    "reminded": "Reminders are on their way to everyone late on the step.",
+    "decided": "The decision has been saved and the unit leader told.",
+}
+
+
+def _hr(access: HrAccess) -> dict[str, Any]:
+    return {"name": access.principal.name, "csrf": access.csrf}
+
+
+def _error_status(exc: DomainError) -> int:
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, Conflict):
+        return 409
+    return 422
+
+
+def _refused(request: Request, language: str, exc: DomainError, back: str) -> Response:
+    reason = exc.reason if isinstance(exc, InvalidInput) else str(exc)
+    return message_page(
+        request,
+        language,
+        gettext(language, "That could not be done"),
+        [reason],
+        _error_status(exc),
+        link_href=back,
+        link_text=gettext(language, "Back"),
+    )
+
+
+def _redirect(path: str, **query: object) -> RedirectResponse:
+    params = {k: v for k, v in query.items() if v not in (None, "", False)}
+    return RedirectResponse(f"{path}?{urlencode(params)}" if params else path, status_code=303)
+
+
+def _cycle_or_latest(session: Session, cycle: int | None) -> int | None:
+    return cycle if cycle is not None else board.latest_cycle_id(session)
+
+
+# --- the board ----------------------------------------------------------------------------------
+
+
+@router.get("/board")
+def board_page(
+    request: Request,
+    access: PageHr,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    language: LanguageDep,
+    cycle: Annotated[int | None, Query()] = None,
+    unit: Annotated[str | None, Query()] = None,
+    step: Annotated[str | None, Query()] = None,
+    late: Annotated[bool, Query()] = False,
+    notice: Annotated[str | None, Query()] = None,
+) -> Response:
+    cycle_id = _cycle_or_latest(session, cycle)
+    if cycle_id is None:
+        return page(request, "hr/no_cycle.html", {"hr": _hr(access)}, language)
+    unit_id = int(unit) if unit and unit.isdigit() else None
+    filters = board.BoardFilters(unit_id=unit_id, step=step or None, late_only=late)
+    status = board.cycle_status(session, cycle_id, filters, today=today_of(runtime))
+    # The filter choices come from the whole cycle, whatever the current filter shows.
+    everything = (
+        status
+        if filters == board.BoardFilters()
+        else board.cycle_status(session, cycle_id, board.BoardFilters(), today=today_of(runtime))
+    )
+    query = urlencode({k: v for k, v in {"unit": unit_id, "step": step, "late": "1" if late else ""}.items() if v})
+    csv_query = urlencode(
+        {k: v for k, v in {"unit_id": unit_id, "step": step, "late_only": "true" if late else ""}.items() if v}
+    )
+    return page(
+        request,
+        "hr/board.html",
+        {
+            "hr": _hr(access),
+            "status": status,
+            "wheel": wheel_view(everything, language),
+            "unit_choices": [(u.id, u.name, u.depth) for u in everything.units],
+            "step_choices": [
+                (s.key, s.number, s.names.en if language == "en" else s.names.nb) for s in everything.steps
+            ],
+            "cycles": board.list_cycles(session),
+            "query": query,
+            "csv_query": csv_query,
+            "notice": NOTICES.get(notice or ""),
+        },
+        language,
+    )
+
+
+@router.get("/board/wheel.svg")
+def wheel_svg(
+    access: PageHr,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    language: LanguageDep,
+    cycle: Annotated[int | None, Query()] = None,
+) -> Response:
+    cycle_id = _cycle_or_latest(session, cycle)
+    if cycle_id is None:
+        raise NotFound("no cycle has been started yet")
+    status = board.cycle_status(session, cycle_id, today=today_of(runtime))
+    svg = render("hr/wheel.svg", {"wheel": wheel_view(status, language), "standalone": True}, language)
+    return Response(svg, media_type="image/svg+xml")
+
+
+@router.get("/board/units/{unit_id}")
+def unit_page(
+    request: Request,
+    unit_id: int,
+    access: PageHr,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    language: LanguageDep,
+    cycle: Annotated[int | None, Query()] = None,
+    notice: Annotated[str | None, Query()] = None,
+) -> Response:
+    cycle_id = _cycle_or_latest(session, cycle)
+    if cycle_id is None:
+        raise NotFound("no cycle has been started yet")
+    detail = board.unit_detail(session, cycle_id, unit_id, today=today_of(runtime))
+    return page(
+        request,
+        "hr/unit.html",
+        {"hr": _hr(access), "detail": detail, "notice": NOTICES.get(notice or "")},
+        language,
+    )
+
+
+# --- cycles -------------------------------------------------------------------------------------
+
+
+def _start_form_defaults(runtime: Runtime) -> dict[str, Any]:
+    today = today_of(runtime)
+    definition = runtime.cycle_definition()
+    year = today.year
+    return {
+        "year": str(year),
+        "starts_on": today.isoformat(),
+        "steps": [{"key": s.key, "number": s.number, "name": s.name, "due": ""} for s in definition.active_steps],
+    }
+
+
+def _cycles_page(
+    request: Request,
+    access: HrAccess,
+    runtime: Runtime,
+    session: Session,
+    language: str,
+    form: dict[str, Any] | None = None,
+    error: DomainError | None = None,
+    preview: Any = None,
+) -> Response:
+    context = {
+        "hr": _hr(access),
+        "cycles": board.list_cycles(session),
+        "form": form or _start_form_defaults(runtime),
+        "error": {"field": getattr(error, "field", ""), "reason": getattr(error, "reason", str(error))}
+        if error
+        else None,
+        "preview": preview,
+    }
+    return page(request, "hr/cycles.html", context, language, _error_status(error) if error else 200)
+
+
+@router.get("/hr/cycles")
+def cycles_page(
+    request: Request, access: PageHr, runtime: RuntimeDep, session: SessionDep, language: LanguageDep
+) -> Response:
+    return _cycles_page(request, access, runtime, session, language)
+
+
+async def _read_start_form(
+    request: Request, runtime: Runtime
+) -> tuple[dict[str, Any], int, dt.date | None, dict[str, dt.date]]:
+    """The start form as typed (to re-render) and parsed. Raises InvalidInput naming the field."""
+    data = await request.form()
+    definition = runtime.cycle_definition()
+    typed: dict[str, Any] = {
+        "year": str(data.get("year", "")).strip(),
+        "starts_on": str(data.get("starts_on", "")).strip(),
+        "steps": [
+            {"key": s.key, "number": s.number, "name": s.name, "due": str(data.get(f"due_{s.key}", "")).strip()}
+            for s in definition.active_steps
+        ],
+    }
+    if not typed["year"].isdigit():
+        raise _FormError(typed, InvalidInput("year", "give the year as four digits"))
+    starts_on = None
+    if typed["starts_on"]:
+        try:
+            starts_on = dt.date.fromisoformat(typed["starts_on"])
+        except ValueError:
+            raise _FormError(typed, InvalidInput("starts_on", "give a date as YYYY-MM-DD")) from None
+    step_due: dict[str, dt.date] = {}
+    for step in typed["steps"]:
+        if step["due"]:
+            try:
+                step_due[step["key"]] = dt.date.fromisoformat(step["due"])
+            except ValueError:
+                raise _FormError(typed, InvalidInput(f"step_due.{step['key']}", "give a date as YYYY-MM-DD")) from None
+    return typed, int(typed["year"]), starts_on, step_due
+
+
+class _FormError(Exception):
+    def __init__(self, typed: dict[str, Any], error: DomainError) -> None:
+        self.typed = typed
+        self.error = error
+
+
+@router.post("/hr/cycles/preview")
+async def preview_page(
+    request: Request, access: PageHr, runtime: RuntimeDep, session: SessionDep, language: LanguageDep
+) -> Response:
+    try:
+        typed, year, starts_on, step_due = await _read_start_form(request, runtime)
+        result = preview_cycle(runtime, year, starts_on=starts_on, step_due=step_due or None)
+    except _FormError as exc:
+        return _cycles_page(request, access, runtime, session, language, exc.typed, exc.error)
+    except DomainError as exc:
+        return _cycles_page(request, access, runtime, session, language, typed, exc)
+    for step in typed["steps"]:
+        step["due"] = result.step_due.get(step["key"], dt.date.min).isoformat()
+    typed["starts_on"] = result.starts_on.isoformat()
+    preview = {
+        "year": result.year,
+        "starts_on": result.starts_on,
+        "definition": f"{result.definition_key} v{result.definition_version}",
+        "tasks": sorted(result.first_tasks, key=lambda t: (t.due_on, t.unit_name, t.person_name)),
+    }
+    return _cycles_page(request, access, runtime, session, language, typed, preview=preview)
+
+
+@router.post("/hr/cycles/start")
+async def start_page(
+    request: Request, access: PageHr, runtime: RuntimeDep, session: SessionDep, language: LanguageDep
+) -> Response:
+    try:
+        typed, year, starts_on, step_due = await _read_start_form(request, runtime)
+        cycle_id = start_cycle(
+            runtime, year, starts_on=starts_on, step_due=step_due or None, actor=access.principal.actor
+        )
+    except _FormError as exc:
+        return _cycles_page(request, access, runtime, session, language, exc.typed, exc.error)
+    except DomainError as exc:
+        return _cycles_page(request, access, runtime, session, language, typed, exc)
+    return _redirect("/board", cycle=cycle_id, notice="started")
+
+
+@router.post("/hr/cycles/clone")
+def clone_page(
+    request: Request,
+    access: PageHr,
+    runtime: RuntimeDep,
+    language: LanguageDep,
+    starts_on: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        day = dt.date.fromisoformat(starts_on) if starts_on else None
+        cycle_id = clone_last_year(runtime, actor=access.principal.actor, starts_on=day)
+    except ValueError:
+        return _refused(request, language, InvalidInput("starts_on", "give a date as YYYY-MM-DD"), "/hr/cycles")
+    except DomainError as exc:
+        return _refused(request, language, exc, "/hr/cycles")
+    return _redirect("/board", cycle=cycle_id, notice="started")
+
+
+@router.post("/hr/cycles/{cycle_id}/close")
+def close_page(
+    request: Request,
+    cycle_id: int,
+    access: PageHr,
+    runtime: RuntimeDep,
+    language: LanguageDep,
+    force: Annotated[bool, Form()] = False,
+) -> Response:
+    try:
+        close_cycle(runtime, cycle_id, actor=access.principal.actor, force=force)
+    except DomainError as exc:
+        return _refused(request, language, exc, "/hr/cycles")
+    return _redirect("/board", cycle=cycle_id, notice="closed")
+
+
+@router.post("/hr/cycles/{cycle_id}/deadlines")
+def extend_page(
+    request: Request,
+    cycle_id: int,
+    access: PageHr,
+    runtime: RuntimeDep,
+    language: LanguageDep,
+    new_due: Annotated[str, Form()],
+    step_key: Annotated[str, Form()] = "",
+    unit_id: Annotated[str, Form()] = "",
+    task_id: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "/board",
+) -> Response:
+    back = back if back.startswith("/") and not back.startswith("//") else "/board"
+    try:
+        try:
+            day = dt.date.fromisoformat(new_due)
+        except ValueError:
+            raise InvalidInput("new_due", "give a date as YYYY-MM-DD") from None
+        extend_deadline(
+            runtime,
+            new_due=day,
+            actor=access.principal.actor,
+            task_ids=[int(task_id)] if task_id.isdigit() else None,
+            unit_id=int(unit_id) if unit_id.isdigit() else None,
+            step_key=step_key or None,
+            cycle_id=cycle_id,
+        )
+    except DomainError as exc:
+        return _refused(request, language, exc, back)
+    return RedirectResponse(_with_notice(back, "extended"), status_code=303)
+
+
+def _with_notice(path: str, notice: str) -> str:
+    return f"{path}{'&' if '?' in path else '?'}notice={notice}"
+
+
+@router.post("/hr/cycles/{cycle_id}/reassign")
+async def reassign_page(
+    request: Request,
+    cycle_id: int,
+    access: PageHr,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    language: LanguageDep,
+) -> Response:
+    form = await request.form()
+    back = str(form.get("back", "/board"))
+    back = back if back.startswith("/") and not back.startswith("//") else "/board"
+    task_ids = [int(v) for v in form.getlist("task_id") if isinstance(v, str) and v.isdigit()]
+    email = str(form.get("assignee_email", "")).strip().lower()
+    try:
+        if not task_ids:
+            raise InvalidInput("task_id", "choose at least one task")
+        assignee = session.scalar(select(Person.id).where(Person.email == email))
+        if assignee is None:
+            raise InvalidInput("assignee_email", "no person has this email")
+        board.load_cycle(session, cycle_id)
+        reassign_tasks(runtime, task_ids, assignee, actor=access.principal.actor)
+    except DomainError as exc:
+        return _refused(request, language, exc, back)
+    return RedirectResponse(_with_notice(back, "reassigned"), status_code=303)
+
+
+@router.post("/hr/cycles/{cycle_id}/remind")
+def remind_page(
+    request: Request,
+    cycle_id: int,
+    access: PageHr,
+    runtime: RuntimeDep,
+    language: LanguageDep,
+    step_key: Annotated[str, Form()],
+) -> Response:
+    try:
+        remind_late(runtime, cycle_id, step_key, actor=access.principal.actor)
+    except DomainError as exc:
+        return _refused(request, language, exc, f"/board?cycle={cycle_id}")
+    return _redirect("/board", cycle=cycle_id, step=step_key, late="1", notice="reminded")
+
+
+# --- measures -----------------------------------------------------------------------------------
+
+
+@router.get("/hr/measures")
+def measures_page(
+    request: Request,
+    access: PageHr,
+    session: SessionDep,
+    language: LanguageDep,
+    notice: Annotated[str | None, Query()] = None,
+) -> Response:
+    proposals = plan.measure_proposals(session)
+    return page(
+        request,
+        "hr/measures.html",
+        {"hr": _hr(access), "proposals": proposals, "notice": NOTICES.get(notice or "")},
+        language,
+    )
+
+
+@router.post("/hr/measures/{measure_id}/decision")
+def decide_page(
+    request: Request,
+    measure_id: int,
+    access: PageHr,
+    runtime: RuntimeDep,
+    language: LanguageDep,
+    decision: Annotated[str, Form()],
+    comment: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        if decision not in ("approve", "return"):
+            raise InvalidInput("decision", "approve or return")
+        decide_measure(runtime, measure_id, decision, comment.strip(), access.principal.actor)
+    except DomainError as exc:
+        return _refused(request, language, exc, "/hr/measures")
+    return _redirect("/hr/measures", notice="decided")
+
+
+# --- the plan and the audit log -----------------------------------------------------------------
+
+
+@router.get("/plan")
+def plan_page(
+    request: Request,
+    access: PageHr,
+    session: SessionDep,
+    language: LanguageDep,
+    needs_year: Annotated[int | None, Query()] = None,
+) -> Response:
+    try:
+        result = plan.competence_plan(session, needs_year=needs_year)
+    except NotFound:
+        return page(request, "hr/no_cycle.html", {"hr": _hr(access)}, language)
+    return page(request, "hr/plan.html", {"hr": _hr(access), "plan": result}, language)
+
+
+@router.get("/hr/audit")
+def audit_page(
+    request: Request,
+    access: PageHr,
+    session: SessionDep,
+    language: LanguageDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    action: Annotated[str | None, Query()] = None,
+) -> Response:
+    log = audit_log(session, limit=100, offset=offset, action=action or None)
+    return page(request, "hr/audit.html", {"hr": _hr(access), "log": log, "action": action or ""}, language)
