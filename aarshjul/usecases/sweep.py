@@ -153,7 +153,7 @@ def _reminders_and_escalations(
         .where(HumanTask.state.in_(ACTIONABLE), HumanTask.due_on <= horizon, live)
         .order_by(HumanTask.id)
     ).all()
-    reminders: dict[int, list[tuple[int, int, int]]] = defaultdict(list)  # person -> (task, rung, days left)
+    reminders: dict[int, list[tuple[int, int, int, dt.date]]] = defaultdict(list)  # person -> (task, rung, days, due)
     escalations: dict[tuple[str, int], list[dict[str, int]]] = defaultdict(list)  # (to, person) -> late items
     updates: list[dict[str, int]] = []
     for row in rows:
@@ -167,7 +167,7 @@ def _reminders_and_escalations(
             due = reminder_due(row.due_on, reminder_ladder, sent, now, zone)
             if due is not None:
                 sent = due.rungs_sent
-                reminders[row.assignee_id].append((row.id, sent, due.days_left))
+                reminders[row.assignee_id].append((row.id, sent, due.days_left, row.due_on))
         rungs, level = escalations_due(row.due_on, escalation_ladder, level, now, zone)
         for index, rung in enumerate(rungs, start=level - len(rungs) + 1):
             target = context.org.manager_of(row.assignee_id) if rung.to == "manager" else context.org.hr()
@@ -179,6 +179,7 @@ def _reminders_and_escalations(
                     "person_id": row.assignee_id,
                     "days_late": days_late(row.due_on, now, zone),
                     "rung": index,
+                    "due": row.due_on.toordinal(),
                 }
             )
         if (sent, level) != (row.reminders_sent, row.escalation_level):
@@ -196,8 +197,9 @@ def _reminders_and_escalations(
     for person_id, items in sorted(reminders.items()):
         if person_id not in contacts:
             continue
-        key = f"task_reminder:{person_id}:{digest(f'{t}.{r}' for t, r, _ in items)}"
-        context_data = {"task_ids": [t for t, _, _ in items], "days_left": min(d for _, _, d in items)}
+        # The due date is part of the key: after an extension the ladder runs again for the new date.
+        key = f"task_reminder:{person_id}:{digest(f'{t}.{r}.{due}' for t, r, _, due in items)}"
+        context_data = {"task_ids": [t for t, _, _, _ in items], "days_left": min(d for _, _, d, _ in items)}
         messages.append(message_to(contacts[person_id], key, "task_reminder", context_data, now))
         report.reminder_emails += 1
         report.reminded_tasks += len(items)
@@ -205,9 +207,9 @@ def _reminders_and_escalations(
         if person_id not in contacts:
             continue
         template = "escalation_manager" if to == "manager" else "escalation_hr"
-        fingerprint = digest(f"{i['task_id']}.{i['rung']}" for i in late)
+        fingerprint = digest(f"{i['task_id']}.{i['rung']}.{i['due']}" for i in late)
         key = f"{template}:{person_id}:{fingerprint}"
-        items = [{k: v for k, v in i.items() if k != "rung"} for i in late]
+        items = [{k: v for k, v in i.items() if k not in ("rung", "due")} for i in late]
         messages.append(message_to(contacts[person_id], key, template, {"late": items}, now))
         report.escalation_emails += 1
         report.escalated_tasks += len(late)

@@ -1,0 +1,119 @@
+"""Starting cycles (and refusing to), previews, clones, deadline extensions and leavers' tasks."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from aarshjul.clock import ManualClock
+from aarshjul.db.engine import unit_of_work
+from aarshjul.db.models import Cycle, CycleDefinitionRecord, Person, Unit
+from aarshjul.domain.errors import Conflict, InvalidInput
+from aarshjul.runtime import Runtime
+from aarshjul.usecases.cycles import (
+    cancel_cycle,
+    clone_last_year,
+    close_cycle,
+    preview_cycle,
+    start_cycle,
+)
+from aarshjul.usecases.org_import import seed_demo
+from aarshjul.usecases.task_admin import extend_deadline, handle_leavers
+from tests.integration.cycle.helpers import at, dump_database, notifications, open_tasks
+
+
+def test_start_refuses_what_cannot_run(runtime: Runtime) -> None:
+    with pytest.raises(Conflict):
+        start_cycle(runtime, 2027)  # no organisation, no strategy
+    seed_demo(runtime)
+    with pytest.raises(InvalidInput) as outside:
+        start_cycle(runtime, 2030)
+    assert outside.value.field == "year"
+    with pytest.raises(InvalidInput) as past:
+        start_cycle(runtime, 2027, starts_on=dt.date(2027, 1, 1))
+    assert past.value.field == "starts_on"
+    with pytest.raises(InvalidInput) as unknown:
+        start_cycle(runtime, 2027, step_due={"no_such_step": dt.date(2027, 3, 1)})
+    assert unknown.value.field == "step_due.no_such_step"
+    cycle_id = start_cycle(runtime, 2027)
+    with pytest.raises(Conflict):
+        start_cycle(runtime, 2027)
+    with pytest.raises(Conflict):
+        close_cycle(runtime, cycle_id, actor="hr")  # units have not finished
+    cancel_cycle(runtime, cycle_id, actor="hr")
+    assert open_tasks(runtime) == []
+    assert start_cycle(runtime, 2027) != cycle_id  # a cancelled year may start again
+
+
+def test_preview_writes_nothing_and_names_the_first_tasks(runtime: Runtime) -> None:
+    seed_demo(runtime)
+    with runtime.sessions() as session:
+        before = dump_database(session)
+        leaders = set(session.scalars(select(Unit.leader_id)))
+    preview = preview_cycle(runtime, 2027, starts_on=dt.date(2027, 1, 11))
+    with runtime.sessions() as session:
+        assert dump_database(session) == before
+    assert {t.person_id for t in preview.first_tasks} == leaders
+    assert {(t.step_key, t.due_on) for t in preview.first_tasks} == {("strategy_review", dt.date(2027, 2, 1))}
+    assert preview.step_due["goal_breakdown"] == dt.date(2027, 1, 11) + dt.timedelta(days=196)
+
+
+def test_the_cycle_keeps_its_definition_and_clones_one_year_on(runtime: Runtime, clock: ManualClock) -> None:
+    seed_demo(runtime)
+    first = start_cycle(runtime, 2027, step_due={"talks": dt.date(2027, 6, 10)})
+    close_cycle(runtime, first, actor="hr", force=True)
+    clock.set(at("2027-12-01"))
+    second = clone_last_year(runtime, actor="hr")
+    with runtime.sessions() as session:
+        a, b = session.get(Cycle, first), session.get(Cycle, second)
+        assert a is not None and b is not None
+        assert (b.year, b.starts_on, b.cloned_from_id) == (2028, dt.date(2028, 1, 4), first)
+        assert b.step_due["talks"] == "2028-06-10"
+        assert a.definition_id == b.definition_id
+        record = session.get(CycleDefinitionRecord, b.definition_id)
+        assert record is not None and record.content["key"] == "standard"
+
+
+def test_extending_a_step_moves_its_tasks_and_restarts_the_reminders(runtime: Runtime, clock: ManualClock) -> None:
+    seed_demo(runtime)
+    cycle_id = start_cycle(runtime, 2027)
+    from aarshjul.usecases.sweep import sweep
+
+    sweep(runtime, at("2027-01-20"))
+    assert len(notifications(runtime, "task_reminder")) == 8
+    clock.set(at("2027-01-20"))
+    changed = extend_deadline(runtime, step_key="strategy_review", new_due=dt.date(2027, 2, 15), actor="hr")
+    assert changed == 8
+    assert {t.due_on for t in open_tasks(runtime)} == {dt.date(2027, 2, 15)}
+    assert {t.reminders_sent for t in open_tasks(runtime)} == {0}
+    sweep(runtime, at("2027-02-08"))
+    assert len(notifications(runtime, "task_reminder")) == 16
+    with runtime.sessions() as session:
+        cycle = session.get(Cycle, cycle_id)
+        assert cycle is not None and cycle.step_due["strategy_review"] == "2027-02-15"
+    with pytest.raises(InvalidInput):
+        extend_deadline(runtime, task_ids=[open_tasks(runtime)[0].id], new_due=dt.date(2027, 1, 1), actor="hr")
+
+
+def test_a_leaving_leader_hands_open_tasks_to_a_stand_in(runtime: Runtime, clock: ManualClock) -> None:
+    seed_demo(runtime)
+    start_cycle(runtime, 2027)
+    with runtime.sessions() as session:
+        unit = session.scalars(select(Unit).where(Unit.code == "TEK")).one()
+        leader = session.get(Person, unit.leader_id)
+        assert leader is not None and leader.deputy_id is not None
+        deputy = leader.deputy_id
+    (task,) = open_tasks(runtime, unit_id=unit.id)
+    with unit_of_work(runtime.sessions) as session:
+        person = session.get(Person, leader.id)
+        assert person is not None
+        person.active_to = dt.date(2027, 1, 3)
+        session.flush()
+        report = handle_leavers(session, [leader.id], clock())
+    assert report.reassigned == {leader.id: [task.id]}
+    (moved,) = open_tasks(runtime, unit_id=unit.id)
+    assert (moved.assignee_id, moved.link_version) == (deputy, 2)
+    (told,) = notifications(runtime, "tasks_reassigned_hr")
+    assert told.context == {"task_ids": [task.id], "from_person_id": leader.id, "cancelled_task_ids": []}
