@@ -1,5 +1,59 @@
+"""``/dev/outbox``: the local outbox in the browser, so a demo user can read their mail and click the link.
+
+Only when the mail backend is "outbox" and the environment is not production; anywhere else these
+pages do not exist (404). They show everyone's links, which is the point of a demo and why they stop there.
+"""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
-router = APIRouter()
+from notifications.dev_outbox import enabled, get_message, list_outbox
+from service.deps import LanguageDep, RuntimeDep
+from service.pages import page
+
+router = APIRouter(prefix="/dev/outbox", tags=["dev"])
+
+#: The message's own HTML is shown in a sandbox: no scripts, no forms, links open in a new tab.
+SANDBOX = (
+    "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+)
+
+
+def _guard(runtime: RuntimeDep) -> None:
+    if not enabled(runtime.settings):
+        raise HTTPException(status_code=404)
+
+
+@router.get("", response_class=HTMLResponse)
+def outbox(request: Request, runtime: RuntimeDep, language: LanguageDep) -> HTMLResponse:
+    _guard(runtime)
+    return page(request, "pages/outbox.html", {"messages": list_outbox(runtime)}, language)
+
+
+@router.get("/{notification_id}", response_class=HTMLResponse)
+def outbox_message(request: Request, notification_id: int, runtime: RuntimeDep, language: LanguageDep) -> HTMLResponse:
+    _guard(runtime)
+    message = get_message(runtime, notification_id)
+    if message is None:
+        raise HTTPException(status_code=404)
+    return page(request, "pages/outbox_message.html", {"message": message}, language)
+
+
+@router.get("/{notification_id}/html")
+def outbox_message_html(notification_id: int, runtime: RuntimeDep) -> Response:
+    _guard(runtime)
+    message = get_message(runtime, notification_id)
+    if message is None or not message["html"]:
+        raise HTTPException(status_code=404)
+    return HTMLResponse(message["html"], headers={"Content-Security-Policy": SANDBOX})
+
+
+@router.get("/{notification_id}/text")
+def outbox_message_text(notification_id: int, runtime: RuntimeDep) -> Response:
+    _guard(runtime)
+    message = get_message(runtime, notification_id)
+    if message is None or not message["text"]:
+        raise HTTPException(status_code=404)
+    return PlainTextResponse(message["text"])

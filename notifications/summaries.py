@@ -1,0 +1,81 @@
+"""Messages this area queues itself: HR's weekly progress summary and the calendar invitation for an
+agreed talk. Both take the caller's session, so the rows commit with the caller's change."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aarshjul.clock import local_date
+from aarshjul.db.models import Cycle, HumanTask, Person
+from aarshjul.domain.enums import CycleState, Role
+from notifications.outbox import OutgoingMessage, enqueue_many
+
+WEEKLY_SUMMARY_LIFETIME = dt.timedelta(days=3)
+
+
+def queue_weekly_summaries(session: Session, now: dt.datetime) -> int:
+    """One summary per running cycle per HR person per ISO week; calling it again that week adds nothing."""
+    year, week, _day = local_date(now).isocalendar()
+    rows = session.execute(
+        select(Cycle.id, Person.id.label("person_id"), Person.email, Person.language, Person.active_to)
+        .join(Person, Person.organisation_id == Cycle.organisation_id)
+        .where(Cycle.state == CycleState.RUNNING.value, Person.role == Role.HR.value)
+        .order_by(Cycle.id, Person.id)
+    ).all()
+    today = local_date(now)
+    messages = [
+        OutgoingMessage(
+            idempotency_key=f"weekly_summary:{row.id}:{row.person_id}:{year}-W{week:02d}",
+            to_email=row.email,
+            language=row.language,
+            template="weekly_summary",
+            context={"cycle_id": row.id},
+            not_before=now,
+            recipient_id=row.person_id,
+            expires_at=now + WEEKLY_SUMMARY_LIFETIME,
+        )
+        for row in rows
+        if row.active_to is None or row.active_to >= today
+    ]
+    return enqueue_many(session, messages, now)
+
+
+def queue_talk_invitations(
+    session: Session,
+    task_id: int,
+    starts_at: dt.datetime,
+    ends_at: dt.datetime,
+    location: str,
+    now: dt.datetime,
+) -> int:
+    """Both people of a talk get an email with an ICS invitation. A new time is a new message with a
+    higher SEQUENCE, so calendars update the event instead of adding a second one."""
+    task = session.get(HumanTask, task_id)
+    if task is None or task.subject_person_id is None:
+        return 0
+    people = session.scalars(select(Person).where(Person.id.in_([task.assignee_id, task.subject_person_id]))).all()
+    sequence = int(now.timestamp() // 60)
+    stamp = starts_at.astimezone(dt.UTC).strftime("%Y%m%dT%H%M")
+    messages = [
+        OutgoingMessage(
+            idempotency_key=f"talk_scheduled:{task_id}:{person.id}:{stamp}",
+            to_email=person.email,
+            language=person.language,
+            template="talk_scheduled",
+            context={
+                "task_id": task_id,
+                "starts_at": starts_at.isoformat(),
+                "ends_at": ends_at.isoformat(),
+                "location": location,
+                "sequence": sequence,
+            },
+            not_before=now,
+            recipient_id=person.id,
+            expires_at=starts_at,
+        )
+        for person in people
+    ]
+    return enqueue_many(session, messages, now)
