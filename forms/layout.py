@@ -17,6 +17,7 @@ from forms.fields import MAX_ITEMS, MAX_TITLE, FormModel
 from forms.messages import CHOICE_LABELS
 
 BLANK_ROWS = 2  #: empty rows shown under a list's filled rows
+WIDE_ROW = 6  #: rows with more inputs than this get a single empty row
 
 
 @dataclass(frozen=True)
@@ -308,7 +309,9 @@ def build_view(
             rows_data = [{**by_key.get(str(i), {}), key: i} for i, _label in fixed]
             headings = [label for _i, label in fixed]
         elif editable:
-            blanks = (BLANK_ROWS if rows_data else BLANK_ROWS + 1) + (extra_rows or {}).get(spec.name, 0)
+            # A wide row (a measure has a dozen fields) gets one empty row; a narrow one a few.
+            wide = len(spec.content_fields) > WIDE_ROW
+            blanks = (1 if wide else BLANK_ROWS + (0 if rows_data else 1)) + (extra_rows or {}).get(spec.name, 0)
             rows_data += [{} for _ in range(max(0, min(blanks, spec.max_items - len(rows_data))))]
         rows = []
         for index, row in enumerate(rows_data):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from aarshjul.domain.enums import CompetenceKind, CompetenceStrategy, LearningForm
+from aarshjul.domain.enums import CompetenceKind, CompetenceStrategy, LearningForm, MeasureState, TaskState
 from forms.fields import FormProblem
 from forms.models import Agreement, CriteriaMet, MeasureDecision, NextStep
 
@@ -44,6 +44,7 @@ ERROR_MESSAGES: Mapping[str, str] = {
     "model_type": "Give an object with the form's fields.",
     "dict_type": "Give an object with the form's fields.",
     "model_attributes_type": "Give an object with the form's fields.",
+    "json_invalid": "The body is not valid JSON.",
     "unknown_choice": "Choose one of the listed options.",
     "outside_period": "Give a date within the strategy period ({first} to {last}).",
     "year_outside_period": "Give a year within the strategy period ({first}–{last}).",
@@ -89,6 +90,14 @@ CHOICE_LABELS: Mapping[str, str] = {
     NextStep.CONTINUE: "Continue as it is",
     NextStep.ADJUST: "Continue with changes",
     NextStep.STOP: "Stop",
+    MeasureState.PROPOSED: "Waiting for HR",
+    MeasureState.APPROVED: "Approved",
+    MeasureState.RETURNED: "Returned",
+    MeasureState.WITHDRAWN: "Withdrawn",
+    MeasureState.EVALUATED: "Evaluated",
+    TaskState.OPEN: "Open",
+    TaskState.SUBMITTED: "Submitted",
+    TaskState.CANCELLED: "Cancelled",
 }
 
 

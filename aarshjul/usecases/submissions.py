@@ -117,6 +117,7 @@ class OpenedTask:
     choices: dict[str, list[tuple[int, str]]]
     data: dict[str, Any]  #: the newest version (draft or not), or empty
     data_is_draft: bool
+    submitted_data: dict[str, Any]  #: the newest submitted version, or empty
     submitted: VersionInfo | None  #: the newest submitted version
     versions: list[VersionInfo]
 
@@ -249,6 +250,7 @@ def open_task(runtime: Runtime, token: str) -> OpenedTask:
             choices=inputs.choices,
             data=dict(latest.data) if latest is not None else {},
             data_is_draft=bool(latest.is_draft) if latest is not None else False,
+            submitted_data=dict(submitted.data) if submitted is not None else {},
             submitted=VersionInfo(submitted.version, False, submitted.created_at) if submitted else None,
             versions=[VersionInfo(v.version, v.is_draft, v.created_at) for v in versions],
         )

@@ -1,5 +1,392 @@
+"""Assignees' forms: ``GET/POST /t/{token}`` (HTML, works without JavaScript) and
+``GET/POST /api/t/{token}`` (JSON). Both parse, call the same use case, and render its answer.
+
+The link is the credential. The HTML form also carries a CSRF token bound to the task and its link
+version; the JSON API takes no cookie, so it needs none.
+"""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from aarshjul.domain.errors import Conflict, Forbidden
+from aarshjul.links import BadLink, read_token
+from aarshjul.runtime import Runtime
+from aarshjul.usecases.submissions import (
+    LinkReason,
+    LinkRefused,
+    Mode,
+    OpenedTask,
+    open_task,
+    save_draft,
+    submit_form,
+)
+from forms.fields import FormProblem
+from forms.layout import FormView, ListSpec, build_view, layout_of, parse_form
+from forms.messages import CHOICE_LABELS, message_for
+from forms.registry import FormRejected, form_class, json_schema
+from service.deps import LanguageDep, RuntimeDep
+from service.i18n import translations
+from service.pages import message_page, page
+
+router = APIRouter(tags=["forms"])
+
+ADD_ROW = "add_row"
+
+
+# --- request parsing ------------------------------------------------------------------------------
+
+
+async def posted_form(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {key: value for key, value in form.multi_items() if not isinstance(value, UploadFile)}
+
+
+class BadJson(Exception):
+    pass
+
+
+async def posted_json(request: Request) -> Any:
+    body = await request.body()
+    try:
+        return await request.json() if body else None
+    except ValueError as exc:
+        raise BadJson from exc
+
+
+FormData = Annotated[dict[str, str], Depends(posted_form)]
+
+
+def csrf_token(runtime: Runtime, token: str) -> str:
+    """A CSRF token bound to the task and its link version (a new link makes old pages invalid)."""
+    claims = read_token(runtime.settings.secret(), token)
+    message = f"csrf:{claims.task_id}:{claims.link_version}".encode()
+    return hmac.new(runtime.settings.secret().encode(), message, hashlib.sha256).hexdigest()
+
+
+def _csrf_ok(runtime: Runtime, token: str, given: str) -> bool:
+    try:
+        return hmac.compare_digest(csrf_token(runtime, token), given)
+    except BadLink:
+        return False
+
+
+# --- pages ----------------------------------------------------------------------------------------
+
+
+def _gettext(language: str) -> Callable[[str], str]:
+    return translations(language).gettext
+
+
+def _errors(problems: list[FormProblem], tr: Callable[[str], str]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for problem in problems:
+        errors.setdefault(".".join(str(p) for p in problem.loc), message_for(problem, tr))
+    return errors
+
+
+def _lang_query(request: Request, **extra: str) -> str:
+    params = {k: v for k, v in extra.items()}
+    if request.query_params.get("lang"):
+        params["lang"] = request.query_params["lang"]
+    return ("?" + urlencode(params)) if params else ""
+
+
+def link_problem_page(request: Request, language: str, reason: LinkReason, posted: bool) -> HTMLResponse:
+    tr = _gettext(language)
+    texts = {
+        LinkReason.INVALID: (
+            "This link does not work",
+            "The link is incomplete or was not made by Årshjul. Copy the whole link from the email, "
+            "or ask for a new link.",
+        ),
+        LinkReason.REPLACED: (
+            "This link has been replaced",
+            "The task has been given to someone else, or a newer link has been sent. Use the newest "
+            "email, or ask for a new link.",
+        ),
+        LinkReason.CANCELLED: (
+            "This task is no longer needed",
+            "The task was cancelled, so there is nothing to fill in. Nothing you submitted earlier is lost.",
+        ),
+        LinkReason.EXPIRED: (
+            "This link has expired",
+            "The task closed some time ago, so the link no longer opens it. Ask for a new link if you "
+            "still need to see it.",
+        ),
+        LinkReason.CLOSED: (
+            "This task is closed",
+            "The task no longer takes changes, so what you sent was not saved. You can still read "
+            "your receipt from the link in the email.",
+        ),
+    }
+    title, text = texts[reason]
+    paragraphs = [tr(text)]
+    if posted:
+        paragraphs.insert(0, tr("What you sent was not saved."))
+    status = 404 if reason is LinkReason.INVALID else 409 if posted else 410
+    return message_page(
+        request,
+        language,
+        tr(title),
+        paragraphs,
+        status,
+        link_href="/link/new" + _lang_query(request),
+        link_text=tr("Send me a new link"),
+    )
+
+
+def _refusal_page(request: Request, language: str, exc: Forbidden | Conflict) -> HTMLResponse:
+    tr = _gettext(language)
+    if isinstance(exc, Forbidden):
+        return message_page(
+            request,
+            language,
+            tr("You cannot open this task"),
+            [tr("Talk notes can only be read by the employee and their leader.")],
+            403,
+        )
+    return message_page(
+        request,
+        language,
+        tr("This has changed in the meantime"),
+        [tr("Someone changed this while you were working on it, so nothing was saved. Open the link again.")],
+        409,
+    )
+
+
+def _earlier_views(opened: OpenedTask, tr: Callable[[str], str]) -> list[dict[str, Any]]:
+    titles = {
+        "preparation": "The employee's preparation",
+        "record": "The record of the talk",
+        "individual_goals": "Your individual goals",
+    }
+    views = []
+    for name, title in titles.items():
+        part = getattr(opened.context, name)
+        if part is None:
+            continue
+        view = build_view(form_class(part.form_key), part.data, {}, opened.choices, tr, editable=False)
+        view.parts = [p for p in view.parts if p.name in part.data]
+        views.append(
+            {
+                "title": tr(title),
+                "view": view,
+                "shared_only": part.shared_only,
+                "nothing_shared": part.shared_only and not part.data,
+            }
+        )
+    return views
+
+
+def render_task(
+    request: Request,
+    runtime: Runtime,
+    language: str,
+    token: str,
+    opened: OpenedTask,
+    *,
+    data: dict[str, Any] | None = None,
+    problems: list[FormProblem] | None = None,
+    extra_rows: dict[str, int] | None = None,
+    editing: bool | None = None,
+    notice: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    tr = _gettext(language)
+    task = opened.task
+    if editing is None:
+        editing = task.mode is Mode.EDIT or (task.mode is Mode.AMEND and opened.data_is_draft)
+    cls = form_class(task.form_key)
+    values = (data if data is not None else opened.data) if editing else opened.submitted_data
+    view: FormView = build_view(
+        cls, values, _errors(problems or [], tr), opened.choices, tr, extra_rows=extra_rows, editable=editing
+    )
+    context = {
+        "task": task,
+        "step_name": task.step_name.get(language),
+        "part_name": task.part_name.get(language),
+        "view": view,
+        "editing": editing,
+        "amendable": task.mode is Mode.AMEND,
+        "csrf": csrf_token(runtime, token),
+        "notice": notice,
+        "context": opened.context,
+        "earlier": _earlier_views(opened, tr),
+        "submitted": opened.submitted,
+        "draft": opened.data_is_draft,
+        "label": lambda value: tr(CHOICE_LABELS.get(value, value)),
+        "amend_href": _lang_query(request, edit="1"),
+        "self_href": _lang_query(request),
+    }
+    return page(request, "forms/task.html", context, language, status)
+
+
+# --- HTML -----------------------------------------------------------------------------------------
+
+
+@router.get("/t/{token}", response_class=HTMLResponse, summary="Open a task's form")
+def show_form(token: str, request: Request, runtime: RuntimeDep, language: LanguageDep) -> Response:
+    try:
+        opened = open_task(runtime, token)
+    except LinkRefused as exc:
+        return link_problem_page(request, language, exc.reason, posted=False)
+    except Forbidden as exc:
+        return _refusal_page(request, language, exc)
+    tr = _gettext(language)
+    notice = None
+    if request.query_params.get("done") and opened.submitted is not None:
+        notice = tr("Thank you. We have received your answer (version {version}).").format(
+            version=opened.submitted.version
+        )
+    elif request.query_params.get("saved"):
+        notice = tr("Your draft is saved. It is not submitted yet.")
+    editing = True if request.query_params.get("edit") and opened.task.mode is Mode.AMEND else None
+    return render_task(request, runtime, language, token, opened, editing=editing, notice=notice)
+
+
+@router.post("/t/{token}", response_class=HTMLResponse, summary="Save, submit or amend a task's form")
+def post_form(token: str, request: Request, runtime: RuntimeDep, language: LanguageDep, form: FormData) -> Response:
+    try:
+        opened = open_task(runtime, token)
+    except LinkRefused as exc:
+        return link_problem_page(request, language, exc.reason, posted=True)
+    except Forbidden as exc:
+        return _refusal_page(request, language, exc)
+    if opened.task.mode is Mode.READ:
+        return link_problem_page(request, language, LinkReason.CLOSED, posted=True)
+    tr = _gettext(language)
+    if not _csrf_ok(runtime, token, form.get("csrf", "")):
+        return message_page(
+            request,
+            language,
+            tr("The form has expired"),
+            [tr("Open the link from the email again and fill in the form there. Nothing was saved.")],
+            403,
+        )
+    cls = form_class(opened.task.form_key)
+    data = parse_form(cls, form)
+    action = form.get("action", "submit")
+    try:
+        if action.startswith(ADD_ROW):
+            lists = [part.name for part in layout_of(cls) if isinstance(part, ListSpec)]
+            target = action.partition(":")[2] or (lists[0] if lists else "")
+            return render_task(
+                request, runtime, language, token, opened, data=data, extra_rows={target: 1}, editing=True
+            )
+        if action == "save_draft":
+            save_draft(runtime, token, data)
+            return RedirectResponse("/t/" + token + _lang_query(request, saved="1"), status_code=303)
+        submit_form(runtime, token, data)
+    except FormRejected as exc:
+        return render_task(
+            request, runtime, language, token, opened, data=data, problems=exc.problems, editing=True, status=422
+        )
+    except LinkRefused as exc:
+        return link_problem_page(request, language, exc.reason, posted=True)
+    except (Forbidden, Conflict) as exc:
+        return _refusal_page(request, language, exc)
+    return RedirectResponse("/t/" + token + _lang_query(request, done="1"), status_code=303)
+
+
+# --- JSON -----------------------------------------------------------------------------------------
+
+
+def _api_refusal(reason: LinkReason, posted: bool, language: str) -> JSONResponse:
+    status = 404 if reason is LinkReason.INVALID else (409 if posted else 410)
+    messages = {
+        LinkReason.INVALID: "This link does not work",
+        LinkReason.REPLACED: "This link has been replaced",
+        LinkReason.CANCELLED: "This task is no longer needed",
+        LinkReason.EXPIRED: "This link has expired",
+        LinkReason.CLOSED: "This task is closed",
+    }
+    return JSONResponse(
+        {"detail": _gettext(language)(messages[reason]), "reason": reason.value, "new_link": "/link/new"},
+        status_code=status,
+    )
+
+
+def _problems_json(problems: list[FormProblem], language: str) -> JSONResponse:
+    tr = _gettext(language)
+    detail = [{"loc": ["body", *p.loc], "msg": message_for(p, tr), "type": p.type} for p in problems]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+def task_json(opened: OpenedTask) -> dict[str, Any]:
+    task = opened.task
+    return jsonable_encoder(
+        {
+            "task": {
+                "id": task.id,
+                "form": task.form_key,
+                "step": {"key": task.step_key, "number": task.step_number, "name": task.step_name},
+                "part": task.part_name,
+                "unit": task.unit_name,
+                "assignee": task.assignee_name,
+                "employee": task.subject_name,
+                "due_on": task.due_on,
+                "state": task.state,
+                "mode": task.mode.value,
+                "cycle_year": task.cycle_year,
+                "strategy_period": {"first_year": task.first_year, "last_year": task.last_year},
+            },
+            "context": asdict(opened.context),
+            "schema": json_schema(task.form_key, opened.rules),
+            "data": opened.data,
+            "data_is_draft": opened.data_is_draft,
+            "submitted": opened.submitted,
+            "versions": opened.versions,
+        }
+    )
+
+
+@router.get("/api/t/{token}", summary="A task, the context it needs and its form's JSON Schema")
+def api_show(token: str, runtime: RuntimeDep, language: LanguageDep) -> JSONResponse:
+    try:
+        opened = open_task(runtime, token)
+    except LinkRefused as exc:
+        return _api_refusal(exc.reason, posted=False, language=language)
+    except Forbidden as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=403)
+    return JSONResponse(task_json(opened))
+
+
+@router.post("/api/t/{token}", summary="Submit (or with ?draft=true save) a task's form as JSON")
+async def api_submit(token: str, request: Request, runtime: RuntimeDep, language: LanguageDep) -> JSONResponse:
+    try:
+        body = await posted_json(request)
+    except BadJson:
+        problem = FormProblem((), "json_invalid")
+        return _problems_json([problem], language)
+    return await run_in_threadpool(_api_submit, runtime, token, body, language, request.query_params.get("draft"))
+
+
+def _api_submit(runtime: Runtime, token: str, body: Any, language: str, draft: str | None) -> JSONResponse:
+    try:
+        if draft in ("1", "true", "yes"):
+            if not isinstance(body, dict):
+                return _problems_json([FormProblem((), "model_type")], language)
+            saved = save_draft(runtime, token, body)
+            return JSONResponse(jsonable_encoder({"draft": asdict(saved)}))
+        receipt = submit_form(runtime, token, body)
+    except FormRejected as exc:
+        return _problems_json(exc.problems, language)
+    except LinkRefused as exc:
+        return _api_refusal(exc.reason, posted=True, language=language)
+    except Forbidden as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=403)
+    except Conflict as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+    return JSONResponse(jsonable_encoder({"receipt": asdict(receipt)}))
