@@ -16,14 +16,15 @@ from sqlalchemy import select
 
 from aarshjul.clock import local_date
 from aarshjul.db.models import Person
-from aarshjul.domain.errors import InvalidInput, NotFound
+from aarshjul.domain.errors import InvalidInput
 from aarshjul.runtime import Runtime
-from aarshjul.usecases import board, plan
+from aarshjul.usecases import board, plan, submissions
 from aarshjul.usecases.audit import AuditPage, audit_log
 from aarshjul.usecases.cycles import clone_last_year, close_cycle, preview_cycle, start_cycle
 from aarshjul.usecases.hr_actions import remind_late
 from aarshjul.usecases.task_admin import extend_deadline, reassign_tasks
-from service.auth import ApiHr
+from forms.registry import FormRejected
+from service.auth import ApiHr, HrAccess
 from service.deps import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/api", tags=["hr"])
@@ -269,7 +270,7 @@ def measures(
 
 @router.post("/measures/{measure_id}/decision", status_code=204)
 def decide(measure_id: int, body: MeasureDecision, access: ApiHr, runtime: RuntimeDep) -> Response:
-    decide_measure(runtime, measure_id, body.decision, body.comment, access.principal.actor)
+    decide_measure(runtime, measure_id, body.decision, body.comment, access)
     return Response(status_code=204)
 
 
@@ -314,11 +315,11 @@ def audit(
     return audit_log(session, limit=limit, offset=offset, action=action)
 
 
-def decide_measure(runtime: Runtime, measure_id: int, decision: str, comment: str, actor: str) -> None:
+def decide_measure(runtime: Runtime, measure_id: int, decision: str, comment: str, access: HrAccess) -> None:
     """HR's decision on a proposal, through the forms area's use case (it owns the measure's life)."""
-    from aarshjul.usecases import submissions
-
-    handler = getattr(submissions, "decide_measure", None)
-    if handler is None:
-        raise NotFound("measure decisions are not available in this version")
-    handler(runtime, measure_id, decision, comment, actor)
+    try:
+        submissions.decide_measure(runtime, measure_id, decision, comment, access.principal.person_id)
+    except FormRejected as exc:
+        first = exc.problems[0] if exc.problems else None
+        field = ".".join(str(part) for part in first.loc) if first and first.loc else "decision"
+        raise InvalidInput(field, first.type if first else "rejected") from exc

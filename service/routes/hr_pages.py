@@ -436,7 +436,7 @@ def decide_page(
     try:
         if decision not in ("approve", "return"):
             raise InvalidInput("decision", "approve or return")
-        decide_measure(runtime, measure_id, decision, comment.strip(), access.principal.actor)
+        decide_measure(runtime, measure_id, decision, comment.strip(), access)
     except DomainError as exc:
         return _refused(request, language, exc, "/hr/measures")
     return _redirect("/hr/measures", notice="decided")

@@ -1,0 +1,177 @@
+"""HR's API and pages over HTTP: who may call them, sign-in and CSRF, starting a cycle, bad input."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.routing import APIRoute
+
+from aarshjul.runtime import Runtime
+from aarshjul.usecases.org_import import seed_demo
+from service.routes import hr as hr_routes
+from service.routes import hr_api, hr_pages
+from tests.hr_support import HR_EMAIL, HR_PASSWORD, HrClients, csrf_of, hr_clients, sign_in
+
+PUBLIC = {("GET", "/hr/login"), ("POST", "/hr/login")}
+
+
+def _hr_endpoints() -> list[tuple[str, str]]:
+    found = []
+    routes = [
+        *hr_routes.router.routes,
+        *hr_routes.sign_out_router.routes,
+        *hr_pages.router.routes,
+        *hr_api.router.routes,
+    ]
+    for route in routes:
+        if not isinstance(route, APIRoute):
+            continue
+        path = re.sub(r"\{[a-z_]+\}", "1", route.path)
+        for method in sorted(route.methods):
+            if (method, route.path) not in PUBLIC:
+                found.append((method, path))
+    return sorted(found)
+
+
+HR_ENDPOINTS = _hr_endpoints()
+
+
+@pytest.fixture(name="hr")
+def hr_fixture(runtime: Runtime) -> Iterator[HrClients]:
+    seed_demo(runtime)
+    with hr_clients(runtime) as clients:
+        yield clients
+
+
+def test_the_endpoint_list_covers_the_api_and_the_pages() -> None:
+    paths = {p for _, p in HR_ENDPOINTS}
+    assert {"/api/cycles", "/api/cycles/1/status", "/api/plan", "/api/plan.xlsx", "/api/audit"} <= paths
+    assert {"/board", "/plan", "/hr/cycles", "/hr/audit", "/board/units/1"} <= paths
+
+
+def test_every_hr_endpoint_needs_a_session_or_a_token_and_refuses_non_hr_tokens(hr: HrClients) -> None:
+    for method, path in HR_ENDPOINTS:
+        anonymous = hr.client.request(method, path, json={} if path.startswith("/api/") else None)
+        assert anonymous.status_code == 401, (method, path, anonymous.status_code)
+        if path.startswith("/api/"):
+            assert anonymous.headers["www-authenticate"] == "Bearer"
+        else:
+            assert 'action="/hr/login"' in anonymous.text
+        leader = hr.client.request(method, path, headers=hr.api(hr.leader_token))
+        assert leader.status_code == 403, (method, path, leader.status_code)
+        garbage = hr.client.request(method, path, headers={"Authorization": "Bearer ahr_not-a-token"})
+        assert garbage.status_code == 401, (method, path)
+
+
+def test_sign_in_sets_a_hardened_cookie_and_forms_need_the_csrf_token(hr: HrClients) -> None:
+    client = hr.client
+    login = client.get("/hr/login?next=/plan")
+    response = client.post(
+        "/hr/login",
+        data={"email": HR_EMAIL, "password": HR_PASSWORD, "csrf_token": csrf_of(login.text), "next": "/plan"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/plan"
+    cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("aarshjul_hr="))
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert client.get("/board").status_code == 200
+    no_csrf = client.post("/hr/cycles/preview", data={"year": "2027"})
+    assert no_csrf.status_code == 403
+    api_without_header = client.post("/api/cycles/preview", json={"year": 2027})
+    assert api_without_header.status_code == 403
+    csrf = csrf_of(client.get("/hr/cycles").text)
+    api_with_header = client.post("/api/cycles/preview", json={"year": 2027}, headers={"X-CSRF-Token": csrf})
+    assert api_with_header.status_code == 200
+    signed_out = client.post("/hr/logout", data={"csrf_token": csrf}, follow_redirects=False)
+    assert signed_out.status_code == 303
+    assert client.get("/board").status_code == 401
+
+
+def test_the_login_form_refuses_a_forged_post_and_locks_after_five_failures(hr: HrClients) -> None:
+    client = hr.client
+    forged = client.post("/hr/login", data={"email": HR_EMAIL, "password": HR_PASSWORD, "csrf_token": "x"})
+    assert forged.status_code == 403
+    token = csrf_of(client.get("/hr/login").text)
+    statuses = [
+        client.post("/hr/login", data={"email": HR_EMAIL, "password": "wrong wrong", "csrf_token": token}).status_code
+        for _ in range(5)
+    ]
+    assert statuses == [401, 401, 401, 401, 429]
+    right = client.post("/hr/login", data={"email": HR_EMAIL, "password": HR_PASSWORD, "csrf_token": token})
+    assert right.status_code == 429
+
+
+def test_an_open_redirect_through_next_is_not_possible(hr: HrClients) -> None:
+    token = csrf_of(hr.client.get("/hr/login").text)
+    response = hr.client.post(
+        "/hr/login",
+        data={"email": HR_EMAIL, "password": HR_PASSWORD, "csrf_token": token, "next": "https://evil.example/x"},
+        follow_redirects=False,
+    )
+    assert response.headers["location"] == "/x"
+
+
+def test_start_a_cycle_by_api_and_read_its_status(hr: HrClients) -> None:
+    preview = hr.client.post("/api/cycles/preview", json={"year": 2027, "starts_on": "2027-01-04"}, headers=hr.api())
+    assert preview.status_code == 200
+    first = preview.json()["first_tasks"]
+    assert len(first) == 8 and {t["step_key"] for t in first} == {"strategy_review"}
+    started = hr.client.post("/api/cycles", json={"year": 2027, "starts_on": "2027-01-04"}, headers=hr.api())
+    assert started.status_code == 201
+    cycle_id = started.json()["id"]
+    status = hr.client.get(f"/api/cycles/{cycle_id}/status", headers=hr.api()).json()
+    assert status["cycle"] == {
+        "id": cycle_id,
+        "year": 2027,
+        "state": "running",
+        "starts_on": "2027-01-04",
+        "definition_key": "standard",
+        "definition_version": 1,
+    }
+    assert [s["key"] for s in status["steps"]][:2] == ["strategy_review", "unit_goals"]
+    assert status["steps"][0]["units_by_state"]["open"] == 8
+    assert len(status["units"]) == 8 and status["units"][0]["parent_id"] is None
+    audit = hr.client.get("/api/audit?action=cycle.", headers=hr.api()).json()
+    assert audit["entries"][0]["action"] == "cycle.start"
+    assert audit["entries"][0]["actor_name"] == "Geir Høyland"
+    schema = hr.client.get("/api/openapi.json").json()
+    ok = schema["paths"]["/api/cycles/{cycle_id}/status"]["get"]["responses"]["200"]
+    assert ok["content"]["application/json"]["schema"]["$ref"].endswith("/CycleStatus")
+
+
+def test_bad_input_unknown_cycle_year_outside_period_past_start_and_overlap(hr: HrClients) -> None:
+    api = hr.api()
+    assert hr.client.get("/api/cycles/999/status", headers=api).status_code == 404
+    assert hr.client.get("/api/cycles/999/units/1", headers=api).status_code == 404
+    assert hr.client.post("/api/cycles/999/close", json={}, headers=api).status_code == 404
+    outside = hr.client.post("/api/cycles", json={"year": 2031}, headers=api)
+    assert outside.status_code == 422 and outside.json()["detail"][0]["loc"] == ["body", "year"]
+    past = hr.client.post("/api/cycles", json={"year": 2027, "starts_on": "2026-12-01"}, headers=api)
+    assert past.status_code == 422 and past.json()["detail"][0]["loc"] == ["body", "starts_on"]
+    assert hr.client.post("/api/cycles", json={"year": 2027}, headers=api).status_code == 201
+    overlap = hr.client.post("/api/cycles", json={"year": 2027}, headers=api)
+    assert overlap.status_code == 409
+    unknown_step = hr.client.get("/api/cycles/1/status?step=nope", headers=api)
+    assert unknown_step.status_code == 422
+
+
+def test_the_start_form_keeps_the_input_and_names_the_field_when_refused(hr: HrClients) -> None:
+    csrf = sign_in(hr.client)
+    refused = hr.client.post("/hr/cycles/preview", data={"csrf_token": csrf, "year": "2031", "starts_on": ""})
+    assert refused.status_code == 422
+    assert 'value="2031"' in refused.text and 'aria-invalid="true"' in refused.text
+    preview = hr.client.post("/hr/cycles/preview", data={"csrf_token": csrf, "year": "2027", "starts_on": "2027-01-04"})
+    assert preview.status_code == 200 and 'id="start-button"' in preview.text
+    assert "Brit Aasen" in preview.text
+    started = hr.client.post(
+        "/hr/cycles/start",
+        data={"csrf_token": csrf, "year": "2027", "starts_on": "2027-01-04", "due_strategy_review": "2027-02-01"},
+        follow_redirects=False,
+    )
+    assert started.status_code == 303
+    board = hr.client.get(started.headers["location"])
+    assert board.status_code == 200 and "1. februar 2027" in board.text
+    again = hr.client.post("/hr/cycles/start", data={"csrf_token": csrf, "year": "2027", "starts_on": "2027-01-04"})
+    assert again.status_code == 409
