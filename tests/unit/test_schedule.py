@@ -1,0 +1,52 @@
+"""Deadlines, reminder and escalation rungs, evaluation dates: one clock, end of day in Oslo."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from aarshjul.domain.cycle_spec import EscalationRung
+from aarshjul.domain.schedule import (
+    escalations_due,
+    evaluation_date,
+    reminder_due,
+    reminders_passed,
+    task_due_date,
+)
+
+DUE = dt.date(2027, 3, 10)
+LADDER = (EscalationRung(after_days=3, to="manager"), EscalationRung(after_days=10, to="hr"))
+
+
+def utc(day: str, hour: int = 0, minute: int = 0) -> dt.datetime:
+    return dt.datetime.combine(dt.date.fromisoformat(day), dt.time(hour, minute), tzinfo=dt.UTC)
+
+
+def test_due_dates_keep_a_minimum_time_to_respond() -> None:
+    assert task_due_date(DUE, -4, dt.date(2027, 1, 4), 7) == dt.date(2027, 3, 6)
+    assert task_due_date(DUE, 0, dt.date(2027, 3, 8), 7) == dt.date(2027, 3, 15)
+
+
+def test_reminders_come_as_the_day_begins_in_oslo_and_once_per_rung() -> None:
+    # 7 days before 10 March: 3 March begins at 23:00 UTC on 2 March (winter time).
+    assert reminder_due(DUE, (7, 1), 0, utc("2027-03-02", 22, 59)) is None
+    first = reminder_due(DUE, (7, 1), 0, utc("2027-03-02", 23))
+    assert first is not None and (first.rungs_sent, first.days_left) == (1, 7)
+    assert reminder_due(DUE, (7, 1), 1, utc("2027-03-05")) is None
+    # After downtime both rungs have come: one reminder, the nearer one.
+    late = reminder_due(DUE, (1, 7), 0, utc("2027-03-09", 12))
+    assert late is not None and (late.rungs_sent, late.days_left) == (2, 1)
+    assert reminders_passed(DUE, (7, 1), utc("2027-03-05")) == 1
+
+
+def test_escalations_come_after_whole_days_late_each_rung_once() -> None:
+    assert escalations_due(DUE, LADDER, 0, utc("2027-03-13", 22)) == ([], 0)
+    rungs, level = escalations_due(DUE, LADDER, 0, utc("2027-03-13", 23))
+    assert ([r.to for r in rungs], level) == (["manager"], 1)
+    assert escalations_due(DUE, LADDER, 1, utc("2027-03-15")) == ([], 1)
+    rungs, level = escalations_due(DUE, LADDER, 0, utc("2027-04-01"))
+    assert ([r.to for r in rungs], level) == (["manager", "hr"], 2)
+
+
+def test_evaluation_defaults_to_the_end_of_the_measures_last_year() -> None:
+    assert evaluation_date(None, 2028) == dt.date(2028, 12, 31)
+    assert evaluation_date(dt.date(2027, 9, 1), 2028) == dt.date(2027, 9, 1)
