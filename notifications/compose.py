@@ -12,6 +12,7 @@ Builders only gather view models (plain dicts); the wording lives in the templat
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -165,7 +166,8 @@ class _Reader:
         wanted = {int(i) for i in ids}
         if not wanted:
             return {}
-        return dict(self.session.execute(select(Person.id, Person.name).where(Person.id.in_(wanted))).tuples().all())
+        rows = self.session.execute(select(Person.id, Person.name).where(Person.id.in_(wanted)))
+        return {row.id: row.name for row in rows}
 
     def link(self, task: _Task) -> str:
         claims = LinkClaims(task.id, task.assignee_id, task.link_version)
@@ -447,7 +449,7 @@ def compose(session: Session, message: QueuedMessage, settings: Settings, now: d
     }
     return RenderedEmail(
         subject=view.subject,
-        text=render(f"emails/{message.template}.txt", context, language).strip() + "\n",
+        text=re.sub(r"\n{3,}", "\n\n", render(f"emails/{message.template}.txt", context, language)).strip() + "\n",
         html=render(f"emails/{message.template}.html", context, language),
         attachments=view.attachments,
     )

@@ -1,0 +1,201 @@
+"""Every message kind renders in bokmål and English, as HTML and text, from the database at send time;
+the weekly summary, talk invitations and HR's list of failed messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from aarshjul.db.models import HumanTask, Measure, Notification, Person
+from aarshjul.domain.enums import NotificationState, TaskState
+from aarshjul.runtime import Runtime
+from notifications.backends import Delivery, MailBackend, OutboundEmail, OutboxBackend, PermanentSendError
+from notifications.compose import TEMPLATES
+from notifications.dispatcher import dispatch_due
+from notifications.status import failed_notifications
+from notifications.summaries import queue_talk_invitations, queue_weekly_summaries
+from tests.notifications_support import World, add_measure, add_task, build_world, queue
+
+
+class Capture(MailBackend):
+    name = "capture"
+
+    def __init__(self) -> None:
+        self.sent: list[OutboundEmail] = []
+
+    def send(self, message: OutboundEmail) -> Delivery:
+        self.sent.append(message)
+        return Delivery("c")
+
+
+@pytest.fixture
+def world(runtime: Runtime) -> World:
+    with runtime.sessions.begin() as session:
+        return build_world(session, runtime.clock())
+
+
+@pytest.mark.parametrize("language", ["nb", "en"])
+def test_every_template_renders_in_both_languages(runtime: Runtime, world: World, language: str) -> None:
+    now = runtime.clock()
+    with runtime.sessions.begin() as session:
+        for person in session.scalars(select(Person)):
+            person.language = language
+        leader = session.get(Person, world.leader_id)
+        director = session.get(Person, world.director_id)
+        hr = session.get(Person, world.hr_id)
+        assert leader and director and hr
+        late = add_task(session, world, world.leader_id, now, due_on=dt.date(2027, 1, 1))
+        talk = add_task(
+            session, world, world.leader_id, now, step_key="talks", part_key="talk", subject_person_id=world.employee_id
+        )
+        measure = add_measure(session, world)
+        returned = add_task(session, world, world.leader_id, now, step_key="measure_proposals", part_key="proposal")
+        evaluation = add_task(
+            session, world, world.leader_id, now, step_key="evaluation", part_key="evaluation", measure_id=measure.id
+        )
+        moved = add_task(session, world, world.employee_id, now)
+        contexts = {
+            "task_invitation": (leader, {"task_ids": [late.id, talk.id]}),
+            "task_reminder": (leader, {"task_ids": [late.id], "days_left": 1}),
+            "escalation_manager": (
+                director,
+                {"late": [{"task_id": late.id, "person_id": world.leader_id, "days_late": 3}]},
+            ),
+            "escalation_hr": (hr, {"late": [{"task_id": late.id, "person_id": world.leader_id, "days_late": 10}]}),
+            "evaluation_due": (leader, {"task_ids": [evaluation.id], "measure_id": measure.id}),
+            "measure_returned": (leader, {"measure_id": measure.id, "task_id": returned.id}),
+            "cycle_started": (hr, {"cycle_id": world.cycle_id}),
+            "weekly_summary": (hr, {"cycle_id": world.cycle_id}),
+            "tasks_reassigned_hr": (hr, {"task_ids": [moved.id], "from_person_id": world.other_employee_id}),
+            "new_link": (leader, {"task_ids": [late.id, talk.id]}),
+            "talk_scheduled": (
+                leader,
+                {
+                    "task_id": talk.id,
+                    "starts_at": "2027-03-10T09:00:00+01:00",
+                    "ends_at": "2027-03-10T10:00:00+01:00",
+                    "location": "Møterom 2",
+                    "sequence": 1,
+                },
+            ),
+        }
+        assert set(contexts) == set(TEMPLATES)
+        for template, (person, context) in contexts.items():
+            queue(session, f"{template}:{language}", person, template, context, now)
+
+    backend = Capture()
+    report = dispatch_due(runtime, backend=backend)
+    assert report.sent == len(TEMPLATES), report
+    by_template = {m.idempotency_key.split(":")[0]: m for m in backend.sent}
+    greeting = "Hei" if language == "nb" else "Hello"
+    for template, message in by_template.items():
+        assert message.subject and greeting in message.text and greeting in message.html, template
+        assert "{" not in message.subject and "{" not in message.text, template
+        assert message.html.startswith("<!doctype html>") and f'lang="{language}"' in message.html
+    assert "Kari Leader" in by_template["escalation_manager"].text
+    assert ("dager forsinket" if language == "nb" else "days late") in by_template["escalation_manager"].text
+    assert "http://testserver/t/" not in by_template["escalation_manager"].text  # others' links are never shared
+    assert "&amp; tallfest" in by_template["measure_returned"].html  # the HR comment, escaped
+    assert "& tallfest" in by_template["measure_returned"].text
+    assert by_template["talk_scheduled"].attachments[0].filename == "invitation.ics"
+    ics = by_template["talk_scheduled"].attachments[0].content.decode()
+    assert "DTSTART:20270310T080000Z" in ics and "mailto:ola@example.no" in ics
+    summary = by_template["weekly_summary"].text
+    assert ("Enheter ferdige" if language == "nb" else "Units done") in summary and "0 / 2" in summary
+    assert "Siri Ansatt" in by_template["tasks_reassigned_hr"].text
+
+
+def test_weekly_summary_is_queued_once_per_iso_week_per_hr_person(runtime: Runtime, world: World, clock) -> None:  # type: ignore[no-untyped-def]
+    with runtime.sessions.begin() as session:
+        assert queue_weekly_summaries(session, clock()) == 1
+        assert queue_weekly_summaries(session, clock() + dt.timedelta(days=3)) == 0
+        assert queue_weekly_summaries(session, clock() + dt.timedelta(days=7)) == 1
+    with runtime.sessions() as session:
+        keys = sorted(session.scalars(select(Notification.idempotency_key)))
+    assert keys == [
+        f"weekly_summary:{world.cycle_id}:{world.hr_id}:2027-W01",
+        f"weekly_summary:{world.cycle_id}:{world.hr_id}:2027-W02",
+    ]
+
+
+def test_talk_invitation_goes_to_both_people_with_a_calendar(runtime: Runtime, world: World) -> None:
+    now = runtime.clock()
+    starts = dt.datetime(2027, 3, 10, 8, 0, tzinfo=dt.UTC)
+    with runtime.sessions.begin() as session:
+        talk = add_task(
+            session, world, world.leader_id, now, step_key="talks", part_key="talk", subject_person_id=world.employee_id
+        )
+        assert queue_talk_invitations(session, talk.id, starts, starts + dt.timedelta(hours=1), "Rom 1", now) == 2
+        assert queue_talk_invitations(session, talk.id, starts, starts + dt.timedelta(hours=1), "Rom 1", now) == 0
+    backend = Capture()
+    assert dispatch_due(runtime, backend=backend).sent == 2
+    assert sorted(m.to for m in backend.sent) == ["kari@example.no", "ola@example.no"]
+    assert all(m.attachments and b"BEGIN:VEVENT" in m.attachments[0].content for m in backend.sent)
+
+
+def test_failed_messages_are_listed_for_hr_by_cycle(runtime: Runtime, world: World) -> None:
+    now = runtime.clock()
+    with runtime.sessions.begin() as session:
+        task = add_task(session, world, world.employee_id, now)
+        queue(
+            session,
+            "inv:reject",
+            session.get(Person, world.employee_id),
+            "task_invitation",
+            {"task_ids": [task.id]},
+            now,
+        )
+
+    class Rejecting(MailBackend):
+        name = "rejecting"
+
+        def send(self, message: OutboundEmail) -> Delivery:
+            raise PermanentSendError("550 5.1.1 mailbox unavailable", 550)
+
+    dispatch_due(runtime, backend=Rejecting())
+    with runtime.sessions() as session:
+        (failed,) = failed_notifications(session)
+        assert failed_notifications(session, cycle_id=world.cycle_id) == [failed]
+        assert failed_notifications(session, cycle_id=world.cycle_id + 1) == []
+    assert failed.to_email == "ola@example.no" and failed.recipient_name == "Ola Nordmann"
+    assert failed.last_error == "550 5.1.1 mailbox unavailable" and failed.failed_at == now
+    assert failed.subject and failed.cycle_ids == (world.cycle_id,)
+
+
+def test_a_late_entry_that_was_delivered_since_is_dropped(runtime: Runtime, world: World) -> None:
+    now = runtime.clock()
+    with runtime.sessions.begin() as session:
+        done = add_task(session, world, world.employee_id, now, due_on=dt.date(2027, 1, 1))
+        still = add_task(session, world, world.other_employee_id, now, due_on=dt.date(2027, 1, 1))
+        late = [
+            {"task_id": done.id, "person_id": world.employee_id, "days_late": 3},
+            {"task_id": still.id, "person_id": world.other_employee_id, "days_late": 3},
+        ]
+        queue(session, "esc:1", session.get(Person, world.leader_id), "escalation_manager", {"late": late}, now)
+        session.get(HumanTask, done.id).state = TaskState.SUBMITTED.value  # type: ignore[union-attr]
+    backend = Capture()
+    dispatch_due(runtime, backend=backend)
+    (message,) = backend.sent
+    assert "Siri Ansatt" in message.text and "Ola Nordmann" not in message.text
+    assert message.subject == "Late tasks in your area (1)"
+
+
+def test_measure_returned_is_cancelled_when_the_task_is_gone(runtime: Runtime, world: World) -> None:
+    now = runtime.clock()
+    with runtime.sessions.begin() as session:
+        measure = add_measure(session, world)
+        task = add_task(session, world, world.leader_id, now, state=TaskState.CANCELLED)
+        queue(
+            session,
+            "ret:1",
+            session.get(Person, world.leader_id),
+            "measure_returned",
+            {"measure_id": measure.id, "task_id": task.id},
+            now,
+        )
+        assert session.get(Measure, measure.id)
+    assert dispatch_due(runtime, backend=OutboxBackend()).cancelled == 1
+    with runtime.sessions() as session:
+        assert session.scalars(select(Notification.state)).one() == NotificationState.CANCELLED
