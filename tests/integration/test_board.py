@@ -1,0 +1,111 @@
+"""The status board document: cell states, per-employee counts, the late list, filters, privacy."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from aarshjul.clock import ManualClock
+from aarshjul.runtime import Runtime
+from aarshjul.usecases.board import BoardFilters, CellState, CycleStatus, cycle_status, status_csv, unit_detail
+from aarshjul.usecases.sweep import sweep
+from tests.builders import demo_cycle, drive_unit, submit_valid, unit_id
+
+
+def _status(runtime: Runtime, cycle_id: int, filters: BoardFilters | None = None) -> CycleStatus:
+    today = runtime.clock().astimezone(runtime.settings.zone).date()
+    with runtime.sessions() as session:
+        return cycle_status(session, cycle_id, filters, today=today)
+
+
+def _cell(status: CycleStatus, unit: int, step: str) -> tuple[CellState, tuple[int, int] | None]:
+    row = next(u for u in status.units if u.id == unit)
+    cell = next(c for c in row.cells if c.step_key == step)
+    return cell.state, (cell.counts.done, cell.counts.total) if cell.counts else None
+
+
+@pytest.fixture
+def cycle_id(runtime: Runtime) -> int:
+    return demo_cycle(runtime)
+
+
+def test_a_submitted_strategy_review_turns_the_cell_done_and_opens_the_next_step(
+    runtime: Runtime, cycle_id: int
+) -> None:
+    hel = unit_id(runtime, "HEL")
+    assert _cell(_status(runtime, cycle_id), hel, "strategy_review")[0] is CellState.OPEN
+    submit_valid(runtime, drive_unit(runtime, cycle_id, hel, "strategy_review"))
+    status = _status(runtime, cycle_id)
+    assert _cell(status, hel, "strategy_review")[0] is CellState.DONE
+    assert _cell(status, hel, "unit_goals")[0] is CellState.OPEN
+    assert _cell(status, unit_id(runtime, "HJE"), "strategy_review")[0] is CellState.OPEN
+    first = status.steps[0]
+    assert first.units_by_state[CellState.DONE] == 1 and first.units_by_state[CellState.OPEN] == 7
+    # Units come as the tree: the top unit first, children after their parent, one level deeper.
+    by_id = {u.id: u for u in status.units}
+    assert status.units[0].depth == 0
+    for position, unit in enumerate(status.units):
+        if unit.parent_id is not None:
+            assert [u.id for u in status.units[:position]].count(unit.parent_id) == 1
+            assert unit.depth == by_id[unit.parent_id].depth + 1
+
+
+def test_talks_are_counted_per_employee_and_their_contents_stay_private(runtime: Runtime, cycle_id: int) -> None:
+    hje = unit_id(runtime, "HJE")
+    before = _status(runtime, cycle_id)
+    assert _cell(before, hje, "talks") == (CellState.NOT_STARTED, (0, 11))
+    drive_unit(runtime, cycle_id, hje, "talk_confirmation")
+    during = _status(runtime, cycle_id)
+    assert _cell(during, hje, "talks") == (CellState.OPEN, (0, 11))
+    drive_unit(runtime, cycle_id, hje, "goal_breakdown")
+    after = _status(runtime, cycle_id)
+    assert _cell(after, hje, "talks") == (CellState.DONE, (11, 11))
+    talks = next(s for s in after.steps if s.key == "talks")
+    assert talks.people is not None and talks.people.done == 11
+    with runtime.sessions() as session:
+        detail = unit_detail(session, cycle_id, hje, today=dt.date(2027, 1, 4))
+    talk_forms = [f for f in detail.submitted if f.step_key == "talks"]
+    assert len(talk_forms) == 33 and all(f.private and f.fields == [] for f in talk_forms)
+    assert all(f.about_person for f in talk_forms)
+    review = next(f for f in detail.submitted if f.form_key == "strategy_review")
+    assert not review.private and review.fields
+
+
+def test_late_tasks_turn_cells_overdue_then_escalated_and_are_listed_in_tree_order(
+    runtime: Runtime, cycle_id: int, clock: ManualClock
+) -> None:
+    clock.advance(days=22)  # past the strategy review's deadline (21 days after the start)
+    overdue = _status(runtime, cycle_id)
+    assert {c.state for u in overdue.units for c in u.cells if c.step_key == "strategy_review"} == {CellState.OVERDUE}
+    assert overdue.late_total == 8 and all(t.days_late == 1 and t.escalation_rung == 0 for t in overdue.late)
+    assert [t.unit_id for t in overdue.late] == [u.id for u in overdue.units]
+    clock.advance(days=4)
+    sweep(runtime, advance=False)
+    escalated = _status(runtime, cycle_id)
+    assert _cell(escalated, unit_id(runtime, "HEL"), "strategy_review")[0] is CellState.ESCALATED
+    assert {t.escalation_rung for t in escalated.late} == {1}
+
+
+def test_filters_narrow_units_steps_and_late_only(runtime: Runtime, cycle_id: int, clock: ManualClock) -> None:
+    hel = unit_id(runtime, "HEL")
+    subtree = _status(runtime, cycle_id, BoardFilters(unit_id=hel))
+    assert {u.code for u in subtree.units} == {"HEL", "HJE", "SOL"}
+    assert subtree.units[0].depth == 0
+    one_step = _status(runtime, cycle_id, BoardFilters(step="talks"))
+    assert [s.key for s in one_step.steps] == ["talks"] and all(len(u.cells) == 1 for u in one_step.units)
+    submit_valid(runtime, drive_unit(runtime, cycle_id, hel, "strategy_review"))
+    clock.advance(days=22)
+    late = _status(runtime, cycle_id, BoardFilters(late_only=True))
+    assert hel not in {u.id for u in late.units} and len(late.units) == 7
+    csv_text = status_csv(late, "en")
+    assert csv_text.splitlines()[0].startswith("unit_id,unit_code,unit,parent_id,depth,1. Strategy review")
+    assert len(csv_text.splitlines()) == 8
+
+
+def test_the_board_never_sorts_people_by_how_late_they_are(runtime: Runtime, cycle_id: int, clock: ManualClock) -> None:
+    clock.advance(days=40)
+    status = _status(runtime, cycle_id)
+    order = [t.unit_id for t in status.late]
+    tree = [u.id for u in status.units]
+    assert order == sorted(order, key=tree.index)

@@ -1,0 +1,90 @@
+"""The competence plan: approved measures by competence area and year, the needs roll-up, exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select, update
+
+from aarshjul.db.models import CompetenceArea, CriticalNeed
+from aarshjul.runtime import Runtime
+from tests.builders import demo_cycle, drive_unit, unit_id
+from tests.hr_support import HrClients, hr_clients
+
+
+@pytest.fixture(name="hr")
+def hr_fixture(runtime: Runtime) -> Iterator[HrClients]:
+    cycle_id = demo_cycle(runtime)
+    hel, hje = unit_id(runtime, "HEL"), unit_id(runtime, "HJE")
+    drive_unit(runtime, cycle_id, hel, "measure_proposal")
+    drive_unit(runtime, cycle_id, hje, "measure_proposal")
+    with runtime.sessions() as session:
+        digital = session.scalar(select(CompetenceArea.id).where(CompetenceArea.code == "DIGITAL"))
+    with runtime.sessions.begin() as session:
+        session.execute(update(CriticalNeed).values(competence_area_id=digital))
+    drive_unit(runtime, cycle_id, hel, "measure_approval")
+    drive_unit(runtime, cycle_id, hje, "measure_approval")
+    with hr_clients(runtime) as clients:
+        yield clients
+
+
+def test_hr_approves_and_returns_proposals_and_the_plan_shows_the_approved_one(hr: HrClients) -> None:
+    proposals = hr.client.get("/api/measures", headers=hr.api()).json()
+    assert len(proposals) == 2
+    first, second = proposals
+    assert first["area_name"] == "Digital kompetanse" and first["need_title"] == "Bruk av sakssystemet"
+    approved = hr.client.post(f"/api/measures/{first['id']}/decision", json={"decision": "approve"}, headers=hr.api())
+    assert approved.status_code == 204
+    no_comment = hr.client.post(f"/api/measures/{second['id']}/decision", json={"decision": "return"}, headers=hr.api())
+    assert no_comment.status_code == 422 and no_comment.json()["detail"][0]["loc"] == ["body", "comment"]
+    returned = hr.client.post(
+        f"/api/measures/{second['id']}/decision",
+        json={"decision": "return", "comment": "Beskriv målgruppen"},
+        headers=hr.api(),
+    )
+    assert returned.status_code == 204
+    again = hr.client.post(f"/api/measures/{first['id']}/decision", json={"decision": "approve"}, headers=hr.api())
+    assert again.status_code == 409
+
+    plan = hr.client.get("/api/plan", headers=hr.api()).json()
+    assert plan["years"] == [2025, 2026, 2027, 2028]
+    digital = next(a for a in plan["areas"] if a["code"] == "DIGITAL")
+    assert digital["main_goal"].startswith("Alle medarbeidere mestrer")
+    (measure,) = digital["measures"]
+    assert measure["years"] == [2027, 2028] and measure["unit_name"] == "Helse og omsorg"
+    assert measure["desired_effect"] and measure["success_criteria"] and measure["learning_goals"]
+    assert measure["form_and_content"] and measure["evaluation_method"] and measure["evaluation"] is None
+    assert measure["need_title"] == "Bruk av sakssystemet" and measure["strategic_goal"]
+    assert all(not a["measures"] for a in plan["areas"] if a["code"] != "DIGITAL")
+
+    (needs,) = plan["needs_by_area"]
+    assert needs["area_name"] == "Digital kompetanse"
+    (need,) = needs["needs"]
+    assert need["units_count"] == 2 and need["units"] == ["Helse og omsorg", "Hjemmetjenesten"]
+    assert [p["unit_name"] for p in need["passive"]] == ["Helse og omsorg", "Hjemmetjenesten"]
+    assert need["strategies"] == {"mobilise": 2}
+
+    rows = list(csv.reader(io.StringIO(hr.client.get("/api/plan.csv", headers=hr.api()).text)))
+    assert rows[0][-4:] == ["2025", "2026", "2027", "2028"]
+    row = next(r for r in rows if r[2] == measure["title"])
+    assert row[-4:] == ["", "", "x", "x"]
+
+    workbook = load_workbook(io.BytesIO(hr.client.get("/api/plan.xlsx", headers=hr.api()).content))
+    assert workbook.sheetnames == ["Kompetanseplan", "Tiltak", "Behov"]
+    values = [[c.value for c in r] for r in workbook["Kompetanseplan"].iter_rows()]
+    assert any(r[2] == measure["title"] and r[-2:] == ["x", "x"] for r in values)
+
+
+def test_the_plan_page_shows_the_table_and_each_measure_opens_its_description(hr: HrClients) -> None:
+    first = hr.client.get("/api/measures", headers=hr.api()).json()[0]
+    hr.client.post(f"/api/measures/{first['id']}/decision", json={"decision": "approve"}, headers=hr.api())
+    page = hr.client.get("/plan", headers=hr.api())
+    assert page.status_code == 200
+    html = page.text
+    assert "Endrings- og omstillingskompetanse" in html and first["title"] in html
+    assert first["desired_effect"] in html and "<details>" in html
+    assert html.count('class="year runs"') == 2
