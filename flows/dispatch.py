@@ -25,7 +25,7 @@ def dispatch_batch(limit: int = DEFAULT_LIMIT, now: dt.datetime | None = None) -
     return dispatch_due(flow_runtime(), now=now, limit=limit).as_dict()
 
 
-dispatch_batch_task = task(dispatch_batch, name="dispatch-batch", retries=2, retry_delay_seconds=10)
+dispatch_batch_task = task(name="dispatch-batch", retries=2, retry_delay_seconds=10)(dispatch_batch)
 
 
 @flow(name=DISPATCH_FLOW, log_prints=False)

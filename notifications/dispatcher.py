@@ -17,10 +17,10 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, cast
 
 from jinja2 import TemplateError
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from aarshjul.db.engine import is_postgresql, unit_of_work
@@ -90,9 +90,14 @@ def _due(now: dt.datetime) -> Any:
     )
 
 
+def _execute_update(session: Session, statement: Any) -> CursorResult[Any]:
+    return cast(CursorResult[Any], session.execute(statement))
+
+
 def expire(session: Session, now: dt.datetime) -> int:
     """Rows past their expiry that nobody is sending right now are cancelled."""
-    result = session.execute(
+    result = _execute_update(
+        session,
         update(Notification)
         .where(
             Notification.expires_at <= now,
@@ -102,7 +107,7 @@ def expire(session: Session, now: dt.datetime) -> int:
             ),
         )
         .values(state=NotificationState.CANCELLED.value, last_error="expired before it could be sent", claim_token=None)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
     return int(result.rowcount or 0)
 
@@ -189,7 +194,8 @@ def _finish(
     if rendered is not None:
         values = {**values, "subject": rendered.subject, "body_text": rendered.text, "body_html": rendered.html}
     with unit_of_work(runtime.sessions) as session:
-        result = session.execute(
+        result = _execute_update(
+            session,
             update(Notification)
             .where(
                 Notification.id == claimed.message.id,
@@ -197,7 +203,7 @@ def _finish(
                 Notification.state == NotificationState.SENDING.value,
             )
             .values(**values)
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False),
         )
         if not result.rowcount:
             return False
@@ -239,7 +245,7 @@ def deliver_one(runtime: Runtime, backend: MailBackend, claimed: _Claimed, clock
             rendered = compose(session, message, settings, clock())
     except (UnknownTemplate, TemplateError, LookupError, ValueError, TypeError) as exc:
         error = f"cannot render {message.template}: {type(exc).__name__}: {exc}"
-        values = {"state": NotificationState.FAILED.value, "last_error": error, "claim_token": None}
+        values: dict[str, Any] = {"state": NotificationState.FAILED.value, "last_error": error, "claim_token": None}
         return (
             Outcome.FAILED if _finish(runtime, claimed, clock(), Outcome.FAILED, values, None, None, error) else "lost"
         )

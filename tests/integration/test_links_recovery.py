@@ -137,8 +137,8 @@ def test_bad_links_are_refused_and_all_show_the_same_page(
     nb = invalid_link_page(request, "nb")
     en = invalid_link_page(request, "en")
     assert nb.status_code == en.status_code == 404
-    assert "Send meg en ny lenke" in nb.body.decode() and "Send me a new link" in en.body.decode()
-    assert 'href="/link/new"' in nb.body.decode()
+    assert "Send meg en ny lenke" in bytes(nb.body).decode() and "Send me a new link" in bytes(en.body).decode()
+    assert 'href="/link/new"' in bytes(nb.body).decode()
 
 
 def test_recovery_page_is_bilingual(client: TestClient) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from aarshjul.db.models import HumanTask, Notification, NotificationAttempt, Person
 from aarshjul.domain.enums import NotificationState, TaskState
@@ -269,26 +270,45 @@ def test_a_claim_is_exclusive_until_its_lease_runs_out(runtime: Runtime, world: 
     assert _row(runtime, "inv:lease").attempts == 2
 
 
-def test_postgresql_skips_rows_another_sender_has_locked(runtime: Runtime, world: World) -> None:
-    if runtime.engine.dialect.name != "postgresql":
-        return
+def test_senders_running_at_once_claim_disjoint_rows(runtime: Runtime, world: World) -> None:
     now = runtime.clock()
     with runtime.sessions.begin() as session:
-        for index in range(3):
+        for index in range(40):
             task = add_task(session, world, world.employee_id, now)
             queue(
                 session,
-                f"inv:lock{index}",
+                f"inv:many{index}",
                 session.get(Person, world.employee_id),
                 "task_invitation",
                 {"task_ids": [task.id]},
                 now,
             )
-    with runtime.sessions.begin() as holder:
-        locked = holder.scalars(select(Notification.id).order_by(Notification.id).limit(1).with_for_update()).all()
-        with runtime.sessions.begin() as other:
-            claims, _ = claim(other, now, 10)
-        assert sorted(c.message.id for c in claims) == sorted(set(range(locked[0], locked[0] + 3)) - set(locked))
+    results: list[list[int]] = []
+    barrier = threading.Barrier(4)
+
+    def sender() -> None:
+        barrier.wait()
+        with runtime.sessions.begin() as session:
+            claims, _ = claim(session, now, 15)
+        results.append([c.message.id for c in claims])
+
+    threads = [threading.Thread(target=sender) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    claimed = [i for batch in results for i in batch]
+    assert len(results) == 4 and len(claimed) == 40 and len(set(claimed)) == 40
+
+    if runtime.engine.dialect.name == "postgresql":
+        # SKIP LOCKED: a row another transaction holds is passed over, not waited for.
+        with runtime.sessions.begin() as session:
+            session.execute(update(Notification).values(state=NotificationState.PENDING.value, claim_token=None))
+        with runtime.sessions.begin() as holder:
+            locked = holder.scalars(select(Notification.id).order_by(Notification.id).limit(5).with_for_update()).all()
+            with runtime.sessions.begin() as other:
+                claims, _ = claim(other, now, 100)
+            assert len(claims) == 35 and not {c.message.id for c in claims} & set(locked)
 
 
 def test_redirect_outside_production_keeps_the_original_recipient_visible(runtime: Runtime, world: World) -> None:

@@ -4,6 +4,7 @@ the weekly summary, talk invitations and HR's list of failed messages."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -56,7 +57,7 @@ def test_every_template_renders_in_both_languages(runtime: Runtime, world: World
             session, world, world.leader_id, now, step_key="evaluation", part_key="evaluation", measure_id=measure.id
         )
         moved = add_task(session, world, world.employee_id, now)
-        contexts = {
+        contexts: dict[str, tuple[Person, dict[str, Any]]] = {
             "task_invitation": (leader, {"task_ids": [late.id, talk.id]}),
             "task_reminder": (leader, {"task_ids": [late.id], "days_left": 1}),
             "escalation_manager": (

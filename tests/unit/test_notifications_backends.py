@@ -181,8 +181,9 @@ class _Recorder:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
         self.received += 1
-        parsed = email.message_from_bytes(envelope.content or b"", policy=email.policy.default)
-        self.by_message_id.setdefault(str(parsed["Message-ID"]), envelope.content or b"")
+        content = envelope.original_content or b""
+        parsed = email.message_from_bytes(content, policy=email.policy.default)
+        self.by_message_id.setdefault(str(parsed["Message-ID"]), content)
         return "250 Message accepted"
 
 
