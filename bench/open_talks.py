@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from pydantic import SecretStr
 from sqlalchemy import insert, select, update
 
 from aarshjul.clock import ManualClock
@@ -69,7 +70,7 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=600)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="aarshjul-bench-"))
-    settings = Settings(data_dir=work, secret_key="bench-" + "x" * 40)
+    settings = Settings(data_dir=work, secret_key=SecretStr("bench-" + "x" * 40))
     engine = make_engine(settings.resolved_database_url)
     Base.metadata.create_all(engine)
     runtime = Runtime(settings=settings, engine=engine, sessions=make_session_factory(engine), clock=ManualClock(START))

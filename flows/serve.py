@@ -168,18 +168,10 @@ class PrefectHandle:
             handle.close()
 
 
-def _dispatch_deployment_name() -> str | None:
-    flow = _dispatch_flow()
-    return f"{flow.name}/dispatch" if flow is not None else None
+def _dispatch_deployment_name() -> str:
+    from flows.dispatch import DISPATCH_DEPLOYMENT
 
-
-def _dispatch_flow() -> Any:
-    """The notification dispatcher's flow, when that module provides one."""
-    try:
-        from notifications.flows import dispatch  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
-    return dispatch
+    return DISPATCH_DEPLOYMENT
 
 
 def start_prefect(runtime: Runtime) -> PrefectHandle:
@@ -212,6 +204,7 @@ def deployments(settings: Settings) -> list[Any]:
     from prefect.deployments.runner import EntrypointType
 
     from flows.cycle_flows import annual_cycle, sweep
+    from flows.dispatch import DISPATCH_DEPLOYMENT, dispatch_outbox
 
     # Module paths, so the runner's flow-run subprocesses import the flows whatever the working directory.
     result = [
@@ -223,13 +216,14 @@ def deployments(settings: Settings) -> list[Any]:
             tags=["aarshjul", "sweep"],
         ),
     ]
-    dispatch = _dispatch_flow()
-    if dispatch is not None:
-        result.append(
-            dispatch.to_deployment(
-                name="dispatch", interval=dt.timedelta(minutes=1), entrypoint_type=EntrypointType.MODULE_PATH
-            )
+    result.append(
+        dispatch_outbox.to_deployment(
+            name=DISPATCH_DEPLOYMENT.split("/", 1)[1],
+            interval=dt.timedelta(minutes=1),
+            entrypoint_type=EntrypointType.MODULE_PATH,
+            tags=["aarshjul", "dispatch"],
         )
+    )
     return result
 
 

@@ -38,8 +38,8 @@ def cycle_year(cycle_id: int) -> int | None:
         return cycle.year if cycle is not None else None
 
 
-advance_task = task(advance, name="advance-cycle", retries=2, retry_delay_seconds=5)
-running_cycles_task = task(running_cycles, name="running-cycles", retries=2, retry_delay_seconds=5)
-time_driven_work_task = task(
-    time_driven_work, name="reminders-escalations-evaluations", retries=2, retry_delay_seconds=5
+advance_task = task(name="advance-cycle", retries=2, retry_delay_seconds=5)(advance)
+running_cycles_task = task(name="running-cycles", retries=2, retry_delay_seconds=5)(running_cycles)
+time_driven_work_task = task(name="reminders-escalations-evaluations", retries=2, retry_delay_seconds=5)(
+    time_driven_work
 )

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from aarshjul.db.engine import unit_of_work
@@ -273,7 +273,9 @@ def preview_cycle(
         # Result objects have .keys(), so dict() would take them for mappings; build the dicts by hand.
         names = {
             row.id: row.name
-            for row in session.execute(select(Person.id, Person.name).where(Person.organisation_id == plan.organisation_id))
+            for row in session.execute(
+                select(Person.id, Person.name).where(Person.organisation_id == plan.organisation_id)
+            )
         }
         unit_names = {
             row.id: row.name
@@ -420,7 +422,7 @@ def _write_plan(
         if not c.is_new
     ]
     if changed:
-        table = UnitStep.__table__
+        table = cast(Table, UnitStep.__table__)
         session.execute(
             update(table)
             .where(table.c.id == bindparam("b_id"))

@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import cast
 
-from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy import Table, bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from aarshjul.clock import end_of_day_utc
@@ -185,7 +186,7 @@ def _reminders_and_escalations(
         if (sent, level) != (row.reminders_sent, row.escalation_level):
             updates.append({"b_id": row.id, "b_sent": sent, "b_level": level})
     if updates:
-        table = HumanTask.__table__
+        table = cast(Table, HumanTask.__table__)
         session.execute(
             update(table)
             .where(table.c.id == bindparam("b_id"))
@@ -209,8 +210,8 @@ def _reminders_and_escalations(
         template = "escalation_manager" if to == "manager" else "escalation_hr"
         fingerprint = digest(f"{i['task_id']}.{i['rung']}.{i['due']}" for i in late)
         key = f"{template}:{person_id}:{fingerprint}"
-        items = [{k: v for k, v in i.items() if k not in ("rung", "due")} for i in late]
-        messages.append(message_to(contacts[person_id], key, template, {"late": items}, now))
+        shown = [{k: v for k, v in i.items() if k not in ("rung", "due")} for i in late]
+        messages.append(message_to(contacts[person_id], key, template, {"late": shown}, now))
         report.escalation_emails += 1
         report.escalated_tasks += len(late)
     return messages
