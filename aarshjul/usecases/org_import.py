@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -92,11 +93,11 @@ def apply_org(
     document: OrgDocument,
     source: str,
     now: dt.datetime,
-    zone: dt.tzinfo,
+    zone: ZoneInfo,
     organisation_name: str | None = None,
 ) -> OrgImportReport:
     report = OrgImportReport()
-    today = local_date(now, zone)  # type: ignore[arg-type]
+    today = local_date(now, zone)
     organisation = get_organisation(session)
     name = organisation_name or document.organisation
     if organisation is None:
@@ -188,17 +189,17 @@ def apply_org(
     for person in leavers:
         # History stays: the row, its submissions and tasks remain; only the active period ends.
         person.active_to = today - dt.timedelta(days=1) if (person.active_from or today) < today else today
-        person.deputy_id = None
         report.people_deactivated += 1
         report.leavers.append(person.id)
-    for person in matched.values():
-        if person.deputy_id is not None and person.deputy_id in report.leavers:
-            person.deputy_id = None
     session.flush()
     if report.leavers:
         from aarshjul.usecases.task_admin import handle_leavers
 
-        handle_leavers(session, report.leavers, now)
+        # The leaver's own deputy is who takes over; it is read before anything else changes.
+        handle_leavers(session, report.leavers, now, zone)
+    for person in matched.values():
+        if person.deputy_id is not None and person.deputy_id in report.leavers:
+            person.deputy_id = None  # a deputy who has left can stand in for nobody
     return report
 
 
