@@ -39,6 +39,8 @@ from aarshjul.domain.errors import InvalidInput, NotFound
 
 EVALUATION_STEP_KEY = "evaluation"
 ACTIONABLE = (TaskState.OPEN.value, TaskState.RETURNED.value)
+_LIVE = (TaskState.OPEN.value, TaskState.SUBMITTED.value, TaskState.RETURNED.value)
+_SUBMITTED = TaskState.SUBMITTED.value
 LATE_LIST_LIMIT = 500  #: the page and the JSON list at most this many late tasks; ``late_total`` has them all
 
 
@@ -248,7 +250,7 @@ def subtree(units: Iterable[_UnitInfo], root_id: int) -> set[int]:
 
 def _units(session: Session, cycle: Cycle) -> list[_UnitInfo]:
     in_cycle = select(UnitStep.unit_id).where(UnitStep.cycle_id == cycle.id).distinct()
-    rows = session.execute(
+    rows = session.connection().execute(
         select(Unit.id, Unit.code, Unit.name, Unit.parent_id, Unit.leader_id, Unit.active).where(
             Unit.organisation_id == cycle.organisation_id, (Unit.active.is_(True)) | Unit.id.in_(in_cycle)
         )
@@ -263,7 +265,7 @@ def _direct_report_counts(session: Session, cycle: Cycle, units: list[_UnitInfo]
         (Person.active_from.is_(None)) | (Person.active_from <= today),
         (Person.active_to.is_(None)) | (Person.active_to >= today),
     )
-    rows = session.execute(
+    rows = session.connection().execute(
         select(Person.unit_id, func.count())
         .join(Unit, Unit.id == Person.unit_id)
         .where(Person.organisation_id == cycle.organisation_id, active)
@@ -282,6 +284,8 @@ def cycle_status(
 ) -> CycleStatus:
     """The board of a cycle as of ``today`` (the organisation's local date)."""
     filters = filters or BoardFilters()
+    # Core rows, not ORM rows: the board reads tens of thousands of plain values.
+    connection = session.connection()
     cycle, definition = load_cycle(session, cycle_id)
     all_steps = list(definition.active_steps)
     if filters.step is not None and filters.step not in {s.key for s in all_steps}:
@@ -300,9 +304,11 @@ def cycle_status(
         ordered = [(u, d - base_depth) for u, d in ordered if u.id in visible]
     visible_ids = {u.id for u, _ in ordered}
 
-    unit_steps = {
-        (r.unit_id, r.step_key): (UnitStepState(r.state), r.due_on)
-        for r in session.execute(
+    # Plain tuples and dicts below; the document is validated once at the end (one pass in
+    # pydantic-core instead of thousands of model constructions).
+    unit_steps: dict[tuple[int, str], tuple[str, dt.date]] = {
+        (unit_id, step_key): (state, due_on)
+        for unit_id, step_key, state, due_on in connection.execute(
             select(UnitStep.unit_id, UnitStep.step_key, UnitStep.state, UnitStep.due_on).where(
                 UnitStep.cycle_id == cycle.id
             )
@@ -311,7 +317,7 @@ def cycle_status(
 
     # One grouped query gives, per unit, step, part and state: tasks, late tasks, escalated tasks.
     actionable = HumanTask.state.in_(ACTIONABLE)
-    task_rows = session.execute(
+    task_rows = connection.execute(
         select(
             HumanTask.unit_id,
             HumanTask.step_key,
@@ -326,20 +332,26 @@ def cycle_status(
     ).all()
     late: dict[tuple[int, str], int] = defaultdict(int)
     escalated: dict[tuple[int, str], int] = defaultdict(int)
-    part_counts: dict[tuple[int, str, str, str], int] = defaultdict(int)
+    live_tasks: dict[tuple[int, str, str], int] = defaultdict(int)  #: not cancelled
+    submitted: dict[tuple[int, str, str], int] = defaultdict(int)
     for unit_id, step_key, part_key, state, count, n_late, n_escalated in task_rows:
-        late[(unit_id, step_key)] += int(n_late or 0)
-        escalated[(unit_id, step_key)] += int(n_escalated or 0)
-        part_counts[(unit_id, step_key, part_key, state)] += int(count)
+        if n_late:
+            late[(unit_id, step_key)] += int(n_late)
+        if n_escalated:
+            escalated[(unit_id, step_key)] += int(n_escalated)
+        if state in _LIVE:
+            live_tasks[(unit_id, step_key, part_key)] += int(count)
+        if state == _SUBMITTED:
+            submitted[(unit_id, step_key, part_key)] += int(count)
 
     per_employee = {s.key: _first_and_last_parts(s) for s in steps if s.per_employee}
     reports = _direct_report_counts(session, cycle, units, today) if per_employee else {}
 
-    rows: list[UnitRow] = []
-    totals: dict[str, dict[CellState, int]] = {s.key: dict.fromkeys(CellState, 0) for s in steps}
+    rows: list[dict[str, Any]] = []
+    totals: dict[str, dict[str, int]] = {s.key: dict.fromkeys((c.value for c in CellState), 0) for s in steps}
     people_totals: dict[str, list[int]] = {key: [0, 0] for key in per_employee}
     for unit, depth in ordered:
-        cells: list[UnitCell] = []
+        cells: list[dict[str, Any]] = []
         for step in steps:
             key = (unit.id, step.key)
             stored = unit_steps.get(key)
@@ -347,94 +359,120 @@ def cycle_status(
             counts = None
             if step.key in per_employee:
                 first, last = per_employee[step.key]
-                counts = _people_counts(part_counts, unit.id, step.key, first, last, stored, reports.get(unit.id, 0))
-            cells.append(
-                UnitCell(
-                    step_key=step.key,
-                    state=state,
-                    due_on=stored[1] if stored else step_due.get(step.key),
-                    counts=counts,
-                    late_tasks=late[key],
+                counts = _people_counts(
+                    live_tasks, submitted, unit.id, step.key, first, last, stored, reports.get(unit.id, 0)
                 )
+            cells.append(
+                {
+                    "step_key": step.key,
+                    "state": state,
+                    "due_on": stored[1] if stored else step_due.get(step.key),
+                    "counts": {"done": counts[0], "total": counts[1]} if counts else None,
+                    "late_tasks": late[key],
+                }
             )
-        if filters.late_only and not any(c.late_tasks for c in cells):
+        if filters.late_only and not any(c["late_tasks"] for c in cells):
             continue
         for cell in cells:
-            totals[cell.step_key][cell.state] += 1
-            if cell.counts is not None:
-                people_totals[cell.step_key][0] += cell.counts.done
-                people_totals[cell.step_key][1] += cell.counts.total
+            totals[cell["step_key"]][cell["state"]] += 1
+            if cell["counts"] is not None:
+                people_totals[cell["step_key"]][0] += cell["counts"]["done"]
+                people_totals[cell["step_key"]][1] += cell["counts"]["total"]
         rows.append(
-            UnitRow(id=unit.id, code=unit.code, name=unit.name, parent_id=unit.parent_id, depth=depth, cells=cells)
+            {
+                "id": unit.id,
+                "code": unit.code,
+                "name": unit.name,
+                "parent_id": unit.parent_id,
+                "depth": depth,
+                "cells": cells,
+            }
         )
 
     columns = [
-        StepColumn(
-            key=step.key,
-            number=step.number,
-            names=LocalizedName(nb=step.name.nb, en=step.name.en),
-            due_on=step_due.get(step.key, cycle.starts_on),
-            depends_on=sorted(definition.effective_dependencies(step.key)),
-            per_employee=step.key in per_employee,
-            units_by_state=totals[step.key],
-            people=Counts(done=people_totals[step.key][0], total=people_totals[step.key][1])
+        {
+            "key": step.key,
+            "number": step.number,
+            "names": {"nb": step.name.nb, "en": step.name.en},
+            "due_on": step_due.get(step.key, cycle.starts_on),
+            "depends_on": sorted(definition.effective_dependencies(step.key)),
+            "per_employee": step.key in per_employee,
+            "units_by_state": totals[step.key],
+            "people": {"done": people_totals[step.key][0], "total": people_totals[step.key][1]}
             if step.key in per_employee
             else None,
-        )
+        }
         for step in steps
     ]
     unit_order = {u.id: i for i, (u, _) in enumerate(ordered)}
-    late_list, late_total = _late_tasks(session, cycle.id, today, visible_ids, step_keys, unit_order, steps)
-    return CycleStatus(
-        cycle=CycleInfo(
-            id=cycle.id,
-            year=cycle.year,
-            state=cycle.state,
-            starts_on=cycle.starts_on,
-            definition_key=definition.key,
-            definition_version=definition.version,
-        ),
-        today=today,
-        filters=filters,
-        steps=columns,
-        units=rows,
-        late=late_list,
-        late_total=late_total,
-        failed_emails=failed_emails(session, cycle.id),
+    unit_names = {u.id: u.name for u in units}
+    late_list, late_total = _late_tasks(session, cycle.id, today, visible_ids, step_keys, unit_order, unit_names, steps)
+    return CycleStatus.model_validate(
+        {
+            "cycle": _cycle_info(cycle, definition),
+            "today": today,
+            "filters": filters,
+            "steps": columns,
+            "units": rows,
+            "late": late_list,
+            "late_total": late_total,
+            "failed_emails": failed_emails(session, cycle.id),
+        }
     )
 
 
-def _cell_state(stored: UnitStepState | None, late: int, escalated: int) -> CellState:
-    if stored is None or stored is UnitStepState.WAITING:
-        return CellState.NOT_STARTED
-    if stored is UnitStepState.DONE:
-        return CellState.DONE
-    if stored is UnitStepState.SKIPPED:
-        return CellState.SKIPPED
+def _cycle_info(cycle: Cycle, definition: CycleDefinition) -> CycleInfo:
+    return CycleInfo(
+        id=cycle.id,
+        year=cycle.year,
+        state=cycle.state,
+        starts_on=cycle.starts_on,
+        definition_key=definition.key,
+        definition_version=definition.version,
+    )
+
+
+_NOT_STARTED, _DONE, _SKIPPED = UnitStepState.WAITING.value, UnitStepState.DONE.value, UnitStepState.SKIPPED.value
+_CELL_NOT_STARTED, _CELL_OPEN, _CELL_DONE = CellState.NOT_STARTED.value, CellState.OPEN.value, CellState.DONE.value
+_CELL_OVERDUE, _CELL_ESCALATED, _CELL_SKIPPED = (
+    CellState.OVERDUE.value,
+    CellState.ESCALATED.value,
+    CellState.SKIPPED.value,
+)
+
+
+def _cell_state(stored: str | None, late: int, escalated: int) -> str:
+    if stored is None or stored == _NOT_STARTED:
+        return _CELL_NOT_STARTED
+    if stored == _DONE:
+        return _CELL_DONE
+    if stored == _SKIPPED:
+        return _CELL_SKIPPED
     if escalated:
-        return CellState.ESCALATED
+        return _CELL_ESCALATED
     if late:
-        return CellState.OVERDUE
-    return CellState.OPEN
+        return _CELL_OVERDUE
+    return _CELL_OPEN
 
 
 def _people_counts(
-    part_counts: dict[tuple[int, str, str, str], int],
+    live_tasks: dict[tuple[int, str, str], int],
+    submitted: dict[tuple[int, str, str], int],
     unit_id: int,
     step_key: str,
     first: set[str],
     last: set[str],
-    stored: tuple[UnitStepState, dt.date] | None,
+    stored: tuple[str, dt.date] | None,
     direct_reports: int,
-) -> Counts:
-    if stored is None or stored[0] is UnitStepState.WAITING:
-        return Counts(done=0, total=direct_reports)
+) -> tuple[int, int]:
+    """(employees through the step, employees in it)."""
+    if stored is None or stored[0] == _NOT_STARTED:
+        return 0, direct_reports
     # Every employee gets one task of each first part when the step opens; an employee is through
     # when the task of the step's last part is in. Cancelled tasks (people who left) do not count.
-    live = (TaskState.OPEN.value, TaskState.SUBMITTED.value, TaskState.RETURNED.value)
-    total = max(sum(part_counts.get((unit_id, step_key, part, state), 0) for state in live) for part in first)
-    done = min(part_counts.get((unit_id, step_key, part, TaskState.SUBMITTED.value), 0) for part in last)
-    return Counts(done=done, total=total)
+    total = max(live_tasks.get((unit_id, step_key, part), 0) for part in first)
+    done = min(submitted.get((unit_id, step_key, part), 0) for part in last)
+    return done, total
 
 
 def _late_tasks(
@@ -444,52 +482,56 @@ def _late_tasks(
     unit_ids: set[int],
     step_keys: set[str],
     unit_order: dict[int, int],
+    unit_names: dict[int, str],
     steps: list[StepSpec],
-) -> tuple[list[LateTask], int]:
-    rows = session.execute(
-        select(
-            HumanTask.id,
-            HumanTask.step_key,
-            HumanTask.part_key,
-            HumanTask.form_key,
-            HumanTask.assignee_id,
-            Person.name,
-            HumanTask.unit_id,
-            Unit.name,
-            HumanTask.due_on,
-            HumanTask.escalation_level,
+) -> tuple[list[dict[str, Any]], int]:
+    rows = (
+        session.connection()
+        .execute(
+            select(
+                HumanTask.id,
+                HumanTask.step_key,
+                HumanTask.part_key,
+                HumanTask.form_key,
+                HumanTask.assignee_id,
+                HumanTask.unit_id,
+                HumanTask.due_on,
+                HumanTask.escalation_level,
+                Person.name,
+            )
+            .join(Person, Person.id == HumanTask.assignee_id)
+            .where(
+                HumanTask.cycle_id == cycle_id,
+                HumanTask.state.in_(ACTIONABLE),
+                HumanTask.due_on < today,
+                HumanTask.step_key.in_(step_keys),
+            )
         )
-        .join(Person, Person.id == HumanTask.assignee_id)
-        .join(Unit, Unit.id == HumanTask.unit_id)
-        .where(
-            HumanTask.cycle_id == cycle_id,
-            HumanTask.state.in_(ACTIONABLE),
-            HumanTask.due_on < today,
-            HumanTask.step_key.in_(step_keys),
-        )
-    ).all()
+        .all()
+    )
     step_number = {s.key: s.number for s in steps}
     part_order = {(s.key, p.key): i for s in steps for i, p in enumerate(s.parts)}
-    selected = [r for r in rows if r[6] in unit_ids]
-    # Tree order, then step, then part, then name: the list says where work is stuck, not who is worst.
+    selected = [r for r in rows if r[5] in unit_ids]
+    # Tree order, then step, then part, then task: the list says where work is stuck, never who is worst.
     selected.sort(
-        key=lambda r: (unit_order.get(r[6], 0), step_number.get(r[1], 0), part_order.get((r[1], r[2]), 0), r[5], r[0])
+        key=lambda r: (unit_order.get(r[5], 0), step_number.get(r[1], 0), part_order.get((r[1], r[2]), 0), r[0])
     )
+    shown = selected[:LATE_LIST_LIMIT]
     late = [
-        LateTask(
-            task_id=r[0],
-            step_key=r[1],
-            part_key=r[2],
-            form_key=r[3],
-            person_id=r[4],
-            person_name=r[5],
-            unit_id=r[6],
-            unit_name=r[7],
-            due_on=r[8],
-            days_late=(today - r[8]).days,
-            escalation_rung=r[9],
-        )
-        for r in selected[:LATE_LIST_LIMIT]
+        {
+            "task_id": r[0],
+            "step_key": r[1],
+            "part_key": r[2],
+            "form_key": r[3],
+            "person_id": r[4],
+            "person_name": r[8],
+            "unit_id": r[5],
+            "unit_name": unit_names.get(r[5], ""),
+            "due_on": r[6],
+            "days_late": (today - r[6]).days,
+            "escalation_rung": r[7],
+        }
+        for r in shown
     ]
     return late, len(selected)
 
@@ -680,7 +722,7 @@ def unit_detail(session: Session, cycle_id: int, unit_id: int, *, today: dt.date
             number=step.number,
             names=LocalizedName(nb=step.name.nb, en=step.name.en),
             state=_cell_state(
-                UnitStepState(stored[step.key].state) if step.key in stored else None,
+                stored[step.key].state if step.key in stored else None,
                 late[step.key],
                 escalated[step.key],
             ),
@@ -691,14 +733,7 @@ def unit_detail(session: Session, cycle_id: int, unit_id: int, *, today: dt.date
         for step in definition.active_steps
     ]
     return UnitDetail(
-        cycle=CycleInfo(
-            id=cycle.id,
-            year=cycle.year,
-            state=cycle.state,
-            starts_on=cycle.starts_on,
-            definition_key=definition.key,
-            definition_version=definition.version,
-        ),
+        cycle=_cycle_info(cycle, definition),
         unit_id=unit.id,
         unit_name=unit.name,
         leader_name=leader.name if leader else None,
