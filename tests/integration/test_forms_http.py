@@ -403,19 +403,3 @@ def test_schema_lists_the_valid_ids_and_the_limits(runtime: Runtime, client: Tes
     assert item["starts_on"]["formatMinimum"] == "2025-01-01"
     assert shown["schema"]["properties"]["measures"]["maxItems"] == 50
     assert shown["schema"]["additionalProperties"] is False
-
-
-def test_every_form_has_its_labels_in_both_languages(runtime: Runtime) -> None:
-    from forms.layout import ListSpec, layout_of
-    from service.i18n import translations
-
-    nb = translations("nb")
-    missing = []
-    for cls in FORMS.values():
-        for part in layout_of(cls):
-            specs = [part, *part.fields] if isinstance(part, ListSpec) else [part]
-            for spec in specs:
-                for text in (spec.label, spec.hint):
-                    if text and nb.gettext(text) == text and text not in ("Id", "For"):
-                        missing.append(text)
-    assert not missing
