@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 from urllib.parse import quote
@@ -191,7 +191,7 @@ class HrPageRoute(APIRoute):
     """Route class of the HR page router: a missing session answers 401 with the sign-in form
     (so the browser shows it and comes back to the same page), a non-HR caller gets 403."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         original = super().get_route_handler()
 
         async def handler(request: Request) -> Response:

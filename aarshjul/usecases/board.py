@@ -721,10 +721,12 @@ def unit_detail(session: Session, cycle_id: int, unit_id: int, *, today: dt.date
             step_key=step.key,
             number=step.number,
             names=LocalizedName(nb=step.name.nb, en=step.name.en),
-            state=_cell_state(
-                stored[step.key].state if step.key in stored else None,
-                late[step.key],
-                escalated[step.key],
+            state=CellState(
+                _cell_state(
+                    stored[step.key].state if step.key in stored else None,
+                    late[step.key],
+                    escalated[step.key],
+                )
             ),
             due_on=stored[step.key].due_on if step.key in stored else None,
             opened_at=stored[step.key].opened_at if step.key in stored else None,

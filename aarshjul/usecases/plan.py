@@ -203,12 +203,12 @@ def competence_plan(session: Session, period_id: int | None = None, needs_year: 
     ]
     if by_area.get(None):
         plan_areas.append(PlanArea(id=None, code="", name="", main_goal="", measures=by_area[None]))
-    cycle_year, needs = _needs_roll_up(session, period, areas, needs_year)
+    needs_cycle_year, needs = _needs_roll_up(session, period, areas, needs_year)
     return CompetencePlan(
         period=PlanPeriod(id=period.id, name=period.name, first_year=period.first_year, last_year=period.last_year),
         years=years,
         areas=plan_areas,
-        needs_cycle_year=cycle_year,
+        needs_cycle_year=needs_cycle_year,
         needs_by_area=needs,
     )
 
