@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from pydantic import SecretStr
 from sqlalchemy import func, select, update
 
 from aarshjul.clock import ManualClock
@@ -81,7 +82,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=None, help="an empty database; default: a new SQLite file")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="aarshjul-bench-board-"))
-    settings = Settings(data_dir=work, secret_key="bench-" + "x" * 40, database_url=args.database_url)
+    settings = Settings(data_dir=work, secret_key=SecretStr("bench-" + "x" * 40), database_url=args.database_url)
     engine = make_engine(settings.resolved_database_url)
     Base.metadata.drop_all(engine)
     Base.metadata.create_all(engine)
