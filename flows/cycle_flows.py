@@ -16,6 +16,8 @@ from typing import Any
 from prefect import flow, get_client, tags
 from prefect.runtime import flow_run
 
+from flows.dispatch import dispatch_batch_task
+from notifications.dispatcher import DEFAULT_LIMIT
 from tasks.cycle_tasks import advance_task, cycle_year, running_cycles_task, time_driven_work_task
 
 ANNUAL_CYCLE_FLOW = "annual_cycle"
@@ -52,7 +54,12 @@ async def annual_cycle(cycle_id: int, now: dt.datetime | None = None) -> dict[st
     await _tag_this_run(cycle_tag(cycle_id))
     with tags(cycle_tag(cycle_id)):
         future = advance_task.submit(cycle_id, now)
-        return await asyncio.to_thread(future.result)
+        report: dict[str, Any] = await asyncio.to_thread(future.result)
+        if report.get("invitations_queued"):
+            # Send the new tasks' invitations now rather than at the dispatcher's next scheduled run.
+            sent = await asyncio.to_thread(dispatch_batch_task.submit(DEFAULT_LIMIT, now).result)
+            report["dispatched"] = sent
+        return report
 
 
 def _sweep_run_name() -> str:

@@ -74,6 +74,9 @@ def _runner_env(settings: Settings, api_url: str) -> dict[str, str]:
     """The runner builds its own runtime from the environment; give it the service's settings."""
     env = dict(os.environ)
     env["PREFECT_API_URL"] = api_url
+    # The runner polls for runs to start; at its default of 10 s a submitter's next step could take
+    # longer than the ~10 s we promise. A local server answers these queries in milliseconds.
+    env.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "2")
     env["AARSHJUL_DATA_DIR"] = str(settings.data_dir.resolve())
     env["AARSHJUL_DATABASE_URL"] = settings.resolved_database_url
     env["AARSHJUL_TIME_ZONE"] = settings.time_zone

@@ -541,9 +541,9 @@ def _return_proposal(
         proposal.state = TaskState.RETURNED.value
         contact = contacts.get(proposal.assignee_id)
         if contact is not None:
-            key = f"task_returned:t{proposal.id}:m{measure.id}:r{measure.revision}"
-            context = {"task_ids": [proposal.id], "measure_id": measure.id}
-            messages.append(message_to(contact, key, "task_returned", context, now))
+            key = f"measure_returned:t{proposal.id}:m{measure.id}:r{measure.revision}"
+            context = {"task_id": proposal.id, "measure_id": measure.id}
+            messages.append(message_to(contact, key, "measure_returned", context, now))
     enqueue_many(session, messages, now)
 
 

@@ -49,6 +49,7 @@ from aarshjul.usecases.cycle_support import (
 )
 from aarshjul.usecases.cycles import AdvanceReport, advance_cycle, running_cycle_ids
 from notifications.outbox import OutgoingMessage, enqueue_many
+from notifications.summaries import queue_weekly_summaries
 
 ACTIONABLE = [TaskState.OPEN.value, TaskState.RETURNED.value]
 
@@ -61,6 +62,7 @@ class SweepReport:
     escalation_emails: int = 0
     escalated_tasks: int = 0
     evaluations_opened: int = 0
+    weekly_summaries: int = 0
     advanced: list[AdvanceReport] = field(default_factory=list)
 
 
@@ -90,7 +92,8 @@ def sweep(runtime: Runtime, now: dt.datetime | None = None, advance: bool = True
         messages += _reminders_and_escalations(session, contexts, now, report)
         messages += _evaluations(session, contexts, now, report)
         enqueue_many(session, messages, now)
-    if messages:
+        report.weekly_summaries = queue_weekly_summaries(session, now)
+    if messages or report.weekly_summaries:
         runtime.triggers.dispatch()
     return report
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 from aarshjul.db.models import Person
 from aarshjul.runtime import Runtime
@@ -19,13 +17,7 @@ from tests.notifications_support import add_task, build_world, queue
 pytestmark = [pytest.mark.prefect, pytest.mark.e2e]
 
 
-@pytest.fixture(scope="module")
-def harness() -> Iterator[None]:
-    with prefect_test_harness(server_startup_timeout=60):
-        yield
-
-
-def test_the_flow_sends_every_due_message_in_batches(harness: None, runtime: Runtime) -> None:
+def test_the_flow_sends_every_due_message_in_batches(prefect_api: None, runtime: Runtime) -> None:
     now = runtime.clock()
     with runtime.sessions.begin() as session:
         world = build_world(session, now)
