@@ -8,11 +8,18 @@ from aarshjul.db.engine import make_engine
 from aarshjul.db.models import Base
 
 config = context.config
-url = config.get_main_option("sqlalchemy.url")
-if not url:
+
+
+def _url() -> str:
+    configured = config.get_main_option("sqlalchemy.url")
+    if configured:
+        return configured
     from aarshjul.settings import get_settings
 
-    url = get_settings().resolved_database_url
+    return get_settings().resolved_database_url
+
+
+url = _url()
 
 target_metadata = Base.metadata
 

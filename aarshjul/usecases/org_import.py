@@ -108,25 +108,25 @@ def apply_org(
         organisation.name = name
 
     units = {u.code: u for u in session.scalars(select(Unit).where(Unit.organisation_id == organisation.id))}
-    for row in document.units:
-        unit = units.get(row.code)
+    for unit_row in document.units:
+        unit = units.get(unit_row.code)
         if unit is None:
-            unit = Unit(organisation_id=organisation.id, code=row.code, name=row.name, active=True)
+            unit = Unit(organisation_id=organisation.id, code=unit_row.code, name=unit_row.name, active=True)
             session.add(unit)
-            units[row.code] = unit
+            units[unit_row.code] = unit
             report.units_created += 1
-        elif unit.name != row.name or not unit.active:
-            unit.name, unit.active = row.name, True
+        elif unit.name != unit_row.name or not unit.active:
+            unit.name, unit.active = unit_row.name, True
             report.units_updated += 1
         else:
             unit.active = True
     session.flush()
-    for row in document.units:
-        parent_id = units[row.parent].id if row.parent else None
-        if units[row.code].parent_id != parent_id:
-            units[row.code].parent_id = parent_id
+    for unit_row in document.units:
+        parent_id = units[unit_row.parent].id if unit_row.parent else None
+        if units[unit_row.code].parent_id != parent_id:
+            units[unit_row.code].parent_id = parent_id
             report.units_updated += 1
-    file_units = {row.code for row in document.units}
+    file_units = {unit_row.code for unit_row in document.units}
 
     existing = list(session.scalars(select(Person).where(Person.organisation_id == organisation.id)))
     by_number = {p.employee_no: p for p in existing if p.employee_no}
