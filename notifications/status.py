@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -23,23 +24,21 @@ class FailedNotification:
     subject: str | None
     last_error: str
     attempts: int
+    created_at: dt.datetime
     failed_at: dt.datetime | None
     cycle_ids: tuple[int, ...]  #: the cycles the message was about (by its tasks, measure or cycle)
 
 
-def _cycles_of(session: Session, context: dict[str, object]) -> set[int]:
-    cycles: set[int] = set()
-    if isinstance(context.get("cycle_id"), int):
-        cycles.add(int(context["cycle_id"]))  # type: ignore[call-overload]
-    task_ids = [int(t) for t in context.get("task_ids") or []]  # type: ignore[attr-defined]
-    task_ids += [int(e["task_id"]) for e in context.get("late") or [] if "task_id" in e]  # type: ignore[attr-defined]
+def _ints(value: object) -> list[int]:
+    return [int(v) for v in value] if isinstance(value, list | tuple) else []
+
+
+def _task_ids(context: dict[str, Any]) -> list[int]:
+    task_ids = _ints(context.get("task_ids"))
+    task_ids += [int(e["task_id"]) for e in context.get("late") or [] if isinstance(e, dict) and "task_id" in e]
     if isinstance(context.get("task_id"), int):
-        task_ids.append(int(context["task_id"]))  # type: ignore[call-overload]
-    if task_ids:
-        cycles.update(session.scalars(select(HumanTask.cycle_id).where(HumanTask.id.in_(task_ids))))
-    if isinstance(context.get("measure_id"), int):
-        cycles.update(session.scalars(select(Measure.cycle_id).where(Measure.id == context["measure_id"])))
-    return cycles
+        task_ids.append(context["task_id"])
+    return task_ids
 
 
 def failed_notifications(session: Session, cycle_id: int | None = None) -> list[FailedNotification]:
@@ -56,9 +55,26 @@ def failed_notifications(session: Session, cycle_id: int | None = None) -> list[
         .where(Notification.state == NotificationState.FAILED.value)
         .order_by(Notification.id.desc())
     ).all()
+    contexts = {notification.id: dict(notification.context or {}) for notification, _, _ in rows}
+    # Two queries for all the messages' tasks and measures, not two per message.
+    all_tasks = {t for context in contexts.values() for t in _task_ids(context)}
+    all_measures = {m for context in contexts.values() if isinstance(m := context.get("measure_id"), int)}
+    task_cycle: dict[int, int] = {
+        task: cycle
+        for task, cycle in session.execute(select(HumanTask.id, HumanTask.cycle_id).where(HumanTask.id.in_(all_tasks)))
+    }
+    measure_cycle: dict[int, int] = {
+        measure: cycle
+        for measure, cycle in session.execute(select(Measure.id, Measure.cycle_id).where(Measure.id.in_(all_measures)))
+    }
     result = []
     for notification, name, failed_at in rows:
-        cycles = _cycles_of(session, dict(notification.context or {}))
+        context = contexts[notification.id]
+        cycles = {task_cycle[t] for t in _task_ids(context) if t in task_cycle}
+        if isinstance(context.get("cycle_id"), int):
+            cycles.add(context["cycle_id"])
+        if context.get("measure_id") in measure_cycle:
+            cycles.add(measure_cycle[context["measure_id"]])
         if cycle_id is not None and cycle_id not in cycles:
             continue
         result.append(
@@ -71,6 +87,7 @@ def failed_notifications(session: Session, cycle_id: int | None = None) -> list[
                 subject=notification.subject,
                 last_error=notification.last_error or "",
                 attempts=notification.attempts,
+                created_at=notification.created_at,
                 failed_at=failed_at,
                 cycle_ids=tuple(sorted(cycles)),
             )

@@ -27,21 +27,22 @@ from aarshjul.db.models import (
     Cycle,
     CycleDefinitionRecord,
     HumanTask,
-    Notification,
     Person,
     Submission,
     Unit,
     UnitStep,
 )
 from aarshjul.domain.cycle_spec import CycleDefinition, StepSpec, parse_definition
-from aarshjul.domain.enums import NotificationState, PartScope, TaskState, UnitStepState
+from aarshjul.domain.enums import PartScope, TaskState, UnitStepState
 from aarshjul.domain.errors import InvalidInput, NotFound
+from notifications.status import failed_notifications
 
 EVALUATION_STEP_KEY = "evaluation"
 ACTIONABLE = (TaskState.OPEN.value, TaskState.RETURNED.value)
 _LIVE = (TaskState.OPEN.value, TaskState.SUBMITTED.value, TaskState.RETURNED.value)
 _SUBMITTED = TaskState.SUBMITTED.value
 LATE_LIST_LIMIT = 500  #: the page and the JSON list at most this many late tasks; ``late_total`` has them all
+FAILED_LIST_LIMIT = 200  #: the newest this many undeliverable emails
 
 
 class CellState(StrEnum):
@@ -536,36 +537,21 @@ def _late_tasks(
     return late, len(selected)
 
 
-def failed_emails(session: Session, cycle_id: int | None) -> list[FailedEmail]:
-    """Emails the provider refused for good. Emails name their cycle in the context when they have one."""
-    rows = session.execute(
-        select(
-            Notification.id,
-            Notification.to_email,
-            Person.name,
-            Notification.template,
-            Notification.attempts,
-            Notification.last_error,
-            Notification.created_at,
-            Notification.context,
-        )
-        .outerjoin(Person, Person.id == Notification.recipient_id)
-        .where(Notification.state == NotificationState.FAILED.value)
-        .order_by(Notification.created_at.desc(), Notification.id.desc())
-        .limit(200)
-    ).all()
+def failed_emails(session: Session, cycle_id: int) -> list[FailedEmail]:
+    """Emails the provider refused for good, newest first: those about this cycle, and those about no
+    cycle at all (a new link, say), which HR would otherwise see nowhere."""
+    about_cycle = [n for n in failed_notifications(session) if not n.cycle_ids or cycle_id in n.cycle_ids]
     return [
         FailedEmail(
-            notification_id=r[0],
-            to_email=r[1],
-            recipient_name=r[2],
-            template=r[3],
-            attempts=r[4],
-            last_error=r[5],
-            created_at=r[6],
+            notification_id=n.id,
+            to_email=n.to_email,
+            recipient_name=n.recipient_name,
+            template=n.template,
+            attempts=n.attempts,
+            last_error=n.last_error,
+            created_at=n.created_at,
         )
-        for r in rows
-        if cycle_id is None or (r[7] or {}).get("cycle_id") in (None, cycle_id)
+        for n in about_cycle[:FAILED_LIST_LIMIT]
     ]
 
 

@@ -7,11 +7,12 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from aarshjul.db.models import HumanTask, Measure, Notification, Person
 from aarshjul.domain.enums import NotificationState, TaskState
 from aarshjul.runtime import Runtime
+from aarshjul.usecases.board import cycle_status
 from notifications.backends import Delivery, MailBackend, OutboundEmail, OutboxBackend, PermanentSendError
 from notifications.compose import TEMPLATES
 from notifications.dispatcher import dispatch_due
@@ -163,6 +164,26 @@ def test_failed_messages_are_listed_for_hr_by_cycle(runtime: Runtime, world: Wor
     assert failed.to_email == "ola@example.no" and failed.recipient_name == "Ola Nordmann"
     assert failed.last_error == "550 5.1.1 mailbox unavailable" and failed.failed_at == now
     assert failed.subject and failed.cycle_ids == (world.cycle_id,)
+
+
+def test_the_board_lists_failed_emails_about_its_cycle_and_about_no_cycle(runtime: Runtime, world: World) -> None:
+    now = runtime.clock()
+    with runtime.sessions.begin() as session:
+        ola = session.get(Person, world.employee_id)
+        task = add_task(session, world, world.employee_id, now)
+        measure = add_measure(session, world)
+        queue(session, "fail:task", ola, "task_invitation", {"task_ids": [task.id]}, now)
+        queue(session, "fail:measure", ola, "measure_returned", {"measure_id": measure.id}, now)
+        queue(session, "fail:other-cycle", ola, "task_invitation", {"cycle_id": world.cycle_id + 1}, now)
+        queue(session, "fail:no-cycle", ola, "new_link", {}, now)
+        session.execute(update(Notification).values(state=NotificationState.FAILED.value, attempts=1, last_error="550"))
+    with runtime.sessions() as session:
+        board = cycle_status(session, world.cycle_id, today=now.date())
+        listed = failed_notifications(session)
+    keys = {n.id: n for n in listed}
+    shown = [keys[f.notification_id] for f in board.failed_emails]
+    assert [n.cycle_ids for n in shown] == [(), (world.cycle_id,), (world.cycle_id,)]
+    assert {f.last_error for f in board.failed_emails} == {"550"}
 
 
 def test_a_late_entry_that_was_delivered_since_is_dropped(runtime: Runtime, world: World) -> None:
