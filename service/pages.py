@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from service.templating import render
+
+
+def lang_query(request: Request, **extra: str) -> str:
+    """A query string with ``extra`` and the language the request chose, if it chose one."""
+    params = dict(extra)
+    if request.query_params.get("lang"):
+        params["lang"] = request.query_params["lang"]
+    return ("?" + urlencode(params)) if params else ""
 
 
 def page(

@@ -12,7 +12,6 @@ import hmac
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.encoders import jsonable_encoder
@@ -38,7 +37,8 @@ from forms.messages import CHOICE_LABELS, message_for
 from forms.registry import FormRejected, form_class, json_schema
 from service.deps import LanguageDep, RuntimeDep
 from service.i18n import translations
-from service.pages import message_page, page
+from service.pages import lang_query, message_page, page
+from service.routes.links import link_problem_page
 
 router = APIRouter(tags=["forms"])
 
@@ -94,57 +94,6 @@ def _errors(problems: list[FormProblem], tr: Callable[[str], str]) -> dict[str, 
     for problem in problems:
         errors.setdefault(".".join(str(p) for p in problem.loc), message_for(problem, tr))
     return errors
-
-
-def _lang_query(request: Request, **extra: str) -> str:
-    params = {k: v for k, v in extra.items()}
-    if request.query_params.get("lang"):
-        params["lang"] = request.query_params["lang"]
-    return ("?" + urlencode(params)) if params else ""
-
-
-def link_problem_page(request: Request, language: str, reason: LinkReason, posted: bool) -> HTMLResponse:
-    tr = _gettext(language)
-    texts = {
-        LinkReason.INVALID: (
-            "This link does not work",
-            "The link is incomplete or was not made by Årshjul. Copy the whole link from the email, "
-            "or ask for a new link.",
-        ),
-        LinkReason.REPLACED: (
-            "This link has been replaced",
-            "The task has been given to someone else, or a newer link has been sent. Use the newest "
-            "email, or ask for a new link.",
-        ),
-        LinkReason.CANCELLED: (
-            "This task is no longer needed",
-            "The task was cancelled, so there is nothing to fill in. Nothing you submitted earlier is lost.",
-        ),
-        LinkReason.EXPIRED: (
-            "This link has expired",
-            "The task closed some time ago, so the link no longer opens it. Ask for a new link if you "
-            "still need to see it.",
-        ),
-        LinkReason.CLOSED: (
-            "This task is closed",
-            "The task no longer takes changes, so what you sent was not saved. You can still read "
-            "your receipt from the link in the email.",
-        ),
-    }
-    title, text = texts[reason]
-    paragraphs = [tr(text)]
-    if posted:
-        paragraphs.insert(0, tr("What you sent was not saved."))
-    status = 404 if reason is LinkReason.INVALID else 409 if posted else 410
-    return message_page(
-        request,
-        language,
-        tr(title),
-        paragraphs,
-        status,
-        link_href="/link/new" + _lang_query(request),
-        link_text=tr("Send me a new link"),
-    )
 
 
 def _refusal_page(request: Request, language: str, exc: Forbidden | Conflict) -> HTMLResponse:
@@ -227,8 +176,8 @@ def render_task(
         "submitted": opened.submitted,
         "draft": opened.data_is_draft,
         "label": lambda value: tr(CHOICE_LABELS.get(value, value)),
-        "amend_href": _lang_query(request, edit="1"),
-        "self_href": _lang_query(request),
+        "amend_href": lang_query(request, edit="1"),
+        "self_href": lang_query(request),
     }
     return page(request, "forms/task.html", context, language, status)
 
@@ -287,7 +236,7 @@ def post_form(token: str, request: Request, runtime: RuntimeDep, language: Langu
             )
         if action == "save_draft":
             save_draft(runtime, token, data)
-            return RedirectResponse("/t/" + token + _lang_query(request, saved="1"), status_code=303)
+            return RedirectResponse("/t/" + token + lang_query(request, saved="1"), status_code=303)
         submit_form(runtime, token, data)
     except FormRejected as exc:
         return render_task(
@@ -297,7 +246,7 @@ def post_form(token: str, request: Request, runtime: RuntimeDep, language: Langu
         return link_problem_page(request, language, exc.reason, posted=True)
     except (Forbidden, Conflict) as exc:
         return _refusal_page(request, language, exc)
-    return RedirectResponse("/t/" + token + _lang_query(request, done="1"), status_code=303)
+    return RedirectResponse("/t/" + token + lang_query(request, done="1"), status_code=303)
 
 
 # --- JSON -----------------------------------------------------------------------------------------

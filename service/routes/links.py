@@ -1,7 +1,8 @@
 """Lost or broken links: the page a bad link shows, and "send me a new link" (``/link/new``).
 
-Every kind of bad link (tampered, unknown, replaced, cancelled, expired) gets the same page, so the
-page tells an outsider nothing about which tasks or people exist. The request form answers the same
+A link that is not ours (tampered, unknown task) gets one page and status whatever the fault, so it
+tells an outsider nothing about which tasks or people exist. Only a link we signed learns more
+(replaced, cancelled, expired, closed), so its holder knows what to do next. The request form answers the same
 for known and unknown addresses, is limited per client and per address, and needs a CSRF token: a
 random value in a cookie, and its HMAC in the form.
 """
@@ -18,36 +19,64 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
 from aarshjul.runtime import Runtime
+from aarshjul.usecases.submissions import LinkReason
 from notifications.rate_limit import LinkRequestLimiter
 from notifications.recovery import normalise_email, request_new_link
 from service.deps import LanguageDep, RuntimeDep
 from service.i18n import gettext
-from service.pages import message_page, page
+from service.pages import lang_query, message_page, page
 
 router = APIRouter(tags=["links"])
 
 NEW_LINK_PATH = "/link/new"
 CSRF_COOKIE = "aarshjul_link_csrf"
-#: Every bad link answers with the same status, whatever the reason.
+#: Every link that is not ours answers with the same status, whatever the fault.
 INVALID_LINK_STATUS = 404
 
 
-def invalid_link_page(request: Request, language: str) -> HTMLResponse:
-    """What a link that cannot be used shows, whatever the reason. For the ``/t/{token}`` route."""
+#: What a link that cannot be used says, by reason: (title, explanation).
+_LINK_PROBLEMS = {
+    LinkReason.INVALID: (
+        "This link does not work",
+        "The link is incomplete or was not made by Årshjul. Copy the whole link from the email, or ask for a new link.",
+    ),
+    LinkReason.REPLACED: (
+        "This link has been replaced",
+        "The task has been given to someone else, or a newer link has been sent. Use the newest "
+        "email, or ask for a new link.",
+    ),
+    LinkReason.CANCELLED: (
+        "This task is no longer needed",
+        "The task was cancelled, so there is nothing to fill in. Nothing you submitted earlier is lost.",
+    ),
+    LinkReason.EXPIRED: (
+        "This link has expired",
+        "The task closed some time ago, so the link no longer opens it. Ask for a new link if you "
+        "still need to see it.",
+    ),
+    LinkReason.CLOSED: (
+        "This task is closed",
+        "The task no longer takes changes, so what you sent was not saved. You can still read "
+        "your receipt from the link in the email.",
+    ),
+}
+
+
+def link_problem_page(request: Request, language: str, reason: LinkReason, posted: bool) -> HTMLResponse:
+    """The page of a task link that cannot be used (``/t/{token}``), with a way to a new link."""
     _ = partial(gettext, language)
+    title, text = _LINK_PROBLEMS[reason]
+    paragraphs = [_(text)]
+    if posted:
+        paragraphs.insert(0, _("What you sent was not saved."))
+    status = INVALID_LINK_STATUS if reason is LinkReason.INVALID else 409 if posted else 410
     return message_page(
         request,
         language,
-        _("This link does not work"),
-        [
-            _(
-                "The link may be incomplete or changed, it may have been replaced by a newer link, the task may "
-                "have been given to someone else, or it closed some time ago."
-            ),
-            _("If you still have tasks in the annual cycle, we can send you new links."),
-        ],
-        INVALID_LINK_STATUS,
-        link_href=NEW_LINK_PATH,
+        _(title),
+        paragraphs,
+        status,
+        link_href=NEW_LINK_PATH + lang_query(request),
         link_text=_("Send me a new link"),
     )
 

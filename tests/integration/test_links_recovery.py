@@ -18,7 +18,7 @@ from aarshjul.usecases.submissions import LinkReason, LinkRefused, open_task
 from notifications.backends import OutboxBackend
 from notifications.dispatcher import dispatch_due
 from service.app import create_app
-from service.routes.links import invalid_link_page
+from service.routes.links import link_problem_page
 from tests.conftest import TEST_SECRET
 from tests.notifications_support import World, add_task, build_world
 
@@ -115,7 +115,7 @@ def test_get_changes_nothing(runtime: Runtime, world: World, client: TestClient)
 
 
 @pytest.mark.parametrize("case", ["tampered", "unknown", "revoked", "reassigned", "cancelled"])
-def test_bad_links_are_refused_and_all_show_the_same_page(
+def test_bad_links_are_refused_and_the_bad_link_page_offers_a_new_link(
     runtime: Runtime, world: World, client: TestClient, case: str
 ) -> None:
     with runtime.sessions.begin() as session:
@@ -134,8 +134,8 @@ def test_bad_links_are_refused_and_all_show_the_same_page(
     with pytest.raises(LinkRefused):
         open_task(runtime, token)
     request = Request({"type": "http", "method": "GET", "path": "/t/x", "headers": [], "query_string": b""})
-    nb = invalid_link_page(request, "nb")
-    en = invalid_link_page(request, "en")
+    nb = link_problem_page(request, "nb", LinkReason.INVALID, posted=False)
+    en = link_problem_page(request, "en", LinkReason.INVALID, posted=False)
     assert nb.status_code == en.status_code == 404
     assert "Send meg en ny lenke" in bytes(nb.body).decode() and "Send me a new link" in bytes(en.body).decode()
     assert 'href="/link/new"' in bytes(nb.body).decode()
