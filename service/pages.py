@@ -1,4 +1,5 @@
-"""Rendering pages from routes: one helper so every page gets its language and request path."""
+"""Rendering pages from routes: one helper so every page gets its language, request path and
+language links."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from fastapi.responses import HTMLResponse
 
 from service.templating import render
 
+LANGUAGES = ("nb", "en")
+
 
 def lang_query(request: Request, **extra: str) -> str:
     """A query string with ``extra`` and the language the request chose, if it chose one."""
@@ -20,10 +23,21 @@ def lang_query(request: Request, **extra: str) -> str:
     return ("?" + urlencode(params)) if params else ""
 
 
+def language_links(request: Request) -> dict[str, str]:
+    """For each language, this page's query string in that language. The other parameters stay, so
+    switching language keeps, say, the board's filters."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    return {code: "?" + urlencode([*kept, ("lang", code)]) for code in LANGUAGES}
+
+
 def page(
     request: Request, template: str, context: Mapping[str, Any], language: str, status_code: int = 200
 ) -> HTMLResponse:
-    html = render(template, {**context, "request_path": request.url.path}, language)
+    html = render(
+        template,
+        {**context, "request_path": request.url.path, "language_links": language_links(request)},
+        language,
+    )
     return HTMLResponse(html, status_code=status_code, headers={"Content-Language": language})
 
 

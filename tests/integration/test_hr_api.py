@@ -175,3 +175,12 @@ def test_the_start_form_keeps_the_input_and_names_the_field_when_refused(hr: HrC
     assert board.status_code == 200 and "1. februar 2027" in board.text
     again = hr.client.post("/hr/cycles/start", data={"csrf_token": csrf, "year": "2027", "starts_on": "2027-01-04"})
     assert again.status_code == 409
+
+
+def test_switching_language_keeps_the_boards_filters(hr: HrClients) -> None:
+    started = hr.client.post("/api/cycles", json={"year": 2027, "starts_on": "2027-01-04"}, headers=hr.api())
+    assert started.status_code == 201
+    page = hr.client.get("/board?step=talks&late=1&lang=en", headers=hr.api())
+    assert page.status_code == 200
+    assert 'href="?step=talks&amp;late=1&amp;lang=nb"' in page.text
+    assert 'href="?step=talks&amp;late=1&amp;lang=en"' in page.text
