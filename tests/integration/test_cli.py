@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from aarshjul.cli import main
+from aarshjul.clock import system_clock
 from aarshjul.db.models import Person
 from aarshjul.runtime import Runtime
 from aarshjul.settings import get_settings
@@ -85,3 +88,57 @@ def test_sweep_rejects_a_malformed_moment(cli_env: Runtime, capsys: pytest.Captu
         main(["sweep", "--now", "next tuesday"])
     assert exited.value.code == 2
     assert "not a date or datetime" in capsys.readouterr().err
+
+
+def test_a_year_from_the_command_line(cli_env: Runtime, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Start a cycle, read its status as the API does, sweep a month on, read the outbox, get a token."""
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+
+    assert main(["org", "import", str(DEMO_ORG_FILE), "--organisation", "Fjordvik kommune"]) == 0
+    assert main(["strategy", "load", str(DEMO_STRATEGY_FILE)]) == 0
+    starts_on = dt.date.today() + dt.timedelta(days=7)
+    if starts_on.year > 2028:  # past the demo's strategy period: give the year one of its own
+        later = tmp_path / "later.yaml"
+        later.write_text(
+            f"period: {{first_year: {starts_on.year}, last_year: {starts_on.year + 3}}}\n"
+            "strategic_goals: [{code: SM1, title: Gode tjenester}]\n"
+            "competence_areas: [{code: ENDRING, name: Endring, main_goal: Evne til endring}]\n"
+        )
+        assert main(["strategy", "load", str(later)]) == 0
+    capsys.readouterr()
+
+    assert main(["cycle", "start", "--year", str(starts_on.year), "--starts-on", starts_on.isoformat()]) == 0
+    assert f"Started cycle 1 for {starts_on.year}" in capsys.readouterr().out
+    assert main(["cycle", "start", "--year", str(starts_on.year), "--starts-on", starts_on.isoformat()]) == 1
+    assert "error:" in capsys.readouterr().err  # the same year twice
+
+    assert main(["hr", "token"]) == 0
+    token = capsys.readouterr().out.strip().splitlines()[-1]
+    assert main(["cycle", "status", "--json"]) == 0
+    from_cli = json.loads(capsys.readouterr().out)
+    cli_env.clock = system_clock  # the command line reads the real clock; so does this service
+    with TestClient(create_app(cli_env)) as client:
+        from_api = client.get("/api/cycles/1/status", headers={"Authorization": f"Bearer {token}"})
+    assert from_api.status_code == 200
+    assert from_cli == from_api.json()
+    assert main(["cycle", "status"]) == 0
+    assert "Strategy review" in capsys.readouterr().out
+
+    # The cycle starts next week: the sweep on its first morning opens the first step; later sweeps
+    # remind before the first deadline and escalate after it.
+    first_morning = dt.datetime.combine(starts_on, dt.time(8, 0)).isoformat()
+    assert main(["sweep", "--now", first_morning]) == 0
+    assert "Sweep as of" in capsys.readouterr().out
+    for days in (15, 25):  # a week before the first deadline, and four days after it
+        moment = dt.datetime.combine(starts_on + dt.timedelta(days=days), dt.time(8, 0)).isoformat()
+        assert main(["sweep", "--now", moment]) == 0
+    capsys.readouterr()
+    assert main(["outbox", "--json"]) == 0
+    outbox = json.loads(capsys.readouterr().out)
+    templates = {m["template"] for m in outbox}
+    assert {"task_invitation", "cycle_started"} <= templates
+    assert {"task_reminder", "escalation_manager"} <= templates
+    assert main(["outbox"]) == 0
+    assert "task_invitation" in capsys.readouterr().out
