@@ -43,17 +43,62 @@ def test_seed_demo_loads_the_organisation_once(runtime: Runtime) -> None:
         )
 
 
-def test_a_bad_file_changes_nothing(runtime: Runtime, tmp_path: Path) -> None:
+BAD_ORG_FILES = {
+    "unknown parent unit": (
+        lambda text: text.replace(",Hjemmetjenesten,HEL,", ",Hjemmetjenesten,NOPE,"),
+        'unit "HJE" has unknown parent unit "NOPE"',
+    ),
+    "a cycle in the unit tree": (
+        lambda text: text.replace(",Helse og omsorg,KOM,", ",Helse og omsorg,HJE,"),
+        "the unit tree has a cycle: HEL -> HJE -> HEL",
+    ),
+    "duplicate email": (
+        lambda text: text + "9999,Kopi,ingrid.myrvaag@fjordvik.kommune.no,HR,,,employee,nb,\n",
+        'org.csv line 63: duplicate email "ingrid.myrvaag@fjordvik.kommune.no" (also on line 2)',
+    ),
+    "a unit without a leader": (
+        lambda text: text.replace(",Bjørkås skole,OPP,leader,", ",Bjørkås skole,OPP,employee,"),
+        'unit "BJO" has no leader',
+    ),
+    "a person in an unknown unit": (
+        lambda text: text + "9999,Ola Nordmann,ola@fjordvik.kommune.no,GHOST,,,employee,nb,\n",
+        'org.csv line 63: person "ola@fjordvik.kommune.no" is in unknown unit "GHOST"',
+    ),
+    "malformed email": (
+        lambda text: text.replace("Ingrid Myrvåg", "Ingrid Myrvåg-Lie") + "9999,X,not-an-email,HR,,,employee,nb,\n",
+        'org.csv line 63: malformed email "not-an-email"',
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_ORG_FILES))
+def test_a_bad_file_changes_nothing(runtime: Runtime, tmp_path: Path, case: str) -> None:
     seed_demo(runtime)
     before = snapshot(runtime)
-    text = DEMO_ORG_FILE.read_text(encoding="utf-8")
+    change, expected = BAD_ORG_FILES[case]
     bad = tmp_path / "org.csv"
-    # A good change (a new name) and a bad line in the same file: neither is applied.
-    bad.write_text(text.replace("Ingrid Myrvåg", "Ingrid Myrvåg-Lie") + "9999,X,not-an-email,HR,,,employee,nb,\n")
+    # Good changes (a new name, say) and a bad line in the same file: nothing is applied.
+    bad.write_text(change(DEMO_ORG_FILE.read_text(encoding="utf-8")), encoding="utf-8")
     with pytest.raises(ImportProblem) as caught:
         import_org(runtime, bad)
-    assert caught.value.problems == ['org.csv line 63: malformed email "not-an-email"']
+    assert any(expected in problem for problem in caught.value.problems), caught.value.problems
     assert snapshot(runtime) == before
+
+
+def test_a_reversed_strategy_changes_nothing(runtime: Runtime, tmp_path: Path) -> None:
+    from aarshjul.usecases.org_import import DEMO_STRATEGY_FILE
+
+    seed_demo(runtime)
+    bad = tmp_path / "strategy.yaml"
+    text = DEMO_STRATEGY_FILE.read_text(encoding="utf-8").replace("first_year: 2025", "first_year: 2029")
+    bad.write_text(text.replace("Digital kompetanse", "Noe annet"), encoding="utf-8")
+    with pytest.raises(ImportProblem) as caught:
+        load_strategy(runtime, bad)
+    assert caught.value.problems == [
+        "strategy.yaml period: the year range 2029–2028 is reversed (first_year after last_year)"
+    ]
+    with runtime.sessions() as session:
+        assert "Digital kompetanse" in [a.name for a in session.scalars(select(CompetenceArea))]
 
 
 def test_reimport_updates_in_place_and_deactivates_leavers(runtime: Runtime, tmp_path: Path) -> None:
