@@ -21,10 +21,11 @@ from sqlalchemy.orm import Session
 
 from aarshjul.clock import local_date
 from aarshjul.db.engine import unit_of_work
-from aarshjul.db.models import ApiToken, AuditEvent, HrCredential, Person
+from aarshjul.db.models import ApiToken, HrCredential, Person
 from aarshjul.domain.enums import Role
 from aarshjul.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from aarshjul.runtime import Runtime
+from aarshjul.usecases.cycle_support import audit
 
 MAX_FAILED_ATTEMPTS = 5
 LOCK_MINUTES = 15
@@ -77,29 +78,6 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _audit(
-    session: Session,
-    now: dt.datetime,
-    actor: str,
-    action: str,
-    object_id: object,
-    before: dict[str, object] | None = None,
-    after: dict[str, object] | None = None,
-    object_type: str = "person",
-) -> None:
-    session.add(
-        AuditEvent(
-            occurred_at=now,
-            actor=actor,
-            action=action,
-            object_type=object_type,
-            object_id=str(object_id),
-            before=before,
-            after=after,
-        )
-    )
-
-
 def _active_hr(session: Session, email: str, today: dt.date) -> Person | None:
     person = session.scalars(select(Person).where(Person.email == email.strip().lower())).first()
     if person is None or person.role != Role.HR.value or not person.is_active_on(today):
@@ -129,7 +107,16 @@ def set_password(runtime: Runtime, email: str, password: str, actor: str = "cli"
         credential.password_hash = _hasher.hash(password)
         credential.failed_attempts = 0
         credential.locked_until = None
-        _audit(session, now, actor, "hr.password_set", person.id, {"had_password": had_password}, {"unlocked": True})
+        audit(
+            session,
+            now,
+            actor,
+            "hr.password_set",
+            "person",
+            person.id,
+            before={"had_password": had_password},
+            after={"unlocked": True},
+        )
 
 
 def sign_in(runtime: Runtime, email: str, password: str) -> SignInResult:
@@ -140,10 +127,10 @@ def sign_in(runtime: Runtime, email: str, password: str) -> SignInResult:
         credential = session.get(HrCredential, person.id) if person is not None else None
         if person is None or credential is None:
             _verify(_DUMMY_HASH, password)
-            _audit(session, now, "anonymous", "hr.sign_in_refused", email.strip().lower()[:64], None, None, "email")
+            audit(session, now, "anonymous", "hr.sign_in_refused", "email", email.strip().lower()[:64])
             return SignInResult(SignInOutcome.REFUSED)
         if credential.locked_until is not None and credential.locked_until > now:
-            _audit(session, now, "anonymous", "hr.sign_in_locked", person.id)
+            audit(session, now, "anonymous", "hr.sign_in_locked", "person", person.id)
             return SignInResult(SignInOutcome.LOCKED, locked_until=credential.locked_until)
         if not _verify(credential.password_hash, password):
             credential.failed_attempts += 1
@@ -151,14 +138,16 @@ def sign_in(runtime: Runtime, email: str, password: str) -> SignInResult:
             if locked:
                 credential.locked_until = now + dt.timedelta(minutes=LOCK_MINUTES)
                 credential.failed_attempts = 0
-            _audit(
+            audit(
                 session,
                 now,
                 "anonymous",
                 "hr.lock_out" if locked else "hr.sign_in_failed",
+                "person",
                 person.id,
-                None,
-                {"locked_until": credential.locked_until.isoformat() if locked and credential.locked_until else None},
+                after={
+                    "locked_until": credential.locked_until.isoformat() if locked and credential.locked_until else None
+                },
             )
             if locked:
                 return SignInResult(SignInOutcome.LOCKED, locked_until=credential.locked_until)
@@ -168,7 +157,7 @@ def sign_in(runtime: Runtime, email: str, password: str) -> SignInResult:
         credential.failed_attempts = 0
         credential.locked_until = None
         principal = HrPrincipal(person.id, person.email, person.name, "password")
-        _audit(session, now, principal.actor, "hr.sign_in", person.id)
+        audit(session, now, principal.actor, "hr.sign_in", "person", person.id)
         return SignInResult(SignInOutcome.OK, principal, credential_stamp=credential_stamp(credential.password_hash))
 
 
@@ -228,15 +217,14 @@ def issue_api_token(runtime: Runtime, email: str | None = None, label: str = "cl
         record = ApiToken(person_id=person.id, token_hash=hash_token(token), label=label[:200], created_at=now)
         session.add(record)
         session.flush()
-        _audit(
+        audit(
             session,
             now,
             actor,
             "hr.token_issued",
-            record.id,
-            None,
-            {"person_id": person.id, "label": label},
             "api_token",
+            record.id,
+            after={"person_id": person.id, "label": label},
         )
     return token
 
@@ -264,13 +252,13 @@ def revoke_api_token(runtime: Runtime, token: str, actor: str) -> None:
         ).first()
         if result is None:
             raise Conflict("the token is unknown or already revoked")
-        _audit(session, now, actor, "hr.token_revoked", result[0], None, {"revoked_at": now.isoformat()}, "api_token")
+        audit(session, now, actor, "hr.token_revoked", "api_token", result[0], after={"revoked_at": now.isoformat()})
 
 
 def record_sign_out(runtime: Runtime, principal: HrPrincipal) -> None:
     now = runtime.clock()
     with unit_of_work(runtime.sessions) as session:
-        _audit(session, now, principal.actor, "hr.sign_out", principal.person_id)
+        audit(session, now, principal.actor, "hr.sign_out", "person", principal.person_id)
 
 
 def ensure_demo_hr_password(runtime: Runtime) -> tuple[str, str]:
