@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
@@ -20,7 +20,7 @@ from aarshjul.domain.errors import InvalidInput
 from aarshjul.runtime import Runtime
 from aarshjul.usecases import board, plan, submissions
 from aarshjul.usecases.audit import AuditPage, audit_log
-from aarshjul.usecases.cycles import clone_last_year, close_cycle, preview_cycle, start_cycle
+from aarshjul.usecases.cycles import CyclePreview, clone_last_year, close_cycle, preview_cycle, start_cycle
 from aarshjul.usecases.hr_actions import remind_late
 from aarshjul.usecases.task_admin import extend_deadline, reassign_tasks
 from forms.registry import FormRejected
@@ -53,26 +53,6 @@ class CycleStarted(BaseModel):
     id: int
     year: int
     status_url: str
-
-
-class PreviewTaskOut(BaseModel):
-    person_id: int
-    person_name: str
-    unit_id: int
-    unit_name: str
-    step_key: str
-    part_key: str
-    form_key: str
-    due_on: dt.date
-
-
-class CyclePreviewOut(BaseModel):
-    year: int
-    starts_on: dt.date
-    definition_key: str
-    definition_version: int
-    step_due: dict[str, dt.date]
-    first_tasks: list[PreviewTaskOut]
 
 
 class CloseCycle(_Body):
@@ -128,13 +108,21 @@ def today_of(runtime: Runtime) -> dt.date:
     return local_date(runtime.clock(), runtime.settings.zone)
 
 
-def _filters(unit_id: int | None, step: str | None, late_only: bool) -> board.BoardFilters:
+def board_filters(
+    unit_id: Annotated[int | None, Query(description="Only this unit and the units below it")] = None,
+    step: Annotated[str | None, Query(description="Only this step (its key)")] = None,
+    late_only: Annotated[bool, Query(description="Only units with late tasks")] = False,
+) -> board.BoardFilters:
     return board.BoardFilters(unit_id=unit_id, step=step or None, late_only=late_only)
 
 
-UnitFilter = Annotated[int | None, Query(description="Only this unit and the units below it")]
-StepFilter = Annotated[str | None, Query(description="Only this step (its key)")]
-LateFilter = Annotated[bool, Query(description="Only units with late tasks")]
+FiltersDep = Annotated[board.BoardFilters, Depends(board_filters)]
+
+
+def download(content: str | bytes, media_type: str, filename: str) -> Response:
+    return Response(
+        content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
 
 
 @router.get("/hr/me", response_model=Me)
@@ -156,17 +144,9 @@ def start(body: StartCycle, access: ApiHr, runtime: RuntimeDep) -> CycleStarted:
     return CycleStarted(id=cycle_id, year=body.year, status_url=f"/api/cycles/{cycle_id}/status")
 
 
-@router.post("/cycles/preview", response_model=CyclePreviewOut)
-def preview(body: StartCycle, access: ApiHr, runtime: RuntimeDep) -> CyclePreviewOut:
-    result = preview_cycle(runtime, body.year, starts_on=body.starts_on, step_due=body.step_due)
-    return CyclePreviewOut(
-        year=result.year,
-        starts_on=result.starts_on,
-        definition_key=result.definition_key,
-        definition_version=result.definition_version,
-        step_due=result.step_due,
-        first_tasks=[PreviewTaskOut(**t.__dict__) for t in result.first_tasks],
-    )
+@router.post("/cycles/preview", response_model=CyclePreview)
+def preview(body: StartCycle, access: ApiHr, runtime: RuntimeDep) -> CyclePreview:
+    return preview_cycle(runtime, body.year, starts_on=body.starts_on, step_due=body.step_due)
 
 
 @router.post("/cycles/clone", response_model=CycleStarted, status_code=201)
@@ -182,11 +162,9 @@ def status(
     access: ApiHr,
     runtime: RuntimeDep,
     session: SessionDep,
-    unit_id: UnitFilter = None,
-    step: StepFilter = None,
-    late_only: LateFilter = False,
+    filters: FiltersDep,
 ) -> board.CycleStatus:
-    return board.cycle_status(session, cycle_id, _filters(unit_id, step, late_only), today=today_of(runtime))
+    return board.cycle_status(session, cycle_id, filters, today=today_of(runtime))
 
 
 @router.get(
@@ -199,17 +177,11 @@ def status_csv(
     access: ApiHr,
     runtime: RuntimeDep,
     session: SessionDep,
-    unit_id: UnitFilter = None,
-    step: StepFilter = None,
-    late_only: LateFilter = False,
+    filters: FiltersDep,
     lang: Annotated[Literal["nb", "en"], Query()] = "nb",
 ) -> Response:
-    result = board.cycle_status(session, cycle_id, _filters(unit_id, step, late_only), today=today_of(runtime))
-    return Response(
-        board.status_csv(result, lang),
-        media_type=CSV_MEDIA,
-        headers={"Content-Disposition": f'attachment; filename="aarshjul-{result.cycle.year}-status.csv"'},
-    )
+    result = board.cycle_status(session, cycle_id, filters, today=today_of(runtime))
+    return download(board.status_csv(result, lang), CSV_MEDIA, f"aarshjul-{result.cycle.year}-status.csv")
 
 
 @router.get("/cycles/{cycle_id}/units/{unit_id}", response_model=board.UnitDetail)
@@ -287,21 +259,13 @@ def competence_plan(
 @router.get("/plan.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
 def plan_csv(access: ApiHr, session: SessionDep, period_id: Annotated[int | None, Query()] = None) -> Response:
     result = plan.competence_plan(session, period_id)
-    return Response(
-        plan.plan_csv(result),
-        media_type=CSV_MEDIA,
-        headers={"Content-Disposition": f'attachment; filename="kompetanseplan-{result.period.first_year}.csv"'},
-    )
+    return download(plan.plan_csv(result), CSV_MEDIA, f"kompetanseplan-{result.period.first_year}.csv")
 
 
 @router.get("/plan.xlsx", response_class=Response, responses={200: {"content": {XLSX_MEDIA: {}}}})
 def plan_xlsx(access: ApiHr, session: SessionDep, period_id: Annotated[int | None, Query()] = None) -> Response:
     result = plan.competence_plan(session, period_id)
-    return Response(
-        plan.plan_xlsx(result),
-        media_type=XLSX_MEDIA,
-        headers={"Content-Disposition": f'attachment; filename="kompetanseplan-{result.period.first_year}.xlsx"'},
-    )
+    return download(plan.plan_xlsx(result), XLSX_MEDIA, f"kompetanseplan-{result.period.first_year}.xlsx")
 
 
 @router.get("/audit", response_model=AuditPage)
