@@ -370,3 +370,17 @@ class MeasureEvaluationForm(FormModel):
         if self.next_step is NextStep.ADJUST and not self.next_step_note:
             return [FormProblem(("next_step_note",), "comment_required")]
         return []
+
+
+# --- 9. follow-up of the talk's development plan ------------------------------------------------
+
+
+class TalkFollowUpForm(FormModel):
+    """The leader's follow-up, on a date agreed in the talk, of the development plan agreed there."""
+
+    plan_progress: Text = Field(title="How the agreed development plan is going")
+    done_since: Text = Field(title="What has been done since the talk")
+    support_needed: OptionalText = Field(
+        default="", title="Support the employee needs", description="From you, the unit or others"
+    )
+    next_step: Text = Field(title="Next step", description="What you agreed to do next, and by when")

@@ -26,6 +26,7 @@ from forms.models import (
     NeedsMappingForm,
     StrategyReviewForm,
     TalkConfirmationForm,
+    TalkFollowUpForm,
     TalkPreparationForm,
     TalkRecordForm,
     UnitGoalsForm,
@@ -44,10 +45,11 @@ FORMS: Mapping[str, type[FormModel]] = {
     "goal_breakdown": GoalBreakdownForm,
     "goal_acknowledgement": GoalAcknowledgementForm,
     "measure_evaluation": MeasureEvaluationForm,
+    "talk_follow_up": TalkFollowUpForm,
 }
 
 #: Forms whose content is personal to the employee of the talk and their leader.
-TALK_FORMS = frozenset({"talk_preparation", "talk_record", "talk_confirmation"})
+TALK_FORMS = frozenset({"talk_preparation", "talk_record", "talk_confirmation", "talk_follow_up"})
 
 
 class UnknownForm(DomainError):

@@ -24,7 +24,9 @@ from aarshjul.clock import local_date
 from aarshjul.db.models import Cycle, CycleDefinitionRecord, HumanTask, Measure, Person, Unit, UnitStep
 from aarshjul.domain.cycle_spec import CycleDefinition, parse_definition
 from aarshjul.domain.enums import TaskState, UnitStepState
+from aarshjul.domain.followups import FOLLOW_UP_STEP_KEY
 from aarshjul.links import LinkClaims, task_url
+from aarshjul.personal_links import ExportClaims, FollowUpClaims, export_url, follow_up_url
 from aarshjul.settings import Settings
 from notifications.backends import Attachment
 from notifications.ics import CalendarInvitation, CalendarPerson, build_invitation
@@ -148,6 +150,8 @@ class _Reader:
     def task_title(self, task: _Task) -> str:
         if task.step_key == EVALUATION_STEP_KEY:
             return self._("Evaluation of a measure")
+        if task.step_key == FOLLOW_UP_STEP_KEY:
+            return self._("Follow-up of the development plan")
         definition = self.definition(task.definition_id)
         step = next((s for s in definition.steps if s.key == task.step_key), None)
         if step is None:
@@ -414,6 +418,32 @@ def _talk_scheduled(reader: _Reader, message: QueuedMessage) -> _View | None:
     )
 
 
+def _follow_up_recorded(reader: _Reader, message: QueuedMessage) -> _View | None:
+    """To the employee: their leader wrote a follow-up; the link shows it to them, read-only."""
+    tasks = reader.tasks([int(message.context["task_id"])])
+    subject_id = tasks[0].subject_person_id if tasks else None
+    if subject_id is None or subject_id != message.recipient_id or tasks[0].state != TaskState.SUBMITTED:
+        return None
+    task = tasks[0]
+    url = follow_up_url(reader.settings.base_url, reader.settings.secret(), FollowUpClaims(task.id, subject_id))
+    subject = reader._("{leader} has followed up your development plan").format(leader=task.assignee_name)
+    return _View(subject, {"leader": task.assignee_name, "url": url})
+
+
+def _personal_data_link(reader: _Reader, message: QueuedMessage) -> _View | None:
+    """To a person who asked for the export of their data: a one-time link, good for seven days."""
+    if message.recipient_id is None:
+        return None
+    claims = ExportClaims(
+        message.recipient_id, dt.datetime.fromisoformat(message.context["issued_at"]), message.context["nonce"]
+    )
+    if claims.expires_at() <= reader.now:
+        return None
+    url = export_url(reader.settings.base_url, reader.settings.secret(), claims)
+    expires = format_datetime(claims.expires_at(), reader.language)
+    return _View(reader._("Your data in Årshjul"), {"url": url, "expires": expires})
+
+
 BUILDERS: dict[str, Builder] = {
     "task_invitation": _invitation,
     "task_reminder": _reminder,
@@ -426,6 +456,8 @@ BUILDERS: dict[str, Builder] = {
     "tasks_reassigned_hr": _reassigned,
     "new_link": _new_link,
     "talk_scheduled": _talk_scheduled,
+    "follow_up_recorded": _follow_up_recorded,
+    "personal_data_link": _personal_data_link,
 }
 TEMPLATES: Sequence[str] = tuple(BUILDERS)
 

@@ -29,8 +29,8 @@ from aarshjul.db.models import (
 from aarshjul.domain.cycle_spec import CycleDefinition, parse_definition
 from aarshjul.domain.enums import CycleState, MeasureState, TaskState, UnitStepState
 from aarshjul.domain.errors import Conflict, InvalidInput, NotFound
+from aarshjul.domain.followups import LIVES_ON_STEP_KEYS
 from aarshjul.domain.progression import (
-    EVALUATION_STEP_KEY,
     AdvancePlan,
     CyclePlanner,
     MeasureFact,
@@ -368,7 +368,7 @@ def _advance_in(session: Session, runtime: Runtime, cycle: Cycle, now: dt.dateti
                 HumanTask.state,
                 HumanTask.subject_person_id,
                 HumanTask.measure_id,
-            ).where(HumanTask.cycle_id == cycle.id, HumanTask.step_key != EVALUATION_STEP_KEY)
+            ).where(HumanTask.cycle_id == cycle.id, HumanTask.step_key.not_in(LIVES_ON_STEP_KEYS))
         )
     ]
     measures = [
@@ -499,12 +499,12 @@ def _running_cycle(session: Session, cycle_id: int) -> Cycle:
 
 
 def _stop(session: Session, cycle: Cycle, now: dt.datetime) -> int:
-    """Stop a cycle's open step tasks (evaluation tasks live on); returns how many were cancelled."""
+    """Stop a cycle's open step tasks (evaluation and follow-up tasks live on); returns how many were cancelled."""
     result = session.execute(
         update(HumanTask)
         .where(
             HumanTask.cycle_id == cycle.id,
-            HumanTask.step_key != EVALUATION_STEP_KEY,
+            HumanTask.step_key.not_in(LIVES_ON_STEP_KEYS),
             HumanTask.state.in_([TaskState.OPEN.value, TaskState.RETURNED.value]),
         )
         .values(state=TaskState.CANCELLED.value, closed_at=now)

@@ -44,6 +44,7 @@ SHOWN: dict[str, frozenset[str]] = {
     "goal_breakdown": frozenset({"unit_goals", "record"}),
     "goal_acknowledgement": frozenset({"individual_goals"}),
     "measure_evaluation": frozenset({"measure"}),
+    "talk_follow_up": frozenset({"record"}),
 }
 
 #: Measures a proposal may amend, and measures a talk's development plan may name.

@@ -34,9 +34,11 @@ from aarshjul.db.models import (
 from aarshjul.domain.cycle_spec import LocalizedText
 from aarshjul.domain.enums import CycleState, MeasureState, Role, TaskState
 from aarshjul.domain.errors import Conflict, DomainError, Forbidden, NotFound
+from aarshjul.domain.followups import FOLLOW_UP_FORM, FOLLOW_UP_NAME, FOLLOW_UP_STEP_KEY, LIVES_ON_STEP_KEYS
 from aarshjul.links import BadLink, read_token
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.cycle_support import audit, cycle_definition, load_org, message_to, today_for
+from aarshjul.usecases.followups import project_follow_up
 from aarshjul.usecases.form_context import FormContextView, task_inputs
 from forms.fields import FormModel, FormRules
 from forms.models import (
@@ -159,7 +161,9 @@ def _mode(session: Session, runtime: Runtime, task: HumanTask, now: dt.datetime)
         raise LinkRefused(LinkReason.CANCELLED)
     cycle = session.get(Cycle, task.cycle_id)
     closed_at = task.closed_at
-    if closed_at is None and cycle is not None and cycle.state != CycleState.RUNNING.value:
+    # Evaluation and follow-up tasks outlive their cycle; a closed cycle closes only its step tasks.
+    lives_on = task.step_key in LIVES_ON_STEP_KEYS
+    if closed_at is None and cycle is not None and cycle.state != CycleState.RUNNING.value and not lives_on:
         closed_at = cycle.closed_at or now
     if closed_at is not None:
         if task.submitted_at is not None and now - closed_at <= dt.timedelta(days=runtime.settings.link_grace_days):
@@ -200,6 +204,8 @@ def _names(session: Session, task: HumanTask, cycle: Cycle) -> tuple[int | None,
         step = definition.step(task.step_key)
         return step.number, step.name, step.part(task.part_key).name
     except KeyError:
+        if task.step_key == FOLLOW_UP_STEP_KEY:
+            return None, FOLLOW_UP_NAME, FOLLOW_UP_NAME
         return None, EVALUATION_NAME, EVALUATION_NAME
 
 
@@ -565,6 +571,7 @@ PROJECTIONS = {
     PROPOSAL_FORM: _project_measures,
     APPROVAL_FORM: _project_decision,
     EVALUATION_FORM: _project_evaluation,
+    FOLLOW_UP_FORM: project_follow_up,
 }
 
 

@@ -1,6 +1,7 @@
 """The time-driven work, run on a schedule and by ``aarshjul sweep --now``: reminders before
-deadlines, escalations after them, evaluation tasks when a measure's evaluation date comes, and an
-advance of every running cycle as a safety net for a lost trigger.
+deadlines, escalations after them, evaluation tasks when a measure's evaluation date comes,
+follow-up tasks when a talk's follow-up date comes, and an advance of every running cycle as a
+safety net for a lost trigger.
 
 Each rung of a ladder is sent once per task (the task row counts the rungs sent) and a person gets
 one email per sweep however many of their tasks it concerns.
@@ -21,6 +22,7 @@ from aarshjul.db.engine import unit_of_work
 from aarshjul.db.models import Cycle, HumanTask, Measure
 from aarshjul.domain.cycle_spec import CycleDefinition, EscalationRung
 from aarshjul.domain.enums import CycleState, MeasureState, TaskState
+from aarshjul.domain.followups import LIVES_ON_STEP_KEYS
 from aarshjul.domain.progression import (
     EVALUATION_PART_KEY,
     EVALUATION_STEP_KEY,
@@ -48,6 +50,7 @@ from aarshjul.usecases.cycle_support import (
     today_for,
 )
 from aarshjul.usecases.cycles import AdvanceReport, advance_cycle, running_cycle_ids
+from aarshjul.usecases.followups import open_due_follow_ups
 from notifications.outbox import OutgoingMessage, enqueue_many
 from notifications.summaries import queue_weekly_summaries
 
@@ -62,6 +65,7 @@ class SweepReport:
     escalation_emails: int = 0
     escalated_tasks: int = 0
     evaluations_opened: int = 0
+    follow_ups_opened: int = 0
     weekly_summaries: int = 0
     advanced: list[AdvanceReport] = field(default_factory=list)
 
@@ -92,8 +96,10 @@ def sweep(runtime: Runtime, now: dt.datetime | None = None, advance: bool = True
         messages += _reminders_and_escalations(session, contexts, now, report)
         messages += _evaluations(session, contexts, now, report)
         enqueue_many(session, messages, now)
+        follow_ups = open_due_follow_ups(session, now, contexts.today, contexts.zone)
+        report.follow_ups_opened = follow_ups.tasks
         report.weekly_summaries = queue_weekly_summaries(session, now)
-    if messages or report.weekly_summaries:
+    if messages or report.weekly_summaries or follow_ups.invitations:
         runtime.triggers.dispatch()
     return report
 
@@ -127,7 +133,7 @@ class _Contexts:
 
 
 def _ladders(context: _CycleContext, step_key: str) -> tuple[tuple[int, ...], tuple[EscalationRung, ...]]:
-    if step_key == EVALUATION_STEP_KEY:
+    if step_key in LIVES_ON_STEP_KEYS:
         return EVALUATION_REMINDERS, EVALUATION_ESCALATION
     try:
         step = context.definition.step(step_key)
@@ -140,8 +146,8 @@ def _reminders_and_escalations(
     session: Session, contexts: _Contexts, now: dt.datetime, report: SweepReport
 ) -> list[OutgoingMessage]:
     zone = contexts.zone
-    # Tasks of running cycles, and evaluation tasks whatever their cycle's state.
-    live = (Cycle.state == CycleState.RUNNING.value) | (HumanTask.step_key == EVALUATION_STEP_KEY)
+    # Tasks of running cycles, and evaluation and follow-up tasks whatever their cycle's state.
+    live = (Cycle.state == CycleState.RUNNING.value) | HumanTask.step_key.in_(LIVES_ON_STEP_KEYS)
     horizon = contexts.today + dt.timedelta(days=120)
     rows = session.execute(
         select(

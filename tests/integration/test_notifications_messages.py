@@ -58,6 +58,18 @@ def test_every_template_renders_in_both_languages(runtime: Runtime, world: World
             session, world, world.leader_id, now, step_key="evaluation", part_key="evaluation", measure_id=measure.id
         )
         moved = add_task(session, world, world.employee_id, now)
+        employee = session.get(Person, world.employee_id)
+        assert employee
+        followed_up = add_task(
+            session,
+            world,
+            world.leader_id,
+            now,
+            step_key="follow_up",
+            part_key="follow_up",
+            subject_person_id=world.employee_id,
+            state=TaskState.SUBMITTED,
+        )
         contexts: dict[str, tuple[Person, dict[str, Any]]] = {
             "task_invitation": (leader, {"task_ids": [late.id, talk.id]}),
             "task_reminder": (leader, {"task_ids": [late.id], "days_left": 1}),
@@ -82,6 +94,8 @@ def test_every_template_renders_in_both_languages(runtime: Runtime, world: World
                     "sequence": 1,
                 },
             ),
+            "follow_up_recorded": (employee, {"task_id": followed_up.id}),
+            "personal_data_link": (employee, {"issued_at": now.isoformat(), "nonce": "0123456789abcdef"}),
         }
         assert set(contexts) == set(TEMPLATES)
         for template, (person, context) in contexts.items():
@@ -107,6 +121,8 @@ def test_every_template_renders_in_both_languages(runtime: Runtime, world: World
     summary = by_template["weekly_summary"].text
     assert ("Enheter ferdige" if language == "nb" else "Units done") in summary and "0 / 2" in summary
     assert "Siri Ansatt" in by_template["tasks_reassigned_hr"].text
+    assert "http://testserver/me/follow-ups/" in by_template["follow_up_recorded"].text
+    assert "http://testserver/me/data/" in by_template["personal_data_link"].text
 
 
 def test_weekly_summary_is_queued_once_per_iso_week_per_hr_person(runtime: Runtime, world: World, clock) -> None:  # type: ignore[no-untyped-def]
