@@ -13,9 +13,10 @@ import datetime as dt
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -45,7 +46,9 @@ from forms.models import (
     MeasureApprovalForm,
     MeasureDecision,
     MeasureProposalForm,
+    NeedItem,
     NeedsMappingForm,
+    UnitGoalItem,
     UnitGoalsForm,
 )
 from forms.registry import TALK_FORMS, validate_form
@@ -382,30 +385,53 @@ def _record(
 # --- projections: what a submitted form makes of the rows later steps point at --------------------
 
 
-def _project_unit_goals(
-    session: Session, runtime: Runtime, task: HumanTask, form: FormModel, now: dt.datetime
-) -> dict[str, Any]:
-    form = cast(UnitGoalsForm, form)
+class _Item(Protocol):
+    id: int | None
+
+
+_Projected = TypeVar("_Projected", UnitGoal, CriticalNeed)
+_ItemT = TypeVar("_ItemT", bound=_Item)
+
+
+def _sync_unit_rows(
+    session: Session,
+    task: HumanTask,
+    model: type[_Projected],
+    items: list[_ItemT],
+    fill: Callable[[_Projected, _ItemT], None],
+) -> None:
+    """One row of the task's unit per item, matched by the item's id so ids stay stable across
+    amendments; each item learns its row's id, and rows no item names any more are retired."""
     existing = {
-        g.id: g
-        for g in session.scalars(
-            select(UnitGoal).where(UnitGoal.cycle_id == task.cycle_id, UnitGoal.unit_id == task.unit_id)
-        )
+        row.id: row
+        for row in session.scalars(select(model).where(model.cycle_id == task.cycle_id, model.unit_id == task.unit_id))
     }
     kept: set[int] = set()
-    for item in form.goals:
+    for item in items:
         row = existing.get(item.id) if item.id is not None else None
         if row is None:
-            row = UnitGoal(cycle_id=task.cycle_id, unit_id=task.unit_id)
+            row = model(cycle_id=task.cycle_id, unit_id=task.unit_id)
             session.add(row)
-        row.strategic_goal_id, row.title, row.priority = item.strategic_goal_id, item.title, item.priority
-        row.indicator, row.target, row.retired = item.indicator, item.target, False
+        fill(row, item)
+        row.retired = False
         session.flush()
         item.id = row.id
         kept.add(row.id)
     for row in existing.values():
         if row.id not in kept:
             row.retired = True
+
+
+def _project_unit_goals(
+    session: Session, runtime: Runtime, task: HumanTask, form: FormModel, now: dt.datetime
+) -> dict[str, Any]:
+    form = cast(UnitGoalsForm, form)
+
+    def fill(row: UnitGoal, item: UnitGoalItem) -> None:
+        row.strategic_goal_id, row.title, row.priority = item.strategic_goal_id, item.title, item.priority
+        row.indicator, row.target = item.indicator, item.target
+
+    _sync_unit_rows(session, task, UnitGoal, form.goals, fill)
     return form.model_dump(mode="json")
 
 
@@ -413,28 +439,14 @@ def _project_needs(
     session: Session, runtime: Runtime, task: HumanTask, form: FormModel, now: dt.datetime
 ) -> dict[str, Any]:
     form = cast(NeedsMappingForm, form)
-    existing = {
-        n.id: n
-        for n in session.scalars(
-            select(CriticalNeed).where(CriticalNeed.cycle_id == task.cycle_id, CriticalNeed.unit_id == task.unit_id)
-        )
-    }
-    kept: set[int] = set()
-    for item in form.needs:
-        row = existing.get(item.id) if item.id is not None else None
-        if row is None:
-            row = CriticalNeed(cycle_id=task.cycle_id, unit_id=task.unit_id)
-            session.add(row)
+
+    def fill(row: CriticalNeed, item: NeedItem) -> None:
         row.unit_goal_id, row.competence_area_id, row.title = item.unit_goal_id, item.competence_area_id, item.title
         row.kind, row.strategy = item.kind.value, item.strategy.value
         row.level_needed, row.level_today = item.level_needed, item.level_today
-        row.passive_competence, row.retired = item.passive_competence, False
-        session.flush()
-        item.id = row.id
-        kept.add(row.id)
-    for row in existing.values():
-        if row.id not in kept:
-            row.retired = True
+        row.passive_competence = item.passive_competence
+
+    _sync_unit_rows(session, task, CriticalNeed, form.needs, fill)
     return form.model_dump(mode="json")
 
 
