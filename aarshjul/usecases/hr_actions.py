@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 
 from sqlalchemy import select
@@ -35,7 +36,7 @@ def remind_late(runtime: Runtime, cycle_id: int, step_key: str, actor: str) -> i
         if step_key not in {s.key for s in cycle_definition(session, cycle).active_steps}:
             raise InvalidInput("step_key", f"no step {step_key!r} in this cycle")
         rows = session.execute(
-            select(HumanTask.id, HumanTask.assignee_id).where(
+            select(HumanTask.id, HumanTask.assignee_id, HumanTask.due_on).where(
                 HumanTask.cycle_id == cycle_id,
                 HumanTask.step_key == step_key,
                 HumanTask.state.in_(ACTIONABLE),
@@ -43,15 +44,18 @@ def remind_late(runtime: Runtime, cycle_id: int, step_key: str, actor: str) -> i
             )
         ).all()
         by_person: dict[int, list[int]] = defaultdict(list)
-        for task_id, assignee_id in rows:
+        latest_due: dict[int, dt.date] = {}
+        for task_id, assignee_id, due_on in rows:
             by_person[assignee_id].append(task_id)
+            latest_due[assignee_id] = max(due_on, latest_due.get(assignee_id, due_on))
         _, contacts = load_org(session, cycle.organisation_id, today)
         messages = [
             message_to(
                 contacts[person_id],
                 f"late_reminder:{person_id}:{today.isoformat()}:{digest(sorted(task_ids))}",
                 "task_reminder",
-                {"task_ids": sorted(task_ids), "days_left": 0},
+                # Negative: the email says how many days late the least late task is.
+                {"task_ids": sorted(task_ids), "days_left": (latest_due[person_id] - today).days},
                 now,
             )
             for person_id, task_ids in sorted(by_person.items())

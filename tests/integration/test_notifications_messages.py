@@ -13,6 +13,7 @@ from aarshjul.db.models import HumanTask, Measure, Notification, Person
 from aarshjul.domain.enums import NotificationState, TaskState
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.board import cycle_status
+from aarshjul.usecases.hr_actions import remind_late
 from notifications.backends import Delivery, MailBackend, OutboundEmail, OutboxBackend, PermanentSendError
 from notifications.compose import TEMPLATES
 from notifications.dispatcher import dispatch_due
@@ -200,6 +201,28 @@ def test_the_board_lists_failed_emails_about_its_cycle_and_about_no_cycle(runtim
     shown = [keys[f.notification_id] for f in board.failed_emails]
     assert [n.cycle_ids for n in shown] == [(), (world.cycle_id,), (world.cycle_id,)]
     assert {f.last_error for f in board.failed_emails} == {"550"}
+
+
+@pytest.mark.parametrize(("language", "says"), [("nb", "er 3 eller flere dager over fristen"), ("en", "are 3 or more")])
+def test_hrs_reminder_to_everyone_late_says_how_many_days_late(
+    runtime: Runtime, world: World, language: str, says: str
+) -> None:
+    now = runtime.clock()
+    with runtime.sessions.begin() as session:
+        ola = session.get(Person, world.employee_id)
+        assert ola
+        ola.language = language
+        add_task(session, world, world.employee_id, now, due_on=now.date() - dt.timedelta(days=3))
+        add_task(session, world, world.employee_id, now, due_on=now.date() - dt.timedelta(days=5))
+    assert remind_late(runtime, world.cycle_id, "strategy_review", actor="hr:test") == 1
+    with runtime.sessions() as session:
+        reminder = session.scalars(select(Notification).where(Notification.template == "task_reminder")).one()
+    assert reminder.context["days_left"] == -3
+    backend = Capture()
+    dispatch_due(runtime, backend=backend)
+    (sent,) = backend.sent
+    assert says in sent.text and says in sent.html
+    assert "days or less" not in sent.text and "dager eller mindre" not in sent.text
 
 
 def test_a_late_entry_that_was_delivered_since_is_dropped(runtime: Runtime, world: World) -> None:
