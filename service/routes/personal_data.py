@@ -1,0 +1,230 @@
+"""A person's own data: ``/me/data`` (ask for an export of everything stored about you),
+``/me/data/{token}`` (the emailed one-time link: a page, then the download) and
+``/me/follow-ups/{token}`` (an employee reads the follow-up their leader wrote about them).
+
+No JavaScript. The request form follows ``/link/new``: a CSRF cookie and its HMAC in the form, limits
+per client and per address, and the same answer for known and unknown addresses. Opening the export
+link changes nothing; only the download button (a POST, with a CSRF token bound to the link) spends it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from functools import partial
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from aarshjul.runtime import Runtime
+from aarshjul.usecases.personal_data import (
+    ExportLinkProblem,
+    ExportLinkRefused,
+    FollowUpNotFound,
+    check_export_link,
+    export_personal_data,
+    read_follow_up,
+    request_export,
+)
+from forms.layout import build_view
+from forms.models import TalkFollowUpForm
+from notifications.rate_limit import LinkRequestLimiter
+from notifications.recovery import normalise_email
+from service.deps import LanguageDep, RuntimeDep
+from service.i18n import gettext, translations
+from service.pages import message_page, page
+
+router = APIRouter(tags=["personal data"])
+
+DATA_PATH = "/me/data"
+CSRF_COOKIE = "aarshjul_data_csrf"
+EXPORT_FILENAME = "aarshjul-my-data.json"
+
+
+def _limiter(request: Request) -> LinkRequestLimiter:
+    """Limits per client and per address, as for new links; kept apart so one does not use up the other."""
+    limiter: LinkRequestLimiter | None = getattr(request.app.state, "personal_data_limiter", None)
+    if limiter is None:
+        limiter = LinkRequestLimiter()
+        request.app.state.personal_data_limiter = limiter
+    return limiter
+
+
+def _sign(runtime: Runtime, purpose: str, value: str) -> str:
+    return hmac.new(runtime.settings.secret().encode(), f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"  # the link is the credential
+    return response
+
+
+# --- asking for the export ----------------------------------------------------------------------
+
+
+def _request_form(
+    request: Request, runtime: Runtime, language: str, email: str = "", error: str | None = None, status: int = 200
+) -> Response:
+    nonce = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+    response = page(
+        request,
+        "personal_data/request.html",
+        {"csrf_token": _sign(runtime, "me-data", nonce), "email": email, "error": error, "action": DATA_PATH},
+        language,
+        status,
+    )
+    response.set_cookie(
+        CSRF_COOKIE,
+        nonce,
+        httponly=True,
+        samesite="strict",
+        secure=runtime.settings.base_url.startswith("https://"),
+        path=DATA_PATH,
+        max_age=2 * 3600,
+    )
+    return _no_store(response)
+
+
+@router.get(DATA_PATH, response_class=HTMLResponse, summary="Ask for an export of your data")
+def data_request_form(request: Request, runtime: RuntimeDep, language: LanguageDep) -> Response:
+    return _request_form(request, runtime, language)
+
+
+@router.post(DATA_PATH, response_class=HTMLResponse, summary="Send me a link to my data")
+def data_request(
+    request: Request,
+    runtime: RuntimeDep,
+    language: LanguageDep,
+    email: Annotated[str, Form(max_length=254)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    _ = partial(gettext, language)
+    nonce = request.cookies.get(CSRF_COOKIE, "")
+    if not nonce or not hmac.compare_digest(csrf_token, _sign(runtime, "me-data", nonce)):
+        return _request_form(request, runtime, language, email, _("The form had expired. Please send it again."), 403)
+    address = normalise_email(email)
+    if "@" not in address:
+        return _request_form(request, runtime, language, email, _("Type your work email address."), 422)
+    client = request.client.host if request.client else "unknown"
+    if not _limiter(request).allow(client, address):
+        return message_page(
+            request, language, _("Too many requests"), [_("Please wait a while before you ask again.")], 429
+        )
+    if request_export(runtime, address):
+        runtime.triggers.dispatch()
+    return _no_store(
+        message_page(
+            request,
+            language,
+            _("Check your email"),
+            [
+                _(
+                    "If this address belongs to someone in the organisation, we have sent a link to their data "
+                    "to it. The email should arrive within a few minutes; the link works once, for seven days."
+                ),
+                _("No email? Check your spam folder, or ask HR which address they have for you."),
+            ],
+            200,
+        )
+    )
+
+
+# --- the emailed link -----------------------------------------------------------------------------
+
+
+def _refused(request: Request, language: str, problem: ExportLinkProblem) -> Response:
+    _ = partial(gettext, language)
+    texts = {
+        ExportLinkProblem.INVALID: (
+            _("This link does not work"),
+            _("The link is incomplete or was not made by Årshjul. Copy the whole link from the email."),
+            404,
+        ),
+        ExportLinkProblem.EXPIRED: (
+            _("This link has expired"),
+            _("A link to your data works for seven days. Ask for a new one: it takes a minute."),
+            410,
+        ),
+        ExportLinkProblem.USED: (
+            _("This link has been used"),
+            _(
+                "Your data was downloaded with this link, and a link works only once. "
+                "Ask for a new one if you need it again."
+            ),
+            410,
+        ),
+    }
+    title, text, status = texts[problem]
+    return _no_store(
+        message_page(
+            request, language, title, [text], status, link_href=DATA_PATH, link_text=_("Ask for a new link to my data")
+        )
+    )
+
+
+@router.get(DATA_PATH + "/{token}", response_class=HTMLResponse, summary="The page of an export link")
+def export_page(token: str, request: Request, runtime: RuntimeDep, language: LanguageDep) -> Response:
+    try:
+        link = check_export_link(runtime, token)
+    except ExportLinkRefused as exc:
+        return _refused(request, language, exc.problem)
+    context = {"name": link.name, "expires_at": link.expires_at, "csrf_token": _sign(runtime, "me-data-export", token)}
+    return _no_store(page(request, "personal_data/download.html", context, language))
+
+
+@router.post(DATA_PATH + "/{token}", summary="Download the export (spends the link)")
+def export_download(
+    token: str,
+    request: Request,
+    runtime: RuntimeDep,
+    language: LanguageDep,
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    if not hmac.compare_digest(csrf_token, _sign(runtime, "me-data-export", token)):
+        _ = partial(gettext, language)
+        return _no_store(
+            message_page(
+                request,
+                language,
+                _("The page had expired"),
+                [_("Open the link from the email again and press the button.")],
+                403,
+            )
+        )
+    try:
+        document = export_personal_data(runtime, token)
+    except ExportLinkRefused as exc:
+        return _refused(request, language, exc.problem)
+    body = json.dumps(document, ensure_ascii=False, indent=2, default=str)
+    return _no_store(
+        Response(
+            body,
+            media_type="application/json",
+            headers={"Content-Disposition": f'attachment; filename="{EXPORT_FILENAME}"'},
+        )
+    )
+
+
+# --- a follow-up, for the employee ------------------------------------------------------------------
+
+
+@router.get("/me/follow-ups/{token}", response_class=HTMLResponse, summary="Read a follow-up about you")
+def follow_up_page(token: str, request: Request, runtime: RuntimeDep, language: LanguageDep) -> Response:
+    try:
+        follow_up = read_follow_up(runtime, token)
+    except FollowUpNotFound:
+        _ = partial(gettext, language)
+        return message_page(
+            request,
+            language,
+            _("This link does not work"),
+            [_("The link is incomplete, or there is no follow-up to read. Copy the whole link from the email.")],
+            404,
+        )
+    tr = translations(language).gettext
+    view = build_view(TalkFollowUpForm, follow_up.data, {}, {}, tr, editable=False)
+    return _no_store(page(request, "personal_data/follow_up.html", {"follow_up": follow_up, "view": view}, language))
