@@ -11,9 +11,7 @@ person is, and nothing here scores or ranks individuals.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections import defaultdict
 from collections.abc import Iterable
 from enum import StrEnum
@@ -35,6 +33,7 @@ from aarshjul.db.models import (
 from aarshjul.domain.cycle_spec import CycleDefinition, StepSpec, parse_definition
 from aarshjul.domain.enums import PartScope, TaskState, UnitStepState
 from aarshjul.domain.errors import InvalidInput, NotFound
+from aarshjul.usecases.spreadsheets import csv_text
 from notifications.status import failed_notifications
 
 EVALUATION_STEP_KEY = "evaluation"
@@ -560,19 +559,17 @@ def failed_emails(session: Session, cycle_id: int) -> list[FailedEmail]:
 
 def status_csv(status: CycleStatus, language: str = "nb") -> str:
     """One row per unit: its place in the tree, then state and counts for each step."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
     header = ["unit_id", "unit_code", "unit", "parent_id", "depth"]
     for step in status.steps:
         name = step.names.en if language == "en" else step.names.nb
         header += [f"{step.number}. {name}", f"{step.number}. done/total"]
-    writer.writerow(header)
+    rows: list[list[Any]] = [header]
     for unit in status.units:
         row: list[Any] = [unit.id, unit.code, unit.name, unit.parent_id or "", unit.depth]
         for cell in unit.cells:
             row += [cell.state.value, f"{cell.counts.done}/{cell.counts.total}" if cell.counts else ""]
-        writer.writerow(row)
-    return buffer.getvalue()
+        rows.append(row)
+    return csv_text(rows)
 
 
 # --- one unit -----------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ area: how many units named each, and where passive competence that could serve i
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from collections import defaultdict
@@ -33,6 +32,7 @@ from aarshjul.db.models import (
 )
 from aarshjul.domain.enums import CycleState, MeasureState, TaskState
 from aarshjul.domain.errors import NotFound
+from aarshjul.usecases.spreadsheets import append_row, csv_text
 
 PLANNED_STATES = (MeasureState.APPROVED.value, MeasureState.EVALUATED.value)
 EVALUATION_STEP_KEY = "evaluation"
@@ -356,9 +356,7 @@ def needs_table(plan: CompetencePlan) -> list[list[Any]]:
 
 
 def plan_csv(plan: CompetencePlan) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(plan_table(plan))
-    return buffer.getvalue()
+    return csv_text(plan_table(plan))
 
 
 def plan_xlsx(plan: CompetencePlan) -> bytes:
@@ -369,10 +367,10 @@ def plan_xlsx(plan: CompetencePlan) -> bytes:
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "Kompetanseplan"
-    sheet.append([plan.period.name])
+    append_row(sheet, [plan.period.name])
     sheet["A1"].font = Font(bold=True, size=14)
     for row in plan_table(plan):
-        sheet.append(row)
+        append_row(sheet, row)
     for cell in sheet[2]:
         cell.font = Font(bold=True)
     for column, width in zip("ABCDEFGHI", (34, 44, 50, 28, 36, 16, 10, 10, 12), strict=True):
@@ -401,7 +399,8 @@ def plan_xlsx(plan: CompetencePlan) -> bytes:
     for area in plan.areas:
         for m in area.measures:
             evaluation = "; ".join(f"{k}: {v}" for k, v in m.evaluation.answers.items()) if m.evaluation else ""
-            details.append(
+            append_row(
+                details,
                 [
                     m.title,
                     m.unit_name,
@@ -415,11 +414,11 @@ def plan_xlsx(plan: CompetencePlan) -> bytes:
                     m.evaluation_method,
                     m.evaluate_on.isoformat() if m.evaluate_on else "",
                     evaluation,
-                ]
+                ],
             )
     needs = workbook.create_sheet("Behov")
     for row in needs_table(plan):
-        needs.append(row)
+        append_row(needs, row)
     for extra in (details, needs):
         for cell in extra[1]:
             cell.font = Font(bold=True)

@@ -10,7 +10,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select, update
 
-from aarshjul.db.models import CompetenceArea, CriticalNeed
+from aarshjul.db.models import CompetenceArea, CriticalNeed, Measure, Unit
 from aarshjul.runtime import Runtime
 from tests.builders import demo_cycle, drive_unit, unit_id
 from tests.hr_support import HrClients, hr_clients
@@ -88,3 +88,24 @@ def test_the_plan_page_shows_the_table_and_each_measure_opens_its_description(hr
     assert "Endrings- og omstillingskompetanse" in html and first["title"] in html
     assert first["desired_effect"] in html and "<details>" in html
     assert html.count('class="year runs"') == 2
+
+
+def test_exports_neutralise_text_that_a_spreadsheet_would_run_as_a_formula(hr: HrClients, runtime: Runtime) -> None:
+    (first, _) = hr.client.get("/api/measures", headers=hr.api()).json()
+    title = '=HYPERLINK("http://example.com/steal","Klikk")'
+    with runtime.sessions.begin() as session:
+        session.execute(update(Measure).where(Measure.id == first["id"]).values(title=title, target_group="+Alle"))
+        session.execute(update(Unit).where(Unit.code == "HEL").values(name="@SUM(A1)"))
+    assert hr.client.post(f"/api/measures/{first['id']}/decision", json={"decision": "approve"}, headers=hr.api())
+
+    rows = list(csv.reader(io.StringIO(hr.client.get("/api/plan.csv", headers=hr.api()).text)))
+    row = next(r for r in rows if title in r[2])
+    assert row[2] == "'" + title and row[3] == "'@SUM(A1)"
+
+    workbook = load_workbook(io.BytesIO(hr.client.get("/api/plan.xlsx", headers=hr.api()).content))
+    cells = [c for sheet in workbook for r in sheet.iter_rows() for c in r if c.value in (title, "@SUM(A1)")]
+    assert len(cells) >= 3 and all(c.data_type == "s" for c in cells)
+
+    cycle_id = hr.client.get("/api/cycles", headers=hr.api()).json()[0]["id"]
+    board_csv = hr.client.get(f"/api/cycles/{cycle_id}/status.csv", headers=hr.api()).text
+    assert "'@SUM(A1)" in board_csv and ",@SUM" not in board_csv
