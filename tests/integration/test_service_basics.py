@@ -68,3 +68,18 @@ def test_pages_work_on_a_phone(client: TestClient) -> None:
     page = client.get("/no/such/page")
     assert 'name="viewport" content="width=device-width, initial-scale=1"' in page.text
     assert "<script" not in page.text
+
+
+def test_health_says_unavailable_when_the_database_is_gone(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from aarshjul.runtime import Runtime
+    from aarshjul.settings import Settings
+
+    missing = tmp_path / "no-such-dir" / "db.sqlite3"
+    settings = Settings(data_dir=tmp_path, secret_key="x" * 40, database_url=f"sqlite:///{missing}?mode=ro")
+    runtime = Runtime.from_settings(settings)
+    # make_engine creates the folder; remove it so the connection cannot be opened
+    missing.parent.rmdir()
+    with TestClient(create_app(runtime)) as test_client:
+        response = test_client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable"}
