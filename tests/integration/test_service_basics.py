@@ -75,7 +75,7 @@ def test_health_says_unavailable_when_the_database_is_gone(tmp_path) -> None:  #
     from aarshjul.settings import Settings
 
     missing = tmp_path / "no-such-dir" / "db.sqlite3"
-    settings = Settings(data_dir=tmp_path, secret_key="x" * 40, database_url=f"sqlite:///{missing}?mode=ro")
+    settings = Settings(data_dir=tmp_path, secret_key="x" * 40, database_url=f"sqlite:///{missing}")
     runtime = Runtime.from_settings(settings)
     # make_engine creates the folder; remove it so the connection cannot be opened
     missing.parent.rmdir()
