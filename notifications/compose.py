@@ -472,15 +472,17 @@ def compose(session: Session, message: QueuedMessage, settings: Settings, now: d
     view = builder(reader, message)
     if view is None:
         return None
+    # A subject is one header line: a line break in a typed title must not start another header.
+    subject = " ".join(view.subject.split())
     recipient = reader.person(message.recipient_id)
     context = {
         **view.context,
-        "subject": view.subject,
+        "subject": subject,
         "recipient_name": recipient.name if recipient is not None else "",
         "new_link_url": reader.url(NEW_LINK_PATH),
     }
     return RenderedEmail(
-        subject=view.subject,
+        subject=subject,
         text=re.sub(r"\n{3,}", "\n\n", render(f"emails/{message.template}.txt", context, language)).strip() + "\n",
         html=render(f"emails/{message.template}.html", context, language),
         attachments=view.attachments,

@@ -225,6 +225,26 @@ def test_hrs_reminder_to_everyone_late_says_how_many_days_late(
     assert "days or less" not in sent.text and "dager eller mindre" not in sent.text
 
 
+def test_a_line_break_in_a_typed_title_stays_out_of_the_subject_header(runtime: Runtime, world: World) -> None:
+    now = runtime.clock()
+    with runtime.sessions.begin() as session:
+        measure = add_measure(session, world, title="Mentorordning\r\nBcc: alle@example.no")
+        task = add_task(session, world, world.leader_id, now, step_key="measure_proposals", part_key="proposal")
+        queue(
+            session,
+            "returned",
+            session.get(Person, world.leader_id),
+            "measure_returned",
+            {"measure_id": measure.id, "task_id": task.id},
+            now,
+        )
+    backend = Capture()
+    dispatch_due(runtime, backend=backend)
+    (sent,) = backend.sent
+    assert "\n" not in sent.subject and "\r" not in sent.subject
+    assert sent.subject.endswith("Mentorordning Bcc: alle@example.no")
+
+
 def test_a_late_entry_that_was_delivered_since_is_dropped(runtime: Runtime, world: World) -> None:
     now = runtime.clock()
     with runtime.sessions.begin() as session:
