@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from aarshjul.db.models import HumanTask, Person, Unit
-from aarshjul.domain.enums import TaskState
+from aarshjul.db.models import CriticalNeed, HumanTask, Measure, Person, Unit, UnitGoal
+from aarshjul.domain.enums import MeasureState, TaskState
 from aarshjul.links import LinkClaims, make_token
 from aarshjul.runtime import Runtime
 from aarshjul.triggers import InlineTriggers
@@ -43,6 +44,64 @@ def demo_cycle(runtime: Runtime) -> int:
     runtime.triggers = InlineTriggers(advance=lambda cycle_id: advance_cycle(runtime, cycle_id), dispatch=lambda: None)
     today = runtime.clock().astimezone(runtime.settings.zone).date()
     return start_cycle(runtime, CYCLE_YEAR, starts_on=today)
+
+
+def add_measure(
+    session: Session,
+    *,
+    cycle_id: int,
+    unit_id: int,
+    owner_id: int,
+    strategic_goal_id: int,
+    title: str,
+    state: MeasureState,
+    need_title: str = "Behov",
+    strategy: str = "mobilise",
+    level_needed: int = 4,
+    level_today: int = 2,
+    evaluate_on: dt.date | None = None,
+    year: int = CYCLE_YEAR,
+    hr_comment: str = "",
+) -> Measure:
+    """What a submitted measure proposal leaves behind, straight in the database: a unit goal, the
+    critical need that names it, and the measure that answers the need."""
+    goal = UnitGoal(cycle_id=cycle_id, unit_id=unit_id, strategic_goal_id=strategic_goal_id, title="Mål", priority=1)
+    session.add(goal)
+    session.flush()
+    need = CriticalNeed(
+        cycle_id=cycle_id,
+        unit_id=unit_id,
+        unit_goal_id=goal.id,
+        title=need_title,
+        kind="skills",
+        level_needed=level_needed,
+        level_today=level_today,
+        strategy=strategy,
+    )
+    session.add(need)
+    session.flush()
+    measure = Measure(
+        cycle_id=cycle_id,
+        unit_id=unit_id,
+        critical_need_id=need.id,
+        owner_id=owner_id,
+        title=title,
+        desired_effect="e",
+        success_criteria="s",
+        learning_goals="l",
+        learning_form="mentoring",
+        form_and_content="f",
+        evaluation_method="m",
+        evaluate_on=evaluate_on,
+        first_year=year,
+        last_year=year,
+        state=state.value,
+        revision=1,
+        hr_comment=hr_comment,
+    )
+    session.add(measure)
+    session.flush()
+    return measure
 
 
 def token_for(runtime: Runtime, task_id: int) -> str:

@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from aarshjul.db.models import (
-    CriticalNeed,
     Cycle,
     CycleDefinitionRecord,
     HumanTask,
@@ -20,12 +19,12 @@ from aarshjul.db.models import (
     StrategicGoal,
     StrategyPeriod,
     Unit,
-    UnitGoal,
     UnitStep,
 )
 from aarshjul.domain.cycle_spec import load_definition
-from aarshjul.domain.enums import TaskState
+from aarshjul.domain.enums import MeasureState, TaskState
 from notifications.outbox import OutgoingMessage, enqueue
+from tests import builders
 
 _keys = itertools.count(1)
 
@@ -137,43 +136,20 @@ def add_measure(session: Session, world: World, title: str = "Mentorordning for 
     goal = StrategicGoal(period_id=world.period_id, code=f"G{next(_keys)}", title="Gode tjenester")
     session.add(goal)
     session.flush()
-    unit_goal = UnitGoal(
-        cycle_id=world.cycle_id, unit_id=world.unit_id, strategic_goal_id=goal.id, title="Mål", priority=1
-    )
-    session.add(unit_goal)
-    session.flush()
-    need = CriticalNeed(
+    return builders.add_measure(
+        session,
         cycle_id=world.cycle_id,
         unit_id=world.unit_id,
-        unit_goal_id=unit_goal.id,
-        title="Veiledning",
-        kind="skills",
+        owner_id=world.leader_id,
+        strategic_goal_id=goal.id,
+        title=title,
+        state=MeasureState.RETURNED,
+        need_title="Veiledning",
+        strategy="develop",
         level_needed=3,
         level_today=1,
-        strategy="develop",
-    )
-    session.add(need)
-    session.flush()
-    measure = Measure(
-        cycle_id=world.cycle_id,
-        unit_id=world.unit_id,
-        critical_need_id=need.id,
-        owner_id=world.leader_id,
-        title=title,
-        desired_effect="e",
-        success_criteria="s",
-        learning_goals="l",
-        learning_form="mentoring",
-        form_and_content="f",
-        evaluation_method="m",
-        first_year=2027,
-        last_year=2027,
-        state="returned",
         hr_comment="Beskriv suksesskriteriene nærmere, & tallfest dem.",
     )
-    session.add(measure)
-    session.flush()
-    return measure
 
 
 def queue(

@@ -11,9 +11,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from aarshjul.db.engine import unit_of_work
-from aarshjul.db.models import Base, CriticalNeed, HumanTask, Measure, Notification, StrategicGoal, UnitGoal, UnitStep
+from aarshjul.db.models import Base, HumanTask, Measure, Notification, StrategicGoal, UnitStep
 from aarshjul.domain.enums import MeasureState, TaskState
 from aarshjul.runtime import Runtime
+from tests.builders import add_measure
 
 
 def at(day: str, hour: int = 7) -> dt.datetime:
@@ -47,43 +48,17 @@ def propose_measure(
     with unit_of_work(runtime.sessions) as session:
         goal_id = session.scalars(select(StrategicGoal.id).order_by(StrategicGoal.id)).first()
         assert goal_id is not None
-        goal = UnitGoal(
-            cycle_id=cycle_id, unit_id=unit_id, strategic_goal_id=goal_id, title="Mål", priority=1, indicator=""
-        )
-        session.add(goal)
-        session.flush()
-        need = CriticalNeed(
+        measure = add_measure(
+            session,
             cycle_id=cycle_id,
             unit_id=unit_id,
-            unit_goal_id=goal.id,
-            title="Behov",
-            kind="skills",
-            level_needed=4,
-            level_today=2,
-            strategy="mobilise",
-        )
-        session.add(need)
-        session.flush()
-        measure = Measure(
-            cycle_id=cycle_id,
-            unit_id=unit_id,
-            critical_need_id=need.id,
             owner_id=owner_id,
+            strategic_goal_id=goal_id,
             title="Tiltak",
-            desired_effect="e",
-            success_criteria="s",
-            learning_goals="l",
-            learning_form="mentoring",
-            form_and_content="f",
-            evaluation_method="m",
+            state=MeasureState.PROPOSED,
             evaluate_on=evaluate_on,
-            first_year=last_year,
-            last_year=last_year,
-            state=MeasureState.PROPOSED.value,
-            revision=1,
+            year=last_year,
         )
-        session.add(measure)
-        session.flush()
         return measure.id
 
 
