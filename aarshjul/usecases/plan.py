@@ -54,15 +54,32 @@ class MeasureEvaluation(BaseModel):
     answers: dict[str, Any]
 
 
-class PlanMeasure(BaseModel):
-    """One approved measure, described by the lecture's template."""
+class MeasureDescription(BaseModel):
+    """A measure as the lecture's template describes it (what HR decides on and the plan shows)."""
 
     model_config = _Model
-    id: int
     title: str
-    state: str
+    learning_form: str
+    target_group: str
+    desired_effect: str
+    success_criteria: str
+    learning_goals: str
+    form_and_content: str
+    evaluation_method: str
+    evaluate_on: dt.date | None
     first_year: int
     last_year: int
+
+
+def _description(measure: Measure) -> dict[str, Any]:
+    return {name: getattr(measure, name) for name in MeasureDescription.model_fields}
+
+
+class PlanMeasure(MeasureDescription):
+    """One approved measure with the chain it answers and, once done, its evaluation."""
+
+    id: int
+    state: str
     years: list[int] = Field(description="The period's years in which the measure runs")
     unit_id: int
     unit_name: str
@@ -72,14 +89,6 @@ class PlanMeasure(BaseModel):
     need_strategy: str
     unit_goal: str
     strategic_goal: str
-    learning_form: str
-    target_group: str
-    desired_effect: str
-    success_criteria: str
-    learning_goals: str
-    form_and_content: str
-    evaluation_method: str
-    evaluate_on: dt.date | None
     evaluation: MeasureEvaluation | None = None
 
 
@@ -172,11 +181,9 @@ def competence_plan(session: Session, period_id: int | None = None, needs_year: 
     for measure, unit_name, cycle_year, need, goal_title, strategic_title in rows:
         by_area[need.competence_area_id].append(
             PlanMeasure(
+                **_description(measure),
                 id=measure.id,
-                title=measure.title,
                 state=measure.state,
-                first_year=measure.first_year,
-                last_year=measure.last_year,
                 years=[y for y in years if measure.first_year <= y <= measure.last_year],
                 unit_id=measure.unit_id,
                 unit_name=unit_name,
@@ -186,14 +193,6 @@ def competence_plan(session: Session, period_id: int | None = None, needs_year: 
                 need_strategy=need.strategy,
                 unit_goal=goal_title,
                 strategic_goal=strategic_title,
-                learning_form=measure.learning_form,
-                target_group=measure.target_group,
-                desired_effect=measure.desired_effect,
-                success_criteria=measure.success_criteria,
-                learning_goals=measure.learning_goals,
-                form_and_content=measure.form_and_content,
-                evaluation_method=measure.evaluation_method,
-                evaluate_on=measure.evaluate_on,
                 evaluation=evaluations.get(measure.id),
             )
         )
@@ -430,15 +429,13 @@ def plan_xlsx(plan: CompetencePlan) -> bytes:
 # --- proposals waiting for HR -------------------------------------------------------------------
 
 
-class MeasureProposal(BaseModel):
+class MeasureProposal(MeasureDescription):
     """A measure as HR sees it when deciding: the description and the chain it answers."""
 
-    model_config = _Model
     id: int
     cycle_id: int
     state: str
     revision: int
-    title: str
     unit_id: int
     unit_name: str
     need_title: str
@@ -446,16 +443,6 @@ class MeasureProposal(BaseModel):
     area_name: str | None
     unit_goal: str
     strategic_goal: str
-    learning_form: str
-    target_group: str
-    desired_effect: str
-    success_criteria: str
-    learning_goals: str
-    form_and_content: str
-    evaluation_method: str
-    evaluate_on: dt.date | None
-    first_year: int
-    last_year: int
     hr_comment: str
 
 
@@ -476,11 +463,11 @@ def measure_proposals(
         query = query.where(Measure.cycle_id == cycle_id)
     return [
         MeasureProposal(
+            **_description(m),
             id=m.id,
             cycle_id=m.cycle_id,
             state=m.state,
             revision=m.revision,
-            title=m.title,
             unit_id=m.unit_id,
             unit_name=unit_name,
             need_title=need.title,
@@ -488,16 +475,6 @@ def measure_proposals(
             area_name=area_name,
             unit_goal=goal,
             strategic_goal=strategic,
-            learning_form=m.learning_form,
-            target_group=m.target_group,
-            desired_effect=m.desired_effect,
-            success_criteria=m.success_criteria,
-            learning_goals=m.learning_goals,
-            form_and_content=m.form_and_content,
-            evaluation_method=m.evaluation_method,
-            evaluate_on=m.evaluate_on,
-            first_year=m.first_year,
-            last_year=m.last_year,
             hr_comment=m.hr_comment,
         )
         for m, unit_name, need, area_name, goal, strategic in session.execute(query)
