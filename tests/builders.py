@@ -21,6 +21,7 @@ from aarshjul.triggers import InlineTriggers
 from aarshjul.usecases.cycles import advance_cycle, start_cycle
 from aarshjul.usecases.org_import import seed_demo
 from aarshjul.usecases.submissions import OpenedTask, open_task, submit_form
+from aarshjul.usecases.sweep import sweep
 from forms.fields import RefKind
 
 CYCLE_YEAR = 2027
@@ -288,6 +289,13 @@ def valid_input(opened: OpenedTask) -> dict[str, Any]:
         }
     if key == "goal_acknowledgement":
         return {"acknowledged": True, "comment": ""}
+    if key == "talk_follow_up":
+        return {
+            "plan_progress": "Godt i gang med kollegaveiledningen",
+            "done_since": "To økter med superbruker",
+            "support_needed": "Tid i kalenderen",
+            "next_step": "Ny økt i mars",
+        }
     if key == "measure_evaluation":
         return {
             "reaction": "Godt mottatt",
@@ -332,3 +340,13 @@ def drive_unit(runtime: Runtime, cycle_id: int, unit: int, until: str, subject_i
         for task in candidates:
             submit_valid(runtime, task)
     raise KeyError(until)
+
+
+def follow_up_task(runtime: Runtime, cycle_id: int, unit: int) -> TaskRef:
+    """Record the unit's talks, move the clock to their follow-up date (``valid_input`` puts it 60
+    days on) and sweep: the first follow-up task that opens."""
+    drive_unit(runtime, cycle_id, unit, "talk_confirmation")
+    day = runtime.clock() + dt.timedelta(days=60)
+    runtime.clock.set(day.replace(hour=8))  # type: ignore[attr-defined]
+    sweep(runtime)
+    return find_tasks(runtime, cycle_id, "talk_follow_up", unit)[0]

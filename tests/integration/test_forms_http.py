@@ -22,7 +22,16 @@ from aarshjul.usecases.task_admin import reassign_tasks
 from forms.registry import FORMS
 from service.app import create_app
 from service.routes.forms import csrf_token
-from tests.builders import TaskRef, demo_cycle, drive_unit, find_tasks, person_id, unit_id, valid_input
+from tests.builders import (
+    TaskRef,
+    demo_cycle,
+    drive_unit,
+    find_tasks,
+    follow_up_task,
+    person_id,
+    unit_id,
+    valid_input,
+)
 
 UNIT = "HR"  # a small unit: its leader and four reports
 
@@ -30,6 +39,8 @@ UNIT = "HR"  # a small unit: its leader and four reports
 def task_for(runtime: Runtime, form_key: str) -> TaskRef:
     cycle = demo_cycle(runtime)
     unit = unit_id(runtime, UNIT)
+    if form_key == "talk_follow_up":
+        return follow_up_task(runtime, cycle, unit)
     if form_key != "measure_evaluation":
         return drive_unit(runtime, cycle, unit, form_key)
     drive_unit(runtime, cycle, unit, "talk_preparation")
