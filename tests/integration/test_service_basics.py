@@ -83,3 +83,13 @@ def test_health_says_unavailable_when_the_database_is_gone(tmp_path) -> None:  #
         response = test_client.get("/healthz")
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable"}
+
+
+def test_every_page_offers_a_new_link_and_a_copy_of_my_data(client: TestClient) -> None:
+    page = client.get("/no/such/page")
+    assert '<a href="/link/new">Mistet lenken? Få en ny</a>' in page.text
+    assert '<a href="/me/data">Hva som er lagret om meg</a>' in page.text
+    assert client.get("/link/new").status_code == 200
+    assert client.get("/me/data").status_code == 200
+    english = client.get("/no/such/page?lang=en")
+    assert "What is stored about me" in english.text
