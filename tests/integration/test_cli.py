@@ -142,3 +142,27 @@ def test_a_year_from_the_command_line(cli_env: Runtime, capsys: pytest.CaptureFi
     assert {"task_reminder", "escalation_manager"} <= templates
     assert main(["outbox"]) == 0
     assert "task_invitation" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("secret", "message"),
+    [(None, "AARSHJUL_SECRET_KEY is not set"), ("changeme", "AARSHJUL_SECRET_KEY is too weak")],
+)
+def test_serve_refuses_a_missing_or_weak_secret_outside_demo_mode(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    secret: str | None,
+    message: str,
+) -> None:
+    monkeypatch.setenv("AARSHJUL_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("AARSHJUL_SECRET_KEY", raising=False)
+    if secret is not None:
+        monkeypatch.setenv("AARSHJUL_SECRET_KEY", secret)
+    get_settings.cache_clear()
+    try:
+        assert main(["serve", "--port", "1"]) == 1
+    finally:
+        get_settings.cache_clear()
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "aarshjul.sqlite3").exists()  # refused before touching anything
