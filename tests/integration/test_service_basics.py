@@ -93,3 +93,12 @@ def test_every_page_offers_a_new_link_and_a_copy_of_my_data(client: TestClient) 
     assert client.get("/me/data").status_code == 200
     english = client.get("/no/such/page?lang=en")
     assert "What is stored about me" in english.text
+
+
+def test_the_address_itself_says_where_to_go(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    assert 'href="/hr/login"' in page.text and 'href="/link/new"' in page.text
+    assert "Har du fått en e-post fra Årshjul?" in page.text
+    assert 'href="/dev/outbox"' in page.text  # the local outbox is the default backend
+    assert "Got an email from Årshjul?" in client.get("/?lang=en").text
