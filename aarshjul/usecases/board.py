@@ -33,7 +33,10 @@ from aarshjul.db.models import (
 from aarshjul.domain.cycle_spec import CycleDefinition, StepSpec, parse_definition
 from aarshjul.domain.enums import PartScope, TaskState, UnitStepState
 from aarshjul.domain.errors import InvalidInput, NotFound
+from aarshjul.domain.followups import FOLLOW_UP_NAME, FOLLOW_UP_STEP_KEY, LIVES_ON_STEP_KEYS
+from aarshjul.usecases.followups import follow_up_counts
 from aarshjul.usecases.spreadsheets import csv_text
+from aarshjul.usecases.submissions import EVALUATION_NAME
 from notifications.status import failed_notifications
 
 EVALUATION_STEP_KEY = "evaluation"
@@ -70,6 +73,15 @@ class LocalizedName(BaseModel):
     model_config = _Model
     nb: str
     en: str
+
+
+class FollowUps(BaseModel):
+    """Follow-ups of the talks' development plans (principle 3): how many are written and how many
+    wait. Counts only: what a follow-up says stays between the employee and the leader."""
+
+    model_config = _Model
+    done: int = 0
+    open: int = 0
 
 
 class Counts(BaseModel):
@@ -119,6 +131,7 @@ class UnitRow(BaseModel):
     parent_id: int | None
     depth: int
     cells: list[UnitCell]
+    follow_ups: FollowUps = Field(default_factory=FollowUps, description="Follow-ups of the unit's talks")
 
 
 class LateTask(BaseModel):
@@ -127,6 +140,7 @@ class LateTask(BaseModel):
     step_key: str
     part_key: str
     form_key: str
+    task_name: LocalizedName = Field(description="The step and part, or 'follow-up' / 'measure evaluation'")
     person_id: int
     person_name: str
     unit_id: int
@@ -156,9 +170,12 @@ class CycleStatus(BaseModel):
     filters: BoardFilters
     steps: list[StepColumn]
     units: list[UnitRow]
-    late: list[LateTask]
+    late: list[LateTask] = Field(
+        description="Late tasks in tree order, then step; without a step filter also late follow-ups and evaluations"
+    )
     late_total: int
     failed_emails: list[FailedEmail]
+    follow_ups: FollowUps = Field(default_factory=FollowUps, description="Follow-ups of the shown units' talks")
 
     def as_text(self, language: str = "en") -> str:
         lines = [f"Cycle {self.cycle.id} ({self.cycle.year}), {self.cycle.state}; as of {self.today.isoformat()}"]
@@ -327,7 +344,7 @@ def cycle_status(
             func.sum(case((and_(actionable, HumanTask.due_on < today), 1), else_=0)),
             func.sum(case((and_(actionable, HumanTask.escalation_level > 0), 1), else_=0)),
         )
-        .where(HumanTask.cycle_id == cycle.id, HumanTask.step_key != EVALUATION_STEP_KEY)
+        .where(HumanTask.cycle_id == cycle.id, HumanTask.step_key.not_in(LIVES_ON_STEP_KEYS))
         .group_by(HumanTask.unit_id, HumanTask.step_key, HumanTask.part_key, HumanTask.state)
     ).all()
     late: dict[tuple[int, str], int] = defaultdict(int)
@@ -346,10 +363,19 @@ def cycle_status(
 
     per_employee = {s.key: _first_and_last_parts(s) for s in steps if s.per_employee}
     reports = _direct_report_counts(session, cycle, units, today) if per_employee else {}
+    follow_ups = follow_up_counts(session, cycle.id)
+    unit_order = {u.id: i for i, (u, _) in enumerate(ordered)}
+    unit_names = {u.id: u.name for u in units}
+    # Follow-ups and evaluations belong to no step: listed when the board is not narrowed to one.
+    late_keys = step_keys if filters.step is not None else step_keys | LIVES_ON_STEP_KEYS
+    late_list, late_total, late_units = _late_tasks(
+        session, cycle.id, today, visible_ids, late_keys, unit_order, unit_names, definition
+    )
 
     rows: list[dict[str, Any]] = []
     totals: dict[str, dict[str, int]] = {s.key: dict.fromkeys((c.value for c in CellState), 0) for s in steps}
     people_totals: dict[str, list[int]] = {key: [0, 0] for key in per_employee}
+    follow_up_total = [0, 0]
     for unit, depth in ordered:
         cells: list[dict[str, Any]] = []
         for step in steps:
@@ -371,8 +397,12 @@ def cycle_status(
                     "late_tasks": late[key],
                 }
             )
-        if filters.late_only and not any(c["late_tasks"] for c in cells):
+        if filters.late_only and not any(c["late_tasks"] for c in cells) and unit.id not in late_units:
             continue
+        unit_follow_ups = follow_ups.get(unit.id)
+        follow_up_row = {"done": unit_follow_ups.done, "open": unit_follow_ups.open} if unit_follow_ups else {}
+        follow_up_total[0] += follow_up_row.get("done", 0)
+        follow_up_total[1] += follow_up_row.get("open", 0)
         for cell in cells:
             totals[cell["step_key"]][cell["state"]] += 1
             if cell["counts"] is not None:
@@ -386,6 +416,7 @@ def cycle_status(
                 "parent_id": unit.parent_id,
                 "depth": depth,
                 "cells": cells,
+                "follow_ups": follow_up_row,
             }
         )
 
@@ -404,9 +435,6 @@ def cycle_status(
         }
         for step in steps
     ]
-    unit_order = {u.id: i for i, (u, _) in enumerate(ordered)}
-    unit_names = {u.id: u.name for u in units}
-    late_list, late_total = _late_tasks(session, cycle.id, today, visible_ids, step_keys, unit_order, unit_names, steps)
     return CycleStatus.model_validate(
         {
             "cycle": _cycle_info(cycle, definition),
@@ -417,6 +445,7 @@ def cycle_status(
             "late": late_list,
             "late_total": late_total,
             "failed_emails": failed_emails(session, cycle.id),
+            "follow_ups": {"done": follow_up_total[0], "open": follow_up_total[1]},
         }
     )
 
@@ -483,8 +512,10 @@ def _late_tasks(
     step_keys: set[str],
     unit_order: dict[int, int],
     unit_names: dict[int, str],
-    steps: list[StepSpec],
-) -> tuple[list[dict[str, Any]], int]:
+    definition: CycleDefinition,
+) -> tuple[list[dict[str, Any]], int, set[int]]:
+    """The late tasks of the shown units and steps (at most ``LATE_LIST_LIMIT``), how many there are
+    in all, and which units have any."""
     rows = (
         session.connection()
         .execute(
@@ -509,13 +540,21 @@ def _late_tasks(
         )
         .all()
     )
+    steps = definition.active_steps
     step_number = {s.key: s.number for s in steps}
+    after_steps = len(steps) + 1  #: follow-ups and evaluations come after the unit's steps
     part_order = {(s.key, p.key): i for s in steps for i, p in enumerate(s.parts)}
     selected = [r for r in rows if r[5] in unit_ids]
     # Tree order, then step, then part, then task: the list says where work is stuck, never who is worst.
     selected.sort(
-        key=lambda r: (unit_order.get(r[5], 0), step_number.get(r[1], 0), part_order.get((r[1], r[2]), 0), r[0])
+        key=lambda r: (
+            unit_order.get(r[5], 0),
+            step_number.get(r[1], after_steps),
+            part_order.get((r[1], r[2]), 0),
+            r[0],
+        )
     )
+    names = _TaskNames(definition)
     shown = selected[:LATE_LIST_LIMIT]
     late = [
         {
@@ -523,6 +562,7 @@ def _late_tasks(
             "step_key": r[1],
             "part_key": r[2],
             "form_key": r[3],
+            "task_name": names(r[1], r[2]),
             "person_id": r[4],
             "person_name": r[8],
             "unit_id": r[5],
@@ -533,7 +573,36 @@ def _late_tasks(
         }
         for r in shown
     ]
-    return late, len(selected)
+    return late, len(selected), {r[5] for r in selected}
+
+
+class _TaskNames:
+    """A task's name in both languages: "6. Goal and development talks – Preparation", or the name
+    of a follow-up or a measure evaluation, which belong to no step."""
+
+    def __init__(self, definition: CycleDefinition) -> None:
+        self._steps = {s.key: s for s in definition.steps}
+        self._known: dict[tuple[str, str], dict[str, str]] = {}
+
+    def __call__(self, step_key: str, part_key: str) -> dict[str, str]:
+        key = (step_key, part_key)
+        if key not in self._known:
+            self._known[key] = self._name(step_key, part_key)
+        return self._known[key]
+
+    def _name(self, step_key: str, part_key: str) -> dict[str, str]:
+        if step_key == FOLLOW_UP_STEP_KEY:
+            return {"nb": FOLLOW_UP_NAME.nb, "en": FOLLOW_UP_NAME.en}
+        if step_key == EVALUATION_STEP_KEY:
+            return {"nb": EVALUATION_NAME.nb, "en": EVALUATION_NAME.en}
+        step = self._steps.get(step_key)
+        if step is None:
+            return {"nb": step_key, "en": step_key}
+        names = {"nb": f"{step.number}. {step.name.nb}", "en": f"{step.number}. {step.name.en}"}
+        part = next((p for p in step.parts if p.key == part_key), None)
+        if len(step.parts) > 1 and part is not None:
+            names = {"nb": f"{names['nb']} – {part.name.nb}", "en": f"{names['en']} – {part.name.en}"}
+        return names
 
 
 def failed_emails(session: Session, cycle_id: int) -> list[FailedEmail]:
@@ -558,16 +627,19 @@ def failed_emails(session: Session, cycle_id: int) -> list[FailedEmail]:
 
 
 def status_csv(status: CycleStatus, language: str = "nb") -> str:
-    """One row per unit: its place in the tree, then state and counts for each step."""
+    """One row per unit: its place in the tree, then state and counts for each step, then its
+    follow-ups (written and waiting)."""
     header = ["unit_id", "unit_code", "unit", "parent_id", "depth"]
     for step in status.steps:
         name = step.names.en if language == "en" else step.names.nb
         header += [f"{step.number}. {name}", f"{step.number}. done/total"]
+    header += ["follow_ups_done", "follow_ups_open"]
     rows: list[list[Any]] = [header]
     for unit in status.units:
         row: list[Any] = [unit.id, unit.code, unit.name, unit.parent_id or "", unit.depth]
         for cell in unit.cells:
             row += [cell.state.value, f"{cell.counts.done}/{cell.counts.total}" if cell.counts else ""]
+        row += [unit.follow_ups.done, unit.follow_ups.open]
         rows.append(row)
     return csv_text(rows)
 
@@ -587,6 +659,7 @@ class SubmittedForm(BaseModel):
     step_key: str
     part_key: str
     form_key: str
+    task_name: LocalizedName
     submitted_at: dt.datetime | None
     submitted_by: str
     about_person: str | None = Field(default=None, description="For per-employee forms: whose talk or goals")
@@ -600,6 +673,7 @@ class OpenTask(BaseModel):
     step_key: str
     part_key: str
     form_key: str
+    task_name: LocalizedName
     assignee_id: int
     assignee_name: str
     due_on: dt.date
@@ -628,6 +702,7 @@ class UnitDetail(BaseModel):
     steps: list[UnitStepDates]
     open_tasks: list[OpenTask]
     submitted: list[SubmittedForm]
+    follow_ups: FollowUps = Field(default_factory=FollowUps, description="Follow-ups of the unit's talks")
 
 
 def unit_detail(session: Session, cycle_id: int, unit_id: int, *, today: dt.date) -> UnitDetail:
@@ -656,6 +731,7 @@ def unit_detail(session: Session, cycle_id: int, unit_id: int, *, today: dt.date
     late: dict[str, int] = defaultdict(int)
     escalated: dict[str, int] = defaultdict(int)
     open_tasks: list[OpenTask] = []
+    task_names = _TaskNames(definition)
     for task, assignee_name, _ in tasks:
         if task.state not in ACTIONABLE:
             continue
@@ -668,6 +744,7 @@ def unit_detail(session: Session, cycle_id: int, unit_id: int, *, today: dt.date
                 step_key=task.step_key,
                 part_key=task.part_key,
                 form_key=task.form_key,
+                task_name=LocalizedName.model_validate(task_names(task.step_key, task.part_key)),
                 assignee_id=task.assignee_id,
                 assignee_name=assignee_name,
                 due_on=task.due_on,
@@ -692,6 +769,7 @@ def unit_detail(session: Session, cycle_id: int, unit_id: int, *, today: dt.date
                 step_key=task.step_key,
                 part_key=task.part_key,
                 form_key=task.form_key,
+                task_name=LocalizedName.model_validate(task_names(task.step_key, task.part_key)),
                 submitted_at=task.submitted_at,
                 submitted_by=names.get(submission.submitted_by_id, "") if submission else "",
                 about_person=subject_name,
@@ -717,6 +795,7 @@ def unit_detail(session: Session, cycle_id: int, unit_id: int, *, today: dt.date
         )
         for step in definition.active_steps
     ]
+    counts = follow_up_counts(session, cycle.id).get(unit.id)
     return UnitDetail(
         cycle=_cycle_info(cycle, definition),
         unit_id=unit.id,
@@ -725,6 +804,7 @@ def unit_detail(session: Session, cycle_id: int, unit_id: int, *, today: dt.date
         steps=steps,
         open_tasks=open_tasks,
         submitted=submitted,
+        follow_ups=FollowUps(done=counts.done, open=counts.open) if counts else FollowUps(),
     )
 
 

@@ -125,6 +125,8 @@ def board_page(
             "query": query,
             "csv_query": csv_query,
             "notice": NOTICES.get(notice or ""),
+            # A column of its own once the talks' follow-ups have begun, and not on a one-step board.
+            "show_follow_ups": filters.step is None and (everything.follow_ups.done + everything.follow_ups.open) > 0,
         },
         language,
     )

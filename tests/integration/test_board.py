@@ -7,10 +7,20 @@ import datetime as dt
 import pytest
 
 from aarshjul.clock import ManualClock
+from aarshjul.domain.enums import TaskState
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.board import BoardFilters, CellState, CycleStatus, cycle_status, status_csv, unit_detail
+from aarshjul.usecases.board import (
+    BoardFilters,
+    CellState,
+    CycleStatus,
+    FollowUps,
+    LocalizedName,
+    cycle_status,
+    status_csv,
+    unit_detail,
+)
 from aarshjul.usecases.sweep import sweep
-from tests.builders import demo_cycle, drive_unit, submit_valid, unit_id
+from tests.builders import demo_cycle, drive_unit, find_tasks, follow_up_task, submit_valid, unit_id
 
 
 def _status(runtime: Runtime, cycle_id: int, filters: BoardFilters | None = None) -> CycleStatus:
@@ -109,3 +119,34 @@ def test_the_board_never_sorts_people_by_how_late_they_are(runtime: Runtime, cyc
     order = [t.unit_id for t in status.late]
     tree = [u.id for u in status.units]
     assert order == sorted(order, key=tree.index)
+
+
+def test_follow_ups_are_counted_per_unit_and_every_task_has_a_name(runtime: Runtime, cycle_id: int) -> None:
+    unit = unit_id(runtime, "HR")
+    first = follow_up_task(runtime, cycle_id, unit)
+    submit_valid(runtime, first)
+    with runtime.sessions() as session:
+        waiting = len(find_tasks(runtime, cycle_id, "talk_follow_up", unit, states=(TaskState.OPEN,)))
+        assert waiting >= 1
+        today = runtime.clock().astimezone(runtime.settings.zone).date()
+        detail = unit_detail(session, cycle_id, unit, today=today)
+    assert detail.follow_ups == FollowUps(done=1, open=waiting)
+    status = _status(runtime, cycle_id)
+    row = next(u for u in status.units if u.id == unit)
+    assert row.follow_ups == FollowUps(done=1, open=waiting) and status.follow_ups == row.follow_ups
+    assert status_csv(status).splitlines()[0].endswith(",follow_ups_done,follow_ups_open")
+    # Tasks outside the steps are named, in both languages, not by their key.
+    follow_up = next(t for t in detail.open_tasks if t.step_key == "follow_up")
+    assert follow_up.task_name == LocalizedName(
+        nb="Oppfølging av utviklingsplanen", en="Follow-up of the development plan"
+    )
+    record = next(f for f in detail.submitted if f.form_key == "talk_record")
+    assert record.task_name.nb == "6. Mål- og utviklingssamtaler – Referat fra samtalen"
+    # A late follow-up is on the late list (with its name) and keeps its unit under "late only".
+    runtime.clock.advance(days=15)  # type: ignore[attr-defined]
+    late = _status(runtime, cycle_id, BoardFilters(late_only=True))
+    late_follow_ups = [t for t in late.late if t.step_key == "follow_up"]
+    assert len(late_follow_ups) == waiting and unit in {u.id for u in late.units}
+    assert late_follow_ups[0].task_name.en == "Follow-up of the development plan"
+    one_step = _status(runtime, cycle_id, BoardFilters(step="talks"))
+    assert not [t for t in one_step.late if t.step_key == "follow_up"]
