@@ -16,7 +16,8 @@ from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select, update
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aarshjul.clock import local_date
@@ -242,17 +243,74 @@ def issue_token_for_any_person(runtime: Runtime, email: str, label: str = "test"
 
 
 def revoke_api_token(runtime: Runtime, token: str, actor: str) -> None:
+    """Revoke a token by its value (whoever holds it can end it)."""
     now = runtime.clock()
     with unit_of_work(runtime.sessions) as session:
-        result = session.execute(
-            update(ApiToken)
-            .where(ApiToken.token_hash == hash_token(token.strip()), ApiToken.revoked_at.is_(None))
-            .values(revoked_at=now)
-            .returning(ApiToken.id)
+        record = session.scalars(
+            select(ApiToken).where(ApiToken.token_hash == hash_token(token.strip())).with_for_update()
         ).first()
-        if result is None:
+        if record is None or record.revoked_at is not None:
             raise Conflict("the token is unknown or already revoked")
-        audit(session, now, actor, "hr.token_revoked", "api_token", result[0], after={"revoked_at": now.isoformat()})
+        _revoke(session, record, now, actor)
+
+
+def revoke_api_token_by_id(runtime: Runtime, token_id: int, actor: str) -> None:
+    """Revoke a token by its id (``aarshjul hr token --revoke ID``, ``DELETE /api/tokens/{id}``), for
+    a token that is lost or whose holder has left. Raises NotFound for an unknown id and Conflict for
+    a token already revoked. Calls already under way finish; every later call is refused."""
+    now = runtime.clock()
+    with unit_of_work(runtime.sessions) as session:
+        record = session.scalars(select(ApiToken).where(ApiToken.id == token_id).with_for_update()).first()
+        if record is None:
+            raise NotFound(f"API token {token_id} does not exist")
+        if record.revoked_at is not None:
+            raise Conflict(f"API token {token_id} was revoked already")
+        _revoke(session, record, now, actor)
+
+
+def _revoke(session: Session, record: ApiToken, now: dt.datetime, actor: str) -> None:
+    before = {"revoked_at": None, "person_id": record.person_id, "label": record.label}
+    record.revoked_at = now
+    audit(
+        session,
+        now,
+        actor,
+        "hr.token_revoked",
+        "api_token",
+        record.id,
+        before=before,
+        after={**before, "revoked_at": now.isoformat()},
+    )
+
+
+class ApiTokenInfo(BaseModel):
+    """What HR may know of a token: never its value, which is shown once when it is made."""
+
+    model_config = ConfigDict(frozen=True)
+    id: int
+    person_id: int
+    person_name: str
+    label: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+def api_tokens(session: Session) -> list[ApiTokenInfo]:
+    """Every API token, newest first, so HR can find the one to revoke."""
+    rows = session.execute(
+        select(ApiToken, Person.name).join(Person, Person.id == ApiToken.person_id).order_by(ApiToken.id.desc())
+    )
+    return [
+        ApiTokenInfo(
+            id=t.id,
+            person_id=t.person_id,
+            person_name=name,
+            label=t.label,
+            created_at=t.created_at,
+            revoked_at=t.revoked_at,
+        )
+        for t, name in rows
+    ]
 
 
 def record_sign_out(runtime: Runtime, principal: HrPrincipal) -> None:

@@ -21,6 +21,7 @@ from aarshjul.runtime import Runtime
 from aarshjul.usecases import board, plan, submissions
 from aarshjul.usecases.audit import AuditPage, audit_log
 from aarshjul.usecases.cycles import CyclePreview, clone_last_year, close_cycle, preview_cycle, start_cycle
+from aarshjul.usecases.hr_access import ApiTokenInfo, api_tokens, revoke_api_token_by_id
 from aarshjul.usecases.hr_actions import remind_late
 from aarshjul.usecases.task_admin import extend_deadline, reassign_tasks
 from forms.registry import FormRejected
@@ -266,6 +267,23 @@ def plan_csv(access: ApiHr, session: SessionDep, period_id: Annotated[int | None
 def plan_xlsx(access: ApiHr, session: SessionDep, period_id: Annotated[int | None, Query()] = None) -> Response:
     result = plan.competence_plan(session, period_id)
     return download(plan.plan_xlsx(result), XLSX_MEDIA, f"kompetanseplan-{result.period.first_year}.xlsx")
+
+
+@router.get("/tokens", response_model=list[ApiTokenInfo])
+def tokens(access: ApiHr, session: SessionDep) -> list[ApiTokenInfo]:
+    """Every API token (never its value), newest first."""
+    return api_tokens(session)
+
+
+@router.delete(
+    "/tokens/{token_id}",
+    status_code=204,
+    responses={404: {"description": "No such token"}, 409: {"description": "Revoked already"}},
+)
+def revoke_token(token_id: int, access: ApiHr, runtime: RuntimeDep) -> Response:
+    """Revoke an API token: every later call with it is refused (401)."""
+    revoke_api_token_by_id(runtime, token_id, actor=access.principal.actor)
+    return Response(status_code=204)
 
 
 @router.get("/audit", response_model=AuditPage)

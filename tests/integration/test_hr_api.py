@@ -9,6 +9,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from aarshjul.runtime import Runtime
+from aarshjul.usecases.hr_access import issue_api_token
 from aarshjul.usecases.org_import import seed_demo
 from service.routes import hr as hr_routes
 from service.routes import hr_api, hr_pages
@@ -184,3 +185,26 @@ def test_switching_language_keeps_the_boards_filters(hr: HrClients) -> None:
     assert page.status_code == 200
     assert 'href="?step=talks&amp;late=1&amp;lang=nb"' in page.text
     assert 'href="?step=talks&amp;late=1&amp;lang=en"' in page.text
+
+
+def test_hr_lists_api_tokens_and_revokes_one_by_its_id(hr: HrClients, runtime: Runtime) -> None:
+    listed = hr.client.get("/api/tokens", headers=hr.api()).json()
+    assert [t["label"] for t in listed] == ["test", "test"]  # the leader's (newest) and HR's
+    assert set(listed[0]) == {"id", "person_id", "person_name", "label", "created_at", "revoked_at"}  # no value
+    mine = next(t for t in listed if t["person_name"] == "Geir Høyland")
+    second = issue_api_token(runtime, HR_EMAIL, label="script")
+    newest = hr.client.get("/api/tokens", headers=hr.api()).json()[0]
+    assert newest["label"] == "script" and newest["revoked_at"] is None
+
+    assert hr.client.delete(f"/api/tokens/{newest['id']}", headers=hr.api()).status_code == 204
+    assert hr.client.get("/api/hr/me", headers=hr.api(second)).status_code == 401
+    assert hr.client.get("/api/hr/me", headers=hr.api()).status_code == 200
+    assert hr.client.delete(f"/api/tokens/{newest['id']}", headers=hr.api()).status_code == 409
+    assert hr.client.delete("/api/tokens/999", headers=hr.api()).status_code == 404
+    (event,) = hr.client.get("/api/audit?action=hr.token_revoked", headers=hr.api()).json()["entries"]
+    assert event["object_id"] == str(newest["id"]) and event["actor_name"] == "Geir Høyland"
+    assert event["before"]["revoked_at"] is None and event["after"]["revoked_at"]
+    assert event["before"]["label"] == "script"
+    # HR can end their own token too; the next call with it is refused.
+    assert hr.client.delete(f"/api/tokens/{mine['id']}", headers=hr.api()).status_code == 204
+    assert hr.client.get("/api/hr/me", headers=hr.api()).status_code == 401
