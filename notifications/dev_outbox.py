@@ -7,6 +7,7 @@ follow its links. The JSON shape of ``list_outbox`` is stable: the CLI prints it
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from aarshjul.db.models import Notification
 from aarshjul.runtime import Runtime
 from aarshjul.settings import Settings
+from notifications.backends import Attachment
 
 LINK = re.compile(r"https?://\S+/t/[A-Za-z0-9._-]+")
 NEWEST_FIRST_LIMIT = 500
@@ -46,6 +48,10 @@ def _entry(row: Notification, with_bodies: bool) -> dict[str, Any]:
         "attempts": row.attempts,
         "last_error": row.last_error,
         "links": LINK.findall(text),
+        "attachments": [
+            {"index": i, "filename": a["filename"], "content_type": a["content_type"]}
+            for i, a in enumerate(row.attachments or [])
+        ],
     }
     if with_bodies:
         entry["text"] = row.body_text
@@ -56,7 +62,7 @@ def _entry(row: Notification, with_bodies: bool) -> dict[str, Any]:
 def list_outbox(runtime: Runtime, limit: int = NEWEST_FIRST_LIMIT) -> list[dict[str, Any]]:
     """Newest first. Keys: id, idempotency_key, to, recipient_id, language, template, state, subject,
     created_at, not_before, sent_at (ISO 8601 or null), attempts, last_error, links (task links in
-    the text), text (the plain-text body, null until sent)."""
+    the text), attachments (index, filename, content_type), text (the plain-text body, null until sent)."""
     with runtime.sessions() as session:
         rows = session.scalars(select(Notification).order_by(Notification.id.desc()).limit(limit)).all()
         return [{**_entry(row, with_bodies=False), "text": row.body_text} for row in rows]
@@ -67,6 +73,17 @@ def get_message(runtime: Runtime, notification_id: int) -> dict[str, Any] | None
     with runtime.sessions() as session:
         row = session.get(Notification, notification_id)
         return _entry(row, with_bodies=True) if row is not None else None
+
+
+def get_attachment(runtime: Runtime, notification_id: int, index: int) -> Attachment | None:
+    """One attachment of a sent message, as it was sent (the talk's calendar invitation)."""
+    with runtime.sessions() as session:
+        row = session.get(Notification, notification_id)
+        stored = list(row.attachments or []) if row is not None else []
+    if not 0 <= index < len(stored):
+        return None
+    item = stored[index]
+    return Attachment(item["filename"], item["content_type"], base64.b64decode(item["content_base64"]))
 
 
 def format_outbox(entries: list[dict[str, Any]], full: bool = True) -> str:
@@ -82,6 +99,8 @@ def format_outbox(entries: list[dict[str, Any]], full: bool = True) -> str:
         lines = [head, f"    {entry['subject'] or '(not rendered yet)'}"]
         if entry["last_error"]:
             lines.append(f"    last error: {entry['last_error']}")
+        for item in entry["attachments"]:
+            lines.append(f"    attached: {item['filename']} ({item['content_type']})")
         if full and entry.get("text"):
             lines.append("")
             lines.extend(f"    {line}" if line else "" for line in str(entry["text"]).splitlines())

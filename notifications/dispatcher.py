@@ -13,6 +13,7 @@ idempotency key it carries to the provider makes that second send the same messa
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import uuid
 from collections.abc import Callable
@@ -192,7 +193,21 @@ def _finish(
 ) -> bool:
     """Write the result where this sender still holds the claim; False when it had lost it."""
     if rendered is not None:
-        values = {**values, "subject": rendered.subject, "body_text": rendered.text, "body_html": rendered.html}
+        values = {
+            **values,
+            "subject": rendered.subject,
+            "body_text": rendered.text,
+            "body_html": rendered.html,
+            "attachments": [
+                {
+                    "filename": a.filename,
+                    "content_type": a.content_type,
+                    "content_base64": base64.b64encode(a.content).decode(),
+                }
+                for a in rendered.attachments
+            ]
+            or None,
+        }
     with unit_of_work(runtime.sessions) as session:
         result = _execute_update(
             session,

@@ -325,6 +325,8 @@ class Notification(Base):
     subject: Mapped[str | None] = mapped_column(Text)  #: as rendered, kept for the local outbox
     body_text: Mapped[str | None] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
+    #: as sent, for the local outbox: [{"filename", "content_type", "content_base64"}]
+    attachments: Mapped[list[dict[str, str]] | None] = mapped_column(Json)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 

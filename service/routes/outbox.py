@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
-from notifications.dev_outbox import enabled, get_message, list_outbox
+from notifications.dev_outbox import enabled, get_attachment, get_message, list_outbox
 from service.deps import LanguageDep, RuntimeDep
 from service.pages import page
 
@@ -57,3 +57,19 @@ def outbox_message_text(notification_id: int, runtime: RuntimeDep) -> Response:
     if message is None or not message["text"]:
         raise HTTPException(status_code=404)
     return PlainTextResponse(message["text"])
+
+
+@router.get("/{notification_id}/attachments/{index}")
+def outbox_attachment(notification_id: int, index: int, runtime: RuntimeDep) -> Response:
+    """An attachment as sent (the talk's .ics), to download and open in a calendar."""
+    _guard(runtime)
+    attachment = get_attachment(runtime, notification_id, index)
+    if attachment is None:
+        raise HTTPException(status_code=404)
+    # The name is ours ("invitation.ics"); quoting still keeps a header out of reach of any future name.
+    filename = attachment.filename.replace('"', "").replace("\r", "").replace("\n", "")
+    return Response(
+        attachment.content,
+        media_type=attachment.content_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "X-Content-Type-Options": "nosniff"},
+    )

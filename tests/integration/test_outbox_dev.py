@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -12,12 +13,13 @@ from aarshjul.runtime import Runtime
 from notifications.backends import OutboxBackend
 from notifications.dev_outbox import format_outbox, list_outbox
 from notifications.dispatcher import dispatch_due
+from notifications.summaries import queue_talk_invitations
 from service.app import create_app
 from tests.notifications_support import add_task, build_world, queue
 
 KEYS = {
     "id", "idempotency_key", "to", "recipient_id", "language", "template", "state", "subject",
-    "created_at", "not_before", "sent_at", "attempts", "last_error", "links", "text",
+    "created_at", "not_before", "sent_at", "attempts", "last_error", "links", "attachments", "text",
 }  # fmt: skip
 
 
@@ -79,3 +81,34 @@ def test_dev_outbox_is_absent_in_production_or_with_a_real_backend(
     client = TestClient(create_app(runtime))
     assert client.get("/dev/outbox").status_code == 404
     assert client.get("/dev/outbox/1/html").status_code == 404
+    assert client.get("/dev/outbox/1/attachments/0").status_code == 404
+
+
+def test_the_talk_invitation_can_be_downloaded_from_the_outbox(runtime: Runtime) -> None:
+    """A demo user reads the talk email at /dev/outbox and opens its .ics in their calendar."""
+    now = runtime.clock()
+    with runtime.sessions.begin() as session:
+        world = build_world(session, now)
+        talk = add_task(
+            session, world, world.leader_id, now, step_key="talks", part_key="talk", subject_person_id=world.employee_id
+        )
+        starts = dt.datetime(2027, 3, 10, 9, tzinfo=dt.UTC)
+        queue_talk_invitations(session, talk.id, starts, starts + dt.timedelta(hours=1), "Møterom 2", now)
+    dispatch_due(runtime, backend=OutboxBackend())
+    entries = list_outbox(runtime)
+    assert [e["attachments"] for e in entries] == [
+        [{"index": 0, "filename": "invitation.ics", "content_type": "text/calendar; method=REQUEST"}]
+    ] * 2
+    assert "attached: invitation.ics (text/calendar; method=REQUEST)" in format_outbox(entries)
+
+    client = TestClient(create_app(runtime))
+    page = client.get(f"/dev/outbox/{entries[0]['id']}")
+    href = f"/dev/outbox/{entries[0]['id']}/attachments/0"
+    assert page.status_code == 200 and f'href="{href}"' in page.text and "Vedlegg" in page.text
+    ics = client.get(href)
+    assert ics.status_code == 200 and ics.headers["content-type"].startswith("text/calendar")
+    assert ics.headers["content-disposition"] == 'attachment; filename="invitation.ics"'
+    assert ics.text.startswith("BEGIN:VCALENDAR\r\n") and "DTSTART:20270310T090000Z" in ics.text
+    assert "LOCATION:Møterom 2" in ics.text and "mailto:ola@example.no" in ics.text
+    assert client.get(f"/dev/outbox/{entries[0]['id']}/attachments/1").status_code == 404
+    assert client.get(f"/dev/outbox/{entries[0]['id']}/attachments/-1").status_code == 404

@@ -180,6 +180,7 @@ def upgrade() -> None:
     sa.Column('subject', sa.Text(), nullable=True),
     sa.Column('body_text', sa.Text(), nullable=True),
     sa.Column('body_html', sa.Text(), nullable=True),
+    sa.Column('attachments', sa.JSON().with_variant(sa.JSON(none_as_null=True), 'postgresql'), nullable=True),
     sa.Column('created_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['recipient_id'], ['person.id'], name=op.f('fk_notification_recipient_id_person')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notification')),
