@@ -59,6 +59,9 @@ PROPOSAL_FORM = "measure_proposal"
 EVALUATION_FORM = "measure_evaluation"
 #: A decision is final; a changed proposal gets a new approval task (one per measure revision).
 NOT_AMENDABLE = frozenset({APPROVAL_FORM})
+#: Forms whose submission queues mail itself (a returned measure, a follow-up the employee may read);
+#: the advance that follows dispatches only the invitations it queues.
+MAILING_FORMS = frozenset({APPROVAL_FORM, FOLLOW_UP_FORM})
 EVALUATION_NAME = LocalizedText(nb="Evaluering av tiltak", en="Measure evaluation")
 
 
@@ -338,7 +341,7 @@ def submit_form(runtime: Runtime, token: str, data: Any) -> Receipt:
         cycle_id, form_key = task.cycle_id, task.form_key
     if not receipt.repeated:
         runtime.triggers.advance(cycle_id)
-        if form_key == APPROVAL_FORM:
+        if form_key in MAILING_FORMS:
             runtime.triggers.dispatch()
     return receipt
 
