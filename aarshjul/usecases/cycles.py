@@ -28,7 +28,7 @@ from aarshjul.db.models import (
 )
 from aarshjul.domain.cycle_spec import CycleDefinition, parse_definition
 from aarshjul.domain.enums import CycleState, MeasureState, TaskState, UnitStepState
-from aarshjul.domain.errors import Conflict, InvalidInput, NotFound
+from aarshjul.domain.errors import Conflict, CycleDefinitionError, InvalidInput, NotFound
 from aarshjul.domain.followups import LIVES_ON_STEP_KEYS
 from aarshjul.domain.progression import (
     AdvancePlan,
@@ -50,7 +50,20 @@ from aarshjul.usecases.cycle_support import (
     step_due_dates,
     today_for,
 )
+from forms.registry import FORMS
 from notifications.outbox import enqueue_many
+
+#: Forms whose rows must point at rows that another form records: an action and a critical need
+#: serve a unit goal, a measure answers a critical need, the talk's development plan is tied to a
+#: critical need (or to a measure, which answers one), an individual goal serves a unit goal. A
+#: definition that drops the step recording them would leave the later step impossible to submit.
+FORM_INPUTS: dict[str, frozenset[str]] = {
+    "action_plan": frozenset({"unit_goals"}),
+    "needs_mapping": frozenset({"unit_goals"}),
+    "measure_proposal": frozenset({"needs_mapping"}),
+    "talk_record": frozenset({"needs_mapping"}),
+    "goal_breakdown": frozenset({"unit_goals"}),
+}
 
 
 @dataclass
@@ -107,6 +120,40 @@ class _StartPlan:
     clone_from: int | None
 
 
+def definition_problems(definition: CycleDefinition) -> list[str]:
+    """What keeps a definition from running to the end: a form this product does not have, or a step
+    whose form needs what a dropped (or later) step records."""
+    problems = []
+    for form in sorted({definition.evaluation_form} - set(FORMS)):
+        problems.append(f"evaluation_form: no form called {form!r}")
+    for step in definition.active_steps:
+        earlier: set[str] = set()
+        stack = list(definition.effective_dependencies(step.key))
+        while stack:
+            key = stack.pop()
+            if key not in earlier:
+                earlier.add(key)
+                stack.extend(definition.effective_dependencies(key))
+        recorded = {part.form for key in earlier for part in definition.step(key).parts}
+        for part in step.parts:
+            if part.form not in FORMS:
+                problems.append(f"step {step.key}, part {part.key}: no form called {part.form!r}")
+            for needed in sorted(FORM_INPUTS.get(part.form, frozenset()) - recorded):
+                problems.append(
+                    f"step {step.key}, part {part.key}: form {part.form!r} needs what form {needed!r} records, "
+                    "but no enabled step before it uses that form"
+                )
+    return problems
+
+
+def check_definition(definition: CycleDefinition, source: str = "the cycle definition") -> CycleDefinition:
+    """The definition, if a cycle can run on it to the end; else a CycleDefinitionError naming each problem."""
+    problems = definition_problems(definition)
+    if problems:
+        raise CycleDefinitionError(f"{source}: " + "; ".join(problems))
+    return definition
+
+
 def _organisation(session: Session) -> Organisation:
     organisation = session.scalars(select(Organisation).order_by(Organisation.id).limit(1)).first()
     if organisation is None:
@@ -145,7 +192,7 @@ def _plan_start(
         starts_on = starts_on or _one_year_on(source.starts_on)
         # Last year's dates as they were finally fixed (HR may have moved some), one year on.
         due_overrides = {k: _one_year_on(v) for k, v in step_due_dates(source).items()}
-    definition = definition or runtime.cycle_definition()
+    definition = check_definition(definition or runtime.cycle_definition())
     starts_on = starts_on or today
     if starts_on < today:
         raise InvalidInput("starts_on", f"{starts_on.isoformat()} is in the past")
