@@ -565,11 +565,14 @@ def close_cycle(runtime: Runtime, cycle_id: int, actor: str, force: bool = False
     with unit_of_work(runtime.sessions) as session:
         serialize(session, f"advance:{cycle_id}")
         cycle = _running_cycle(session, cycle_id)
+        # A unit an org import has since removed will never finish; it does not hold the cycle open.
         unfinished = session.scalar(
             select(func.count())
             .select_from(UnitStep)
+            .join(Unit, Unit.id == UnitStep.unit_id)
             .where(
                 UnitStep.cycle_id == cycle_id,
+                Unit.active.is_(True),
                 UnitStep.state.not_in([UnitStepState.DONE.value, UnitStepState.SKIPPED.value]),
             )
         )

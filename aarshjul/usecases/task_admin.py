@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 from aarshjul.clock import OSLO
 from aarshjul.db.engine import unit_of_work
 from aarshjul.db.models import Cycle, HumanTask, Organisation, UnitStep
+from aarshjul.domain.cycle_spec import CycleDefinition
 from aarshjul.domain.enums import CycleState, TaskState
 from aarshjul.domain.errors import Conflict, InvalidInput, NotFound
-from aarshjul.domain.progression import EVALUATION_STEP_KEY
+from aarshjul.domain.followups import LIVES_ON_STEP_KEYS
 from aarshjul.domain.schedule import EVALUATION_REMINDERS, reminders_passed
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.cycle_support import (
@@ -100,8 +101,10 @@ def extend_deadline(
     """Move a deadline later: for some tasks, for one unit on a step, or for a whole step.
 
     For a unit or a step the step's deadline moves, and each open task's deadline with it (keeping
-    the part's offset: the talk preparation stays two weeks before the talk's deadline). The reminder
-    ladder starts again from the new date. Returns how many tasks changed.
+    the part's offset: the talk preparation stays two weeks before the talk's deadline). A deadline
+    already later than the new one stays as it is, so extending a whole step never takes time from a
+    unit that was given more. The reminder ladder starts again from the new date. Returns how many
+    tasks changed.
     """
     now = runtime.clock()
     today = today_for(now, runtime.settings.zone)
@@ -127,22 +130,25 @@ def extend_deadline(
             query = select(HumanTask).where(
                 HumanTask.cycle_id == cycle.id, HumanTask.step_key == step_key, HumanTask.state.in_(ACTIONABLE)
             )
-            steps = update(UnitStep).where(UnitStep.cycle_id == cycle.id, UnitStep.step_key == step_key)
+            steps = update(UnitStep).where(
+                UnitStep.cycle_id == cycle.id, UnitStep.step_key == step_key, UnitStep.due_on < new_due
+            )
             if unit_id is not None:
                 query = query.where(HumanTask.unit_id == unit_id)
                 steps = steps.where(UnitStep.unit_id == unit_id)
-            else:
+            elif step_key in cycle.step_due and cycle.step_due[step_key] < new_due.isoformat():
                 cycle.step_due = {**cycle.step_due, step_key: new_due.isoformat()}
             session.execute(steps.values(due_on=new_due))
             tasks = list(session.scalars(query))
             offsets = {p.key: p.due_offset_days for p in step.parts}
             new_dates = {t.id: max(today, new_due + dt.timedelta(days=offsets.get(t.part_key, 0))) for t in tasks}
             scope = {"cycle_id": cycle.id, "step_key": step_key, "unit_id": unit_id}
+        tasks = [t for t in tasks if new_dates[t.id] > t.due_on]
         before = {t.id: t.due_on.isoformat() for t in tasks}
+        ladders = _Ladders(session)
         for task in tasks:
             task.due_on = new_dates[task.id]
-            ladder = _ladder_of(session, task)
-            task.reminders_sent = reminders_passed(task.due_on, ladder, now, runtime.settings.zone)
+            task.reminders_sent = reminders_passed(task.due_on, ladders.of(task), now, runtime.settings.zone)
             task.escalation_level = 0
         audit(
             session,
@@ -157,16 +163,24 @@ def extend_deadline(
     return len(tasks)
 
 
-def _ladder_of(session: Session, task: HumanTask) -> tuple[int, ...]:
-    if task.step_key == EVALUATION_STEP_KEY:
-        return EVALUATION_REMINDERS
-    cycle = session.get(Cycle, task.cycle_id)
-    if cycle is None:
-        return EVALUATION_REMINDERS
-    try:
-        return cycle_definition(session, cycle).step(task.step_key).reminders_days_before
-    except KeyError:
-        return EVALUATION_REMINDERS
+class _Ladders:
+    """Each cycle's reminder ladders, its definition read once however many tasks are moved."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._definitions: dict[int, CycleDefinition | None] = {}
+
+    def of(self, task: HumanTask) -> tuple[int, ...]:
+        if task.step_key in LIVES_ON_STEP_KEYS:
+            return EVALUATION_REMINDERS
+        if task.cycle_id not in self._definitions:
+            cycle = self.session.get(Cycle, task.cycle_id)
+            self._definitions[task.cycle_id] = cycle_definition(self.session, cycle) if cycle is not None else None
+        definition = self._definitions[task.cycle_id]
+        try:
+            return definition.step(task.step_key).reminders_days_before if definition else EVALUATION_REMINDERS
+        except KeyError:
+            return EVALUATION_REMINDERS
 
 
 def _cycle_for(session: Session, cycle_id: int | None) -> Cycle:

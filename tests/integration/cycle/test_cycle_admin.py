@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from aarshjul.clock import ManualClock
 from aarshjul.db.engine import unit_of_work
-from aarshjul.db.models import Cycle, CycleDefinitionRecord, Person, Unit
+from aarshjul.db.models import Cycle, CycleDefinitionRecord, Person, Unit, UnitStep
 from aarshjul.domain.errors import Conflict, InvalidInput
+from aarshjul.links import LinkClaims, make_token
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.cycles import (
     cancel_cycle,
@@ -20,8 +21,10 @@ from aarshjul.usecases.cycles import (
     start_cycle,
 )
 from aarshjul.usecases.org_import import seed_demo
-from aarshjul.usecases.task_admin import extend_deadline, handle_leavers
-from tests.integration.cycle.helpers import at, dump_database, notifications, open_tasks
+from aarshjul.usecases.submissions import LinkReason, LinkRefused, open_task
+from aarshjul.usecases.sweep import sweep
+from aarshjul.usecases.task_admin import extend_deadline, handle_leavers, reassign_tasks
+from tests.integration.cycle.helpers import at, dump_database, notifications, open_tasks, submit
 
 
 def test_start_refuses_what_cannot_run(runtime: Runtime) -> None:
@@ -79,8 +82,6 @@ def test_the_cycle_keeps_its_definition_and_clones_one_year_on(runtime: Runtime,
 def test_extending_a_step_moves_its_tasks_and_restarts_the_reminders(runtime: Runtime, clock: ManualClock) -> None:
     seed_demo(runtime)
     cycle_id = start_cycle(runtime, 2027)
-    from aarshjul.usecases.sweep import sweep
-
     sweep(runtime, at("2027-01-20"))
     assert len(notifications(runtime, "task_reminder")) == 8
     clock.set(at("2027-01-20"))
@@ -117,3 +118,112 @@ def test_a_leaving_leader_hands_open_tasks_to_a_stand_in(runtime: Runtime, clock
     assert (moved.assignee_id, moved.link_version) == (deputy, 2)
     (told,) = notifications(runtime, "tasks_reassigned_hr")
     assert told.context == {"task_ids": [task.id], "from_person_id": leader.id, "cancelled_task_ids": []}
+
+
+def test_hr_reassigns_in_bulk_the_old_links_die_and_one_reminder_lists_every_task(runtime: Runtime) -> None:
+    seed_demo(runtime)
+    start_cycle(runtime, 2027)
+    reviews = open_tasks(runtime)
+    moving = reviews[:3]
+    with runtime.sessions() as session:
+        stand_in = session.scalars(select(Person.id).where(Person.role == "employee").order_by(Person.id)).first()
+    assert stand_in is not None
+    secret = runtime.settings.secret()
+    old_links = [make_token(secret, LinkClaims(t.id, t.assignee_id, t.link_version)) for t in moving]
+
+    assert reassign_tasks(runtime, [t.id for t in moving], stand_in, actor="person:hr") == 3
+    invitations = [n for n in notifications(runtime, "task_invitation") if n.recipient_id == stand_in]
+    assert [n.context["task_ids"] for n in invitations] == [[t.id for t in moving]]
+    for old in old_links:
+        with pytest.raises(LinkRefused) as refused:
+            open_task(runtime, old)
+        assert refused.value.reason is LinkReason.REPLACED
+    for task in open_tasks(runtime, assignee_id=stand_in):
+        opened = open_task(runtime, make_token(secret, LinkClaims(task.id, stand_in, task.link_version)))
+        assert opened.task.id == task.id
+
+    # Seven days before: the stand-in gets one reminder naming the three tasks, each leader one.
+    sweep(runtime, at("2027-01-19"))
+    reminders = notifications(runtime, "task_reminder")
+    assert len(reminders) == 6
+    (theirs,) = [n for n in reminders if n.recipient_id == stand_in]
+    assert theirs.context["task_ids"] == [t.id for t in moving]
+    # Done tasks are reminded no more; the others get their one-day reminder.
+    submit(runtime, open_tasks(runtime, assignee_id=stand_in))
+    sweep(runtime, at("2027-01-25"))
+    assert [n.recipient_id for n in notifications(runtime, "task_reminder")].count(stand_in) == 1
+    assert len(notifications(runtime, "task_reminder")) == 6 + 5
+
+
+def test_extending_a_unit_or_some_tasks_and_never_taking_time_back(runtime: Runtime, clock: ManualClock) -> None:
+    seed_demo(runtime)
+    cycle_id = start_cycle(runtime, 2027)
+    with runtime.sessions() as session:
+        unit = session.scalars(select(Unit).where(Unit.code == "TEK")).one()
+    (tek,) = open_tasks(runtime, unit_id=unit.id)
+    first, second = [t for t in open_tasks(runtime) if t.unit_id != unit.id][:2]
+
+    assert extend_deadline(
+        runtime, step_key="strategy_review", unit_id=unit.id, new_due=dt.date(2027, 3, 1), actor="hr"
+    )
+    assert extend_deadline(runtime, task_ids=[first.id], new_due=dt.date(2027, 2, 20), actor="hr") == 1
+    due = {t.id: t.due_on for t in open_tasks(runtime)}
+    assert (due[tek.id], due[first.id], due[second.id]) == (
+        dt.date(2027, 3, 1),
+        dt.date(2027, 2, 20),
+        dt.date(2027, 1, 25),
+    )
+    with runtime.sessions() as session:
+        rows = session.execute(
+            select(UnitStep.unit_id, UnitStep.due_on).where(
+                UnitStep.cycle_id == cycle_id, UnitStep.step_key == "strategy_review"
+            )
+        ).all()
+    assert {r.due_on for r in rows if r.unit_id == unit.id} == {dt.date(2027, 3, 1)}
+    assert {r.due_on for r in rows if r.unit_id != unit.id} == {dt.date(2027, 1, 25)}
+
+    # A whole step moved to 10 February: TEK and the single task keep their later dates.
+    changed = extend_deadline(runtime, step_key="strategy_review", new_due=dt.date(2027, 2, 10), actor="hr")
+    assert changed == 6
+    due = {t.id: t.due_on for t in open_tasks(runtime)}
+    assert (due[tek.id], due[first.id], due[second.id]) == (
+        dt.date(2027, 3, 1),
+        dt.date(2027, 2, 20),
+        dt.date(2027, 2, 10),
+    )
+    with runtime.sessions() as session:
+        assert session.scalar(
+            select(UnitStep.due_on).where(
+                UnitStep.cycle_id == cycle_id, UnitStep.unit_id == unit.id, UnitStep.step_key == "strategy_review"
+            )
+        ) == dt.date(2027, 3, 1)
+        cycle = session.get(Cycle, cycle_id)
+        assert cycle is not None and cycle.step_due["strategy_review"] == "2027-02-10"
+
+    # The extended unit is not escalated on the old date, the others are on theirs.
+    sweep(runtime, at("2027-02-14"))
+    late = [i["task_id"] for n in notifications(runtime, "escalation_manager") for i in n.context["late"]]
+    assert tek.id not in late and first.id not in late and second.id in late
+
+
+def test_hr_closes_a_cycle_once_every_remaining_unit_is_done(runtime: Runtime, clock: ManualClock) -> None:
+    seed_demo(runtime)
+    cycle_id = start_cycle(runtime, 2027)
+    with unit_of_work(runtime.sessions) as session:
+        session.execute(update(UnitStep).where(UnitStep.cycle_id == cycle_id).values(state="done"))
+        gone = session.scalars(select(Unit).where(Unit.code == "SOL")).one()
+        session.execute(
+            update(UnitStep)
+            .where(UnitStep.cycle_id == cycle_id, UnitStep.unit_id == gone.id, UnitStep.step_key == "unit_goals")
+            .values(state="open")
+        )
+        gone_id = gone.id
+    with pytest.raises(Conflict, match="1 unit steps"):
+        close_cycle(runtime, cycle_id, actor="hr")
+    # The next org import no longer has the unit: it will never finish, and does not hold the year open.
+    with unit_of_work(runtime.sessions) as session:
+        session.execute(update(Unit).where(Unit.id == gone_id).values(active=False))
+    close_cycle(runtime, cycle_id, actor="hr")
+    with runtime.sessions() as session:
+        cycle = session.get(Cycle, cycle_id)
+        assert cycle is not None and cycle.state == "closed"
