@@ -280,3 +280,47 @@ def test_measure_returned_is_cancelled_when_the_task_is_gone(runtime: Runtime, w
     assert dispatch_due(runtime, backend=OutboxBackend()).cancelled == 1
     with runtime.sessions() as session:
         assert session.scalars(select(Notification.state)).one() == NotificationState.CANCELLED
+
+
+@pytest.mark.parametrize("language", ["nb", "en"])
+def test_typed_text_is_escaped_in_html_and_kept_as_typed_in_text(runtime: Runtime, world: World, language: str) -> None:
+    """Names and unit names come from HR's file, a measure's title and the HR comment from forms, a talk's
+    place from the leader: none of it may become markup in the HTML part."""
+    now = runtime.clock()
+    typed = '<script>alert("x")</script> & <b>fet</b>'
+    with runtime.sessions.begin() as session:
+        for person in session.scalars(select(Person)):
+            person.language = language
+            person.name = f"{person.name} {typed}"
+        leader, director, hr = (session.get(Person, i) for i in (world.leader_id, world.director_id, world.hr_id))
+        assert leader and director and hr
+        measure = add_measure(session, world, title=f"Tiltak {typed}")
+        measure.hr_comment = f"Kommentar {typed}"
+        proposal = add_task(session, world, world.leader_id, now, step_key="measure_proposals", part_key="proposal")
+        evaluation = add_task(
+            session, world, world.leader_id, now, step_key="evaluation", part_key="evaluation", measure_id=measure.id
+        )
+        late = add_task(
+            session, world, world.leader_id, now, due_on=dt.date(2027, 1, 1), subject_person_id=world.employee_id
+        )
+        talk = add_task(
+            session, world, world.leader_id, now, step_key="talks", part_key="talk", subject_person_id=world.employee_id
+        )
+        queue(session, "x:inv", leader, "task_invitation", {"task_ids": [evaluation.id, late.id]}, now)
+        queue(session, "x:ret", leader, "measure_returned", {"measure_id": measure.id, "task_id": proposal.id}, now)
+        queue(session, "x:eval", leader, "evaluation_due", {"task_ids": [evaluation.id], "measure_id": measure.id}, now)
+        entry = {"task_id": late.id, "person_id": world.leader_id, "days_late": 3}
+        queue(session, "x:esc", director, "escalation_manager", {"late": [entry]}, now)
+        queue(session, "x:hr", hr, "escalation_hr", {"late": [entry]}, now)
+        starts = dt.datetime(2027, 3, 10, 9, tzinfo=dt.UTC)
+        queue_talk_invitations(session, talk.id, starts, starts + dt.timedelta(hours=1), f"Rom {typed}", now)
+    backend = Capture()
+    assert dispatch_due(runtime, backend=backend).sent == 7
+    for message in backend.sent:
+        key = message.idempotency_key
+        assert "<script>" not in message.html and "<b>fet</b>" not in message.html, key
+        assert "&lt;script&gt;alert(" in message.html and "&amp; &lt;b&gt;fet&lt;/b&gt;" in message.html, key
+        assert typed in message.text, key
+        assert "&lt;" not in message.text and "&amp;" not in message.text, key
+    ics = next(m for m in backend.sent if m.attachments).attachments[0].content.decode()
+    assert 'LOCATION:Rom <script>alert("x")</script> & <b>fet</b>' in ics  # a calendar shows text, not HTML
