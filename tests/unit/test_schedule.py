@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from aarshjul.clock import end_of_day_utc, local_date
 from aarshjul.domain.cycle_spec import EscalationRung
 from aarshjul.domain.schedule import (
+    days_late,
     escalations_due,
     evaluation_date,
     reminder_due,
@@ -50,3 +52,25 @@ def test_escalations_come_after_whole_days_late_each_rung_once() -> None:
 def test_evaluation_defaults_to_the_end_of_the_measures_last_year() -> None:
     assert evaluation_date(None, 2028) == dt.date(2028, 12, 31)
     assert evaluation_date(dt.date(2027, 9, 1), 2028) == dt.date(2027, 9, 1)
+
+
+def test_deadlines_are_the_end_of_the_day_in_oslo_across_the_clock_changes() -> None:
+    # Summer time begins 28 March 2027 and ends 31 October 2027: an Oslo day ends at 22:00 or 23:00 UTC.
+    assert end_of_day_utc(dt.date(2027, 3, 27)) == utc("2027-03-27", 23)
+    assert end_of_day_utc(dt.date(2027, 3, 28)) == utc("2027-03-28", 22)
+    assert end_of_day_utc(dt.date(2027, 10, 30)) == utc("2027-10-30", 22)
+    assert end_of_day_utc(dt.date(2027, 10, 31)) == utc("2027-10-31", 23)
+    # Due 1 April (summer time): "7 days" as 25 March begins (winter), "1 day" as 31 March begins (summer).
+    due = dt.date(2027, 4, 1)
+    assert reminders_passed(due, (7, 1), utc("2027-03-24", 22, 59)) == 0
+    assert reminders_passed(due, (7, 1), utc("2027-03-24", 23)) == 1
+    assert reminders_passed(due, (7, 1), utc("2027-03-30", 21, 59)) == 1
+    assert reminders_passed(due, (7, 1), utc("2027-03-30", 22)) == 2
+    # Due 25 March (winter): the manager rung comes as 29 March begins, an hour "earlier" in UTC.
+    rungs, _ = escalations_due(dt.date(2027, 3, 25), LADDER, 0, utc("2027-03-28", 21, 59))
+    assert rungs == []
+    rungs, level = escalations_due(dt.date(2027, 3, 25), LADDER, 0, utc("2027-03-28", 22))
+    assert ([r.to for r in rungs], level) == (["manager"], 1)
+    assert days_late(dt.date(2027, 3, 25), utc("2027-03-28", 22, 30)) == 4
+    assert local_date(utc("2027-10-31", 22, 30)) == dt.date(2027, 10, 31)
+    assert local_date(utc("2027-10-31", 23, 30)) == dt.date(2027, 11, 1)
