@@ -3,25 +3,33 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
 import threading
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from aarshjul.db.models import HumanTask, Notification, NotificationAttempt, Person
 from aarshjul.domain.enums import NotificationState, TaskState
 from aarshjul.links import read_token
 from aarshjul.runtime import Runtime
+from aarshjul.usecases.hr_access import set_password
 from notifications.backends import (
     Delivery,
     MailBackend,
     OutboundEmail,
     OutboxBackend,
     PermanentSendError,
+    SmtpBackend,
     TransientSendError,
 )
 from notifications.dispatcher import LEASE, MAX_ATTEMPTS, claim, dispatch_due
+from service.app import create_app
 from tests.conftest import TEST_SECRET
+from tests.hr_support import csrf_of
 from tests.notifications_support import World, add_task, build_world, queue
 
 
@@ -330,3 +338,74 @@ def test_redirect_outside_production_keeps_the_original_recipient_visible(runtim
     assert sent.to == "test-inbox@example.no"
     assert sent.headers["X-Aarshjul-Original-To"] == "ola@example.no"
     assert sent.text.startswith("[Redirected test mail: originally to ola@example.no]")
+
+
+class _RefusingRelay:
+    """An aiosmtpd handler that refuses one address for good and accepts the others."""
+
+    def __init__(self, refused: str) -> None:
+        self.refused = refused
+        self.rcpt_calls = 0
+        self.delivered: list[str] = []
+
+    async def handle_RCPT(  # noqa: N802
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        self.rcpt_calls += 1
+        if address == self.refused:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        self.delivered.extend(envelope.rcpt_tos)
+        return "250 Message accepted"
+
+
+def test_a_rejected_address_through_a_real_relay_is_marked_and_shown_on_the_board(
+    runtime: Runtime,
+    world: World,
+    clock,  # type: ignore[no-untyped-def]
+) -> None:
+    now = runtime.clock()
+    with runtime.sessions.begin() as session:
+        ola = session.get(Person, world.employee_id)
+        siri = session.get(Person, world.other_employee_id)
+        assert ola and siri
+        ola.email = "ola.gone@example.no"  # HR's file has an address the relay no longer knows
+        for person in (ola, siri):
+            task = add_task(session, world, person.id, now)
+            queue(session, f"inv:{person.id}", person, "task_invitation", {"task_ids": [task.id]}, now)
+    relay = _RefusingRelay("ola.gone@example.no")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(relay, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        backend = SmtpBackend("127.0.0.1", port)
+        report = dispatch_due(runtime, backend=backend)
+        assert (report.sent, report.failed) == (1, 1)
+        for _ in range(3):  # days pass: the refused message is not tried again
+            clock.advance(days=1)
+            assert dispatch_due(runtime, backend=backend).claimed == 0
+    finally:
+        controller.stop()
+    assert relay.delivered == ["siri@example.no"] and relay.rcpt_calls == 2
+    row = _row(runtime, f"inv:{world.employee_id}")
+    assert row.state == NotificationState.FAILED and row.attempts == 1 and "550" in (row.last_error or "")
+    assert _attempts(runtime, f"inv:{world.employee_id}") == ["failed"]
+
+    set_password(runtime, "hanne@example.no", "correct horse battery staple")
+    client = TestClient(create_app(runtime))
+    token = csrf_of(client.get("/hr/login").text)
+    signed_in = client.post(
+        "/hr/login",
+        data={"email": "hanne@example.no", "password": "correct horse battery staple", "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert signed_in.status_code == 303
+    board = client.get(f"/board?cycle={world.cycle_id}")
+    assert board.status_code == 200
+    section = board.text.split("E-poster som ikke kunne leveres")[1]
+    assert "ola.gone@example.no" in section and "550" in section and "siri@example.no" not in section
