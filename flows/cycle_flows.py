@@ -71,8 +71,9 @@ def _sweep_run_name() -> str:
 @flow(name=SWEEP_FLOW, flow_run_name=_sweep_run_name, log_prints=False)
 async def sweep(now: dt.datetime | None = None) -> dict[str, Any]:
     """Advance every running cycle (safety net), then send reminders and escalations and open evaluations."""
-    await _tag_this_run("sweep")
     cycle_ids = await asyncio.to_thread(running_cycles_task.submit().result)
+    # Tagged with every cycle it works on, so filtering the Prefect UI by a cycle shows its sweeps too.
+    await _tag_this_run("sweep", *(cycle_tag(c) for c in cycle_ids))
     advances = []
     for cycle_id in cycle_ids:
         with tags(cycle_tag(cycle_id)):

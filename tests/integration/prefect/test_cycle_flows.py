@@ -31,6 +31,13 @@ async def _runs() -> list[Any]:
         return list(await client.read_flow_runs())
 
 
+async def _task_runs(flow_run_id: Any) -> list[Any]:
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    async with get_client() as client:
+        return list(await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))))
+
+
 @pytest.mark.prefect
 def test_the_advance_and_the_sweep_run_as_prefect_flows(flow_runtime: Runtime, prefect_api: None) -> None:
     seed_demo(flow_runtime)
@@ -50,7 +57,10 @@ def test_the_advance_and_the_sweep_run_as_prefect_flows(flow_runtime: Runtime, p
     assert f"cycle:{cycle_id}" in advance_run.tags
     assert advance_run.state is not None and advance_run.state.is_completed()
     sweep_run = runs["sweep-2027-01-19T07:00:00+00:00"]
-    assert "sweep" in sweep_run.tags and sweep_run.state is not None and sweep_run.state.is_completed()
+    assert {"sweep", f"cycle:{cycle_id}"} <= set(sweep_run.tags)
+    assert sweep_run.state is not None and sweep_run.state.is_completed()
+    advances = asyncio.run(_task_runs(sweep_run.id))
+    assert [set(r.tags) >= {f"cycle:{cycle_id}"} for r in advances if r.name.startswith("advance-cycle")] == [True]
 
 
 def test_a_trigger_runs_the_advance_here_when_prefect_is_unreachable(runtime: Runtime) -> None:
