@@ -63,6 +63,9 @@ class OrgChart:
         for unit in sorted(self.units.values(), key=lambda u: u.id, reverse=True):
             if unit.active and unit.leader_id is not None:
                 self._led[unit.leader_id] = unit.id  # a person leading several units: the lowest id wins
+        # Asked once per late task by the sweep: found once here, not by a walk over everyone each time.
+        hr_ids = [p.id for p in self.people.values() if p.active and p.role is Role.HR]
+        self._hr = min(hr_ids) if hr_ids else None
 
     def is_active(self, person_id: int | None) -> bool:
         person = self.people.get(person_id) if person_id is not None else None
@@ -74,8 +77,7 @@ class OrgChart:
 
     def hr(self) -> int | None:
         """The organisation's HR contact: the active HR person with the lowest id."""
-        ids = [p.id for p in self.people.values() if p.active and p.role is Role.HR]
-        return min(ids) if ids else None
+        return self._hr
 
     def leader_of(self, unit_id: int) -> int | None:
         """The unit's leader, if there is one and they are active."""
