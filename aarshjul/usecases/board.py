@@ -15,7 +15,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import and_, case, func, select
@@ -37,6 +37,8 @@ from aarshjul.domain.followups import FOLLOW_UP_NAME, FOLLOW_UP_STEP_KEY, LIVES_
 from aarshjul.usecases.followups import follow_up_counts
 from aarshjul.usecases.spreadsheets import csv_text
 from aarshjul.usecases.submissions import EVALUATION_NAME
+from forms.fields import HIDDEN
+from forms.registry import FORMS
 from notifications.status import failed_notifications
 
 EVALUATION_STEP_KEY = "evaluation"
@@ -651,6 +653,11 @@ class FormField(BaseModel):
     model_config = _Model
     key: str
     value: str
+    label: list[str] = Field(
+        default_factory=list,
+        description="The field's title and the titles above it (English message ids), and item numbers",
+    )
+    coded: bool = Field(default=False, description="The value is a code from a fixed list (a message id)")
 
 
 class SubmittedForm(BaseModel):
@@ -774,7 +781,7 @@ def unit_detail(session: Session, cycle_id: int, unit_id: int, *, today: dt.date
                 submitted_by=names.get(submission.submitted_by_id, "") if submission else "",
                 about_person=subject_name,
                 private=private,
-                fields=[] if private or submission is None else _flatten(submission.data),
+                fields=[] if private or submission is None else _flatten(submission.data, FORMS.get(task.form_key)),
             )
         )
     steps = [
@@ -825,17 +832,40 @@ def _latest_submissions(session: Session, task_ids: list[int]) -> dict[int, Subm
     return {s.task_id: s for s in rows}
 
 
-def _flatten(data: Any, prefix: str = "") -> list[FormField]:
-    """A submitted form as label/value lines, nested lists and objects spelled out."""
+def _inner_model(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
+    """The form model inside a field's type (``list[Item]``, ``Item | None``), and whether the
+    field holds a code from a fixed list (an enum)."""
+    if isinstance(annotation, type):
+        if issubclass(annotation, BaseModel):
+            return annotation, False
+        return None, issubclass(annotation, StrEnum)
+    for argument in get_args(annotation):
+        model, coded = _inner_model(argument)
+        if model is not None or coded:
+            return model, coded
+    return None, False
+
+
+def _flatten(
+    data: Any, model: type[BaseModel] | None = None, prefix: str = "", label: tuple[str, ...] = (), coded: bool = False
+) -> list[FormField]:
+    """A submitted form as label/value lines, nested lists and objects spelled out; each line
+    labelled with the form's field titles, so HR reads "Critical needs 1 › Level needed", not a key."""
     fields: list[FormField] = []
     if isinstance(data, dict):
         for key, value in data.items():
-            fields += _flatten(value, f"{prefix}.{key}" if prefix else str(key))
+            info = model.model_fields.get(key) if model is not None else None
+            if info is not None and info.json_schema_extra == HIDDEN:
+                continue
+            inner, inner_coded = _inner_model(info.annotation) if info is not None else (None, False)
+            title = info.title if info is not None and info.title else str(key)
+            fields += _flatten(value, inner, f"{prefix}.{key}" if prefix else str(key), (*label, title), inner_coded)
     elif isinstance(data, list):
         for index, value in enumerate(data, start=1):
-            fields += _flatten(value, f"{prefix} {index}" if prefix else str(index))
+            key = f"{prefix} {index}" if prefix else str(index)
+            fields += _flatten(value, model, key, (*label, str(index)), coded)
     elif data is not None and data != "":
-        fields.append(FormField(key=prefix, value=str(data)))
+        fields.append(FormField(key=prefix, value=str(data), label=list(label), coded=coded))
     return fields
 
 
