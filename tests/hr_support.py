@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
@@ -55,3 +56,28 @@ def hr_clients(runtime: Runtime) -> Iterator[HrClients]:
     leader_token = issue_token_for_any_person(runtime, LEADER_EMAIL)
     with TestClient(create_app(runtime), raise_server_exceptions=False) as client:
         yield HrClients(client, hr_token, leader_token)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+HR_TEMPLATES = ROOT / "service" / "templates" / "hr"
+HR_CODE = [
+    ROOT / "service" / "routes" / "hr.py",
+    ROOT / "service" / "routes" / "hr_pages.py",
+    ROOT / "service" / "routes" / "hr_api.py",
+    ROOT / "service" / "routes" / "hr_wheel.py",
+    ROOT / "service" / "auth.py",
+]
+_TEMPLATE_MSGID = re.compile(r"""_\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')\s*\)""")
+_CODE_MSGID = re.compile(r"""gettext\(\s*\w+,\s*"((?:[^"\\]|\\.)*)"\s*\)""")
+
+
+def hr_msgids() -> set[str]:
+    """Every message id HR's templates and routes pass to gettext literally (the notices too)."""
+    found: set[str] = set()
+    for template in HR_TEMPLATES.iterdir():
+        found |= {a or b for a, b in _TEMPLATE_MSGID.findall(template.read_text(encoding="utf-8"))}
+    for module in HR_CODE:
+        found |= set(_CODE_MSGID.findall(module.read_text(encoding="utf-8")))
+    from service.routes.hr_pages import AUDIT_ACTIONS, AUDIT_GROUPS, NOTICES
+
+    return found | set(NOTICES.values()) | set(AUDIT_ACTIONS.values()) | set(AUDIT_GROUPS.values())

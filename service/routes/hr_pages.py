@@ -44,6 +44,43 @@ NOTICES = {
 }
 
 
+#: What each audited action means, for the audit log page (the code is shown beside it).
+AUDIT_ACTIONS = {
+    "cycle.start": "Started a cycle",
+    "cycle.close": "Closed a cycle",
+    "cycle.cancel": "Cancelled a cycle",
+    "cycle.remind_late": "Reminded everyone late on a step",
+    "deadline.extend": "Moved a deadline",
+    "task.reassign": "Gave a task to someone else",
+    "task.submit": "Submitted a form",
+    "task.amend": "Changed a submitted form",
+    "task.link_revoked": "Revoked a task's link",
+    "hr.sign_in": "Signed in",
+    "hr.sign_out": "Signed out",
+    "hr.sign_in_failed": "Sign-in failed",
+    "hr.sign_in_refused": "Sign-in refused",
+    "hr.sign_in_locked": "Sign-in while locked out",
+    "hr.lock_out": "Locked out after repeated failures",
+    "hr.password_set": "Set a password",
+    "hr.token_issued": "Issued an API token",
+    "hr.token_revoked": "Revoked an API token",
+    "org.import": "Imported the organisation",
+    "strategy.load": "Loaded the strategy",
+    "personal_data.export": "Downloaded their personal data",
+}
+#: The audit log's filter: action prefixes and what they cover.
+AUDIT_GROUPS = {
+    "": "All events",
+    "cycle.": "Cycles",
+    "deadline.": "Deadlines",
+    "task.": "Tasks",
+    "hr.": "HR sign-in and API tokens",
+    "org.": "The organisation",
+    "strategy.": "The strategy",
+    "personal_data.": "Personal data",
+}
+
+
 def _hr(access: HrAccess) -> dict[str, Any]:
     return {"name": access.principal.name, "csrf": access.csrf}
 
@@ -472,4 +509,13 @@ def audit_page(
     action: Annotated[str | None, Query()] = None,
 ) -> Response:
     log = audit_log(session, limit=100, offset=offset, action=action or None)
-    return page(request, "hr/audit.html", {"hr": _hr(access), "log": log, "action": action or ""}, language)
+    groups = dict(AUDIT_GROUPS)
+    groups.setdefault(action or "", action or "")  # a prefix typed into the address is kept
+    context = {
+        "hr": _hr(access),
+        "log": log,
+        "action": action or "",
+        "actions": AUDIT_ACTIONS,
+        "groups": groups,
+    }
+    return page(request, "hr/audit.html", context, language)
