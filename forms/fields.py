@@ -60,6 +60,12 @@ class FormRules:
     def period_end(self) -> dt.date:
         return dt.date(self.last_year, 12, 31)
 
+    def date_range(self, not_before: str | None = None) -> tuple[dt.date, dt.date]:
+        """The first and last date a date field takes: the period, from today on if ``not_before``
+        is "today" (the field's ``x-not-before`` mark)."""
+        first = max(self.period_start, self.today) if not_before == "today" else self.period_start
+        return first, self.period_end
+
 
 @dataclass(frozen=True)
 class FormProblem:
@@ -106,6 +112,13 @@ def _check_date(value: dt.date, info: ValidationInfo) -> dt.date:
     return value
 
 
+def _check_not_past(value: dt.date, info: ValidationInfo) -> dt.date:
+    rules = _rules(info)
+    if rules is not None and value < rules.today:
+        raise PydanticCustomError("date_in_past", "give a date from today on", {"first": rules.today.isoformat()})
+    return value
+
+
 def _check_year(value: int, info: ValidationInfo) -> int:
     rules = _rules(info)
     if rules is not None and not rules.first_year <= value <= rules.last_year:
@@ -142,6 +155,8 @@ OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_lengt
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE)]
 Level = Annotated[int, Field(ge=1, le=5)]
 PeriodDate = Annotated[dt.date, SchemaMark("x-period", "date"), AfterValidator(_check_date)]
+# A date in the period that has not passed yet (a follow-up date, say).
+UpcomingDate = Annotated[PeriodDate, SchemaMark("x-not-before", "today"), AfterValidator(_check_not_past)]
 PeriodYear = Annotated[int, SchemaMark("x-period", "year"), AfterValidator(_check_year)]
 HIDDEN: dict[str, Any] = {"x-widget": "hidden"}
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from forms.fields import MAX_ITEMS, MAX_TITLE, FormModel
+from forms.fields import MAX_ITEMS, MAX_TITLE, FormModel, FormRules
 from forms.messages import CHOICE_LABELS
 
 BLANK_ROWS = 2  #: empty rows shown under a list's filled rows
@@ -32,6 +32,8 @@ class FieldSpec:
     minimum: int | None = None
     maximum: int | None = None
     max_length: int | None = None
+    period: str | None = None  #: "date" or "year": limited to the strategy period
+    not_before: str | None = None  #: "today": a date that must not have passed
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,8 @@ def _field(schema: Mapping[str, Any], name: str, raw: Mapping[str, Any], require
         minimum=node.get("minimum"),
         maximum=node.get("maximum"),
         max_length=node.get("maxLength"),
+        period=node.get("x-period"),
+        not_before=node.get("x-not-before"),
     )
 
 
@@ -178,8 +182,8 @@ class FieldView:
     display: str  #: the value as read in a receipt
     options: list[OptionView] = field(default_factory=list)
     error: str | None = None
-    minimum: int | None = None
-    maximum: int | None = None
+    minimum: int | str | None = None  #: a number, or a date as YYYY-MM-DD
+    maximum: int | str | None = None
 
     @property
     def hint_id(self) -> str:
@@ -241,14 +245,34 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+@dataclass(frozen=True)
+class Show:
+    """How a view speaks: the translation, dates as the reader writes them, the task's rules."""
+
+    tr: Callable[[str], str]
+    date: Callable[[str], str] | None = None
+    rules: FormRules | None = None
+
+
+def _limits(spec: FieldSpec, rules: FormRules | None) -> tuple[int | str | None, int | str | None]:
+    """The input's min and max: the model's, or for dates and years the strategy period's."""
+    if rules is not None and spec.period == "date":
+        first, last = rules.date_range(spec.not_before)
+        return first.isoformat(), last.isoformat()
+    if rules is not None and spec.period == "year":
+        return rules.first_year, rules.last_year
+    return spec.minimum, spec.maximum
+
+
 def _field_view(
     spec: FieldSpec,
     path: str,
     value: Any,
     errors: Mapping[str, str],
     choices: Mapping[str, list[tuple[int, str]]],
-    tr: Callable[[str], str],
+    show: Show,
 ) -> FieldView:
+    tr = show.tr
     text = _text(value)
     options: list[OptionView] = []
     display = text
@@ -262,6 +286,12 @@ def _field_view(
         display = next((o.label for o in options if o.selected), text)
     elif spec.widget == "checkbox":
         display = tr("Yes") if value in (True, "true", "on") else tr("No")
+    elif spec.widget == "date" and show.date is not None and text:
+        try:
+            display = show.date(text)
+        except ValueError:
+            display = text
+    minimum, maximum = _limits(spec, show.rules)
     return FieldView(
         name=path,
         id=html_id(path),
@@ -273,8 +303,8 @@ def _field_view(
         display=display,
         options=options,
         error=errors.get(path),
-        minimum=spec.minimum,
-        maximum=spec.maximum,
+        minimum=minimum,
+        maximum=maximum,
     )
 
 
@@ -286,14 +316,21 @@ def build_view(
     tr: Callable[[str], str],
     extra_rows: Mapping[str, int] | None = None,
     editable: bool = True,
+    *,
+    date: Callable[[str], str] | None = None,
+    rules: FormRules | None = None,
 ) -> FormView:
-    """Every input with its value and its error; ``errors`` is keyed by dotted path ("goals.0.title")."""
+    """Every input with its value and its error; ``errors`` is keyed by dotted path ("goals.0.title").
+
+    ``date`` formats a date for reading (a receipt); ``rules`` gives date and year inputs the
+    task's limits (the strategy period) as min and max."""
+    show = Show(tr, date, rules)
     parts: list[FieldView | ListView] = []
     placed: set[str] = set()
     summary: list[SummaryItem] = []
     for spec in layout_of(cls):
         if isinstance(spec, FieldSpec):
-            view = _field_view(spec, spec.name, data.get(spec.name), errors, choices, tr)
+            view = _field_view(spec, spec.name, data.get(spec.name), errors, choices, show)
             parts.append(view)
             if view.error:
                 placed.add(spec.name)
@@ -317,7 +354,7 @@ def build_view(
         for index, row in enumerate(rows_data):
             row = row if isinstance(row, dict) else {}
             fields = [
-                _field_view(f, f"{spec.name}.{index}.{f.name}", row.get(f.name), errors, choices, tr)
+                _field_view(f, f"{spec.name}.{index}.{f.name}", row.get(f.name), errors, choices, show)
                 for f in spec.fields
             ]
             heading = headings[index] if index < len(headings) else tr("Row {number}").format(number=index + 1)

@@ -32,6 +32,7 @@ from forms.fields import (
     Text,
     Title,
     UnitGoalRef,
+    UpcomingDate,
     duplicates,
 )
 
@@ -288,7 +289,7 @@ class PlanItem(FormModel):
 
 
 class FollowUp(FormModel):
-    on: PeriodDate = Field(title="Follow-up date")
+    on: UpcomingDate = Field(title="Follow-up date")
     note: OptionalText = Field(default="", title="What to follow up")
 
 
@@ -301,17 +302,11 @@ class TalkRecordForm(FormModel):
     follow_ups: list[FollowUp] = Field(title="Follow-up dates", min_length=1, max_length=MAX_ITEMS)
 
     def problems(self, rules: FormRules) -> list[FormProblem]:
-        found = [
+        return [
             FormProblem(("development_plan", i, "critical_need_id"), "tie_needed")
             for i, item in enumerate(self.development_plan)
             if item.critical_need_id is None and item.measure_id is None
         ]
-        found += [
-            FormProblem(("follow_ups", i, "on"), "date_in_past")
-            for i, f in enumerate(self.follow_ups)
-            if f.on < rules.today
-        ]
-        return found
 
 
 class TalkConfirmationForm(FormModel):

@@ -101,11 +101,17 @@ def _annotate(node: Any, rules: FormRules) -> None:
             node["enum"] = sorted(rules.choices.get(kind, frozenset()))
         period = node.get("x-period")
         if period == "date":
-            node["formatMinimum"] = rules.period_start.isoformat()
-            node["formatMaximum"] = rules.period_end.isoformat()
+            first, last = rules.date_range(node.get("x-not-before"))
+            node["formatMinimum"], node["formatMaximum"] = first.isoformat(), last.isoformat()
         elif period == "year":
             node["minimum"] = rules.first_year
             node["maximum"] = rules.last_year
+        rows = node.get("x-rows")
+        if isinstance(rows, str):
+            # One row per valid item: the number of rows is known for this task.
+            count = len(rules.choices.get(rows, frozenset()))
+            node["minItems"] = max(int(node.get("minItems", 0)), count)
+            node["maxItems"] = count
         for value in node.values():
             _annotate(value, rules)
     elif isinstance(node, list):

@@ -39,6 +39,7 @@ from service.deps import LanguageDep, RuntimeDep
 from service.i18n import translations
 from service.pages import lang_query, message_page, page
 from service.routes.links import link_problem_page
+from service.templating import format_date
 
 router = APIRouter(tags=["forms"])
 
@@ -115,7 +116,11 @@ def _refusal_page(request: Request, language: str, exc: Forbidden | Conflict) ->
     )
 
 
-def _earlier_views(opened: OpenedTask, tr: Callable[[str], str]) -> list[dict[str, Any]]:
+def _dates(language: str) -> Callable[[str], str]:
+    return lambda value: format_date(value, language)
+
+
+def _earlier_views(opened: OpenedTask, tr: Callable[[str], str], language: str) -> list[dict[str, Any]]:
     titles = {
         "preparation": "The employee's preparation",
         "record": "The record of the talk",
@@ -126,7 +131,9 @@ def _earlier_views(opened: OpenedTask, tr: Callable[[str], str]) -> list[dict[st
         part = getattr(opened.context, name)
         if part is None:
             continue
-        view = build_view(form_class(part.form_key), part.data, {}, opened.choices, tr, editable=False)
+        view = build_view(
+            form_class(part.form_key), part.data, {}, opened.choices, tr, editable=False, date=_dates(language)
+        )
         view.parts = [p for p in view.parts if p.name in part.data]
         views.append(
             {
@@ -160,7 +167,15 @@ def render_task(
     cls = form_class(task.form_key)
     values = (data if data is not None else opened.data) if editing else opened.submitted_data
     view: FormView = build_view(
-        cls, values, _errors(problems or [], tr), opened.choices, tr, extra_rows=extra_rows, editable=editing
+        cls,
+        values,
+        _errors(problems or [], tr),
+        opened.choices,
+        tr,
+        extra_rows=extra_rows,
+        editable=editing,
+        date=_dates(language),
+        rules=opened.rules,
     )
     context = {
         "task": task,
@@ -172,7 +187,7 @@ def render_task(
         "csrf": csrf_token(runtime, token),
         "notice": notice,
         "context": opened.context,
-        "earlier": _earlier_views(opened, tr),
+        "earlier": _earlier_views(opened, tr, language),
         "submitted": opened.submitted,
         "draft": opened.data_is_draft,
         "label": lambda value: tr(CHOICE_LABELS.get(value, value)),

@@ -414,3 +414,50 @@ def test_schema_lists_the_valid_ids_and_the_limits(runtime: Runtime, client: Tes
     assert item["starts_on"]["formatMinimum"] == "2025-01-01"
     assert shown["schema"]["properties"]["measures"]["maxItems"] == 50
     assert shown["schema"]["additionalProperties"] is False
+
+
+def test_schema_states_the_rows_and_the_dates_of_this_task(runtime: Runtime, client: TestClient) -> None:
+    record = task_for(runtime, "talk_record")
+    follow_up = client.get(f"/api/t/{record.token}").json()["schema"]["$defs"]["FollowUp"]["properties"]["on"]
+    assert (follow_up["formatMinimum"], follow_up["formatMaximum"]) == ("2027-01-04", "2028-12-31")  # from today
+    # The employee's self-assessment has one row per critical need of the unit.
+    [preparation] = find_tasks(runtime, record_cycle(runtime, record), "talk_preparation", record.unit_id)[:1]
+    rows = client.get(f"/api/t/{preparation.token}").json()["schema"]["properties"]["self_assessment"]
+    needs = len(open_task(runtime, preparation.token).rules.choices["critical_need"])
+    assert (rows["minItems"], rows["maxItems"]) == (needs, needs) == (1, 1)
+
+
+def record_cycle(runtime: Runtime, task: TaskRef) -> int:
+    with runtime.sessions() as session:
+        found = session.get(HumanTask, task.id)
+        assert found is not None
+        return found.cycle_id
+
+
+def test_schema_has_one_row_per_main_goal_in_the_strategy_review(runtime: Runtime, client: TestClient) -> None:
+    review = task_for(runtime, "strategy_review")
+    goals = client.get(f"/api/t/{review.token}").json()["schema"]["properties"]["goals"]
+    assert (goals["minItems"], goals["maxItems"]) == (4, 4)  # the demo's four main goals
+
+
+def test_date_and_year_inputs_carry_the_period_as_min_and_max(runtime: Runtime, client: TestClient) -> None:
+    proposal = client.get(f"/t/{task_for(runtime, 'measure_proposal').token}").text
+    for name in ("starts_on", "evaluate_on"):
+        control = re.search(rf'<input type="date"[^>]*name="measures\.0\.{name}"[^>]*>', proposal)
+        assert control and 'min="2025-01-01"' in control[0] and 'max="2028-12-31"' in control[0]
+    year = re.search(r'<input type="number"[^>]*name="measures\.0\.first_year"[^>]*>', proposal)
+    assert year and 'min="2025"' in year[0] and 'max="2028"' in year[0]
+
+
+def test_follow_up_dates_start_today_in_the_browser(runtime: Runtime, client: TestClient) -> None:
+    record = client.get(f"/t/{task_for(runtime, 'talk_record').token}").text
+    control = re.search(r'<input type="date"[^>]*name="follow_ups\.0\.on"[^>]*>', record)
+    assert control and 'min="2027-01-04"' in control[0]
+
+
+def test_a_receipt_shows_dates_as_people_write_them(runtime: Runtime, client: TestClient) -> None:
+    task = task_for(runtime, "action_plan")
+    data = valid_input(open_task(runtime, task.token))
+    assert post_html(client, runtime, task, flatten(data)).status_code == 303
+    assert "1. februar 2027" in client.get(f"/t/{task.token}").text
+    assert "1 February 2027" in client.get(f"/t/{task.token}?lang=en").text
