@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -164,3 +164,30 @@ def audit(
             after=after,
         )
     )
+
+
+def audit_many(
+    session: Session,
+    now: dt.datetime,
+    actor: str,
+    action: str,
+    object_type: str,
+    events: Sequence[tuple[object, dict[str, Any] | None, dict[str, Any] | None]],
+) -> None:
+    """Many audit events of one kind in one statement: ``events`` holds (object id, before, after)."""
+    if events:
+        session.execute(
+            insert(AuditEvent),
+            [
+                {
+                    "occurred_at": now,
+                    "actor": actor,
+                    "action": action,
+                    "object_type": object_type,
+                    "object_id": str(object_id),
+                    "before": before,
+                    "after": after,
+                }
+                for object_id, before, after in events
+            ],
+        )

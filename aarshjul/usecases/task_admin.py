@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from aarshjul.clock import OSLO
 from aarshjul.db.engine import unit_of_work
@@ -27,6 +28,7 @@ from aarshjul.domain.schedule import EVALUATION_REMINDERS, reminders_passed
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.cycle_support import (
     audit,
+    audit_many,
     cycle_definition,
     digest,
     load_org,
@@ -40,14 +42,21 @@ ACTIONABLE = [TaskState.OPEN.value, TaskState.RETURNED.value]
 
 
 def _reassign(session: Session, tasks: Sequence[HumanTask], new_assignee_id: int) -> list[tuple[int, int, int]]:
-    """Move tasks to a new assignee; a new link version kills every link sent before."""
-    moved = []
-    for task in tasks:
-        task.assignee_id = new_assignee_id
-        task.link_version += 1
-        moved.append((task.id, new_assignee_id, task.link_version))
-    session.flush()
-    return moved
+    """Move tasks to a new assignee in one statement; a new link version kills every link sent before."""
+    if not tasks:
+        return []
+    rows = session.execute(
+        update(HumanTask)
+        .where(HumanTask.id.in_([t.id for t in tasks]))
+        .values(assignee_id=new_assignee_id, link_version=HumanTask.link_version + 1)
+        .returning(HumanTask.id, HumanTask.link_version),
+        execution_options={"synchronize_session": False},
+    ).all()
+    versions = {row.id: row.link_version for row in rows}
+    for task in tasks:  # keep the loaded objects true to the row, without another query
+        set_committed_value(task, "assignee_id", new_assignee_id)
+        set_committed_value(task, "link_version", versions[task.id])
+    return sorted((task_id, new_assignee_id, version) for task_id, version in versions.items())
 
 
 def reassign_tasks(runtime: Runtime, task_ids: Sequence[int], new_assignee_id: int, actor: str) -> int:
@@ -72,17 +81,17 @@ def reassign_tasks(runtime: Runtime, task_ids: Sequence[int], new_assignee_id: i
         before = {t.id: t.assignee_id for t in tasks if t.assignee_id != new_assignee_id}
         tasks = [t for t in tasks if t.id in before]
         moved = _reassign(session, tasks, new_assignee_id)
-        for task in tasks:
-            audit(
-                session,
-                now,
-                actor,
-                "task.reassign",
-                "task",
-                task.id,
-                before={"assignee_id": before[task.id]},
-                after={"assignee_id": new_assignee_id, "link_version": task.link_version},
-            )
+        audit_many(
+            session,
+            now,
+            actor,
+            "task.reassign",
+            "task",
+            [
+                (task_id, {"assignee_id": before[task_id]}, {"assignee_id": new_assignee_id, "link_version": version})
+                for task_id, _assignee, version in moved
+            ],
+        )
         queue_invitations(session, moved, contacts, now)
     runtime.triggers.dispatch()
     return len(moved)
@@ -248,19 +257,24 @@ def handle_leavers(
         )
     moved: list[tuple[int, int, int]] = []
     for (leaver, stand_in), group in sorted(moves.items()):
-        moved += _reassign(session, group, stand_in)
+        group_moved = _reassign(session, group, stand_in)
+        moved += group_moved
         report.reassigned.setdefault(leaver, []).extend(t.id for t in group)
-        for task in group:
-            audit(
-                session,
-                now,
-                "system:org-import",
-                "task.reassign",
-                "task",
-                task.id,
-                before={"assignee_id": leaver},
-                after={"assignee_id": stand_in, "link_version": task.link_version, "reason": "leaver"},
-            )
+        audit_many(
+            session,
+            now,
+            "system:org-import",
+            "task.reassign",
+            "task",
+            [
+                (
+                    task_id,
+                    {"assignee_id": leaver},
+                    {"assignee_id": stand_in, "link_version": version, "reason": "leaver"},
+                )
+                for task_id, _assignee, version in group_moved
+            ],
+        )
     queue_invitations(session, moved, contacts, now)
     hr = org.hr()
     if hr is not None and hr in contacts:

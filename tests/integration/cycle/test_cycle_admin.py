@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from aarshjul.clock import ManualClock
 from aarshjul.db.engine import unit_of_work
-from aarshjul.db.models import Cycle, CycleDefinitionRecord, Person, Unit, UnitStep
+from aarshjul.db.models import AuditEvent, Cycle, CycleDefinitionRecord, Person, Unit, UnitStep
 from aarshjul.domain.errors import Conflict, InvalidInput
 from aarshjul.links import LinkClaims, make_token
 from aarshjul.runtime import Runtime
@@ -227,3 +227,30 @@ def test_hr_closes_a_cycle_once_every_remaining_unit_is_done(runtime: Runtime, c
     with runtime.sessions() as session:
         cycle = session.get(Cycle, cycle_id)
         assert cycle is not None and cycle.state == "closed"
+
+
+def test_a_bulk_reassignment_takes_as_many_statements_for_six_tasks_as_for_two(runtime: Runtime) -> None:
+    seed_demo(runtime)
+    start_cycle(runtime, 2027)
+    tasks = open_tasks(runtime)
+    with runtime.sessions() as session:
+        stand_ins = list(session.scalars(select(Person.id).where(Person.role == "employee").order_by(Person.id)))[:2]
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(runtime.engine, "before_cursor_execute", count)
+    try:
+        reassign_tasks(runtime, [t.id for t in tasks[:2]], stand_ins[0], actor="hr")
+        for_two = len(statements)
+        statements.clear()
+        reassign_tasks(runtime, [t.id for t in tasks[2:8]], stand_ins[1], actor="hr")
+        for_six = len(statements)
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", count)
+    assert for_six == for_two
+    with runtime.sessions() as session:
+        events = session.scalars(select(AuditEvent).where(AuditEvent.action == "task.reassign")).all()
+    assert sorted(int(e.object_id) for e in events) == sorted(t.id for t in tasks[:8])
+    assert {e.after["link_version"] for e in events if e.after} == {2}
