@@ -461,3 +461,20 @@ def test_a_receipt_shows_dates_as_people_write_them(runtime: Runtime, client: Te
     assert post_html(client, runtime, task, flatten(data)).status_code == 303
     assert "1. februar 2027" in client.get(f"/t/{task.token}").text
     assert "1 February 2027" in client.get(f"/t/{task.token}?lang=en").text
+
+
+def test_a_form_posted_after_its_task_closed_gets_a_clear_page(runtime: Runtime, client: TestClient) -> None:
+    task = task_for(runtime, "unit_goals")
+    data = valid_input(open_task(runtime, task.token))
+    open_page = client.get(f"/t/{task.token}")  # the person opens the form ...
+    assert 'name="csrf"' in open_page.text
+    with runtime.sessions() as session:
+        cycle_id = session.get(HumanTask, task.id).cycle_id  # type: ignore[union-attr]
+    cancel_cycle(runtime, cycle_id, actor="test")  # ... and the cycle closes before they submit
+    for language, says in (("nb", "Det du sendte, ble ikke lagret."), ("en", "What you sent was not saved.")):
+        body = {**flatten(data), "csrf": csrf_token(runtime, task.token), "action": "submit"}
+        page = client.post(f"/t/{task.token}?lang={language}", data=body, follow_redirects=False)
+        assert page.status_code == 409, page.text
+        assert html.escape(says, quote=True) in page.text and 'href="/link/new' in page.text
+        assert "Traceback" not in page.text and 'name="csrf"' not in page.text
+    assert count_versions(runtime, task.id) == 0

@@ -3,6 +3,9 @@ versions, HR's approve and return (by link and from the board), and the privacy 
 
 from __future__ import annotations
 
+import copy
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -25,6 +28,7 @@ from tests.builders import (
     valid_input,
     valid_measure,
 )
+from tests.hr_support import hr_clients, sign_in
 
 
 def test_amending_unit_goals_keeps_ids_and_retires_dropped_goals(runtime: Runtime) -> None:
@@ -146,3 +150,67 @@ def test_talk_notes_are_for_the_employee_and_their_leader(runtime: Runtime) -> N
         moved = find_tasks(runtime, cycle, "talk_record", unit, subject_id=prepare.subject_id)[0]
         assert client.get(f"/t/{moved.token}").status_code == 403
         assert client.get(f"/api/t/{moved.token}").status_code == 403
+
+
+TYPED = '<script>alert("x")</script> <b>fet</b> & «æøå ÆØÅ» 🎉👩🏽‍💻'
+ESCAPED = "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &lt;b&gt;fet&lt;/b&gt; &amp; «æøå ÆØÅ» 🎉👩🏽‍💻"
+
+
+def test_typed_text_is_kept_as_typed_and_shown_escaped_everywhere(runtime: Runtime) -> None:
+    cycle = demo_cycle(runtime)
+    unit = unit_id(runtime, "HR")
+    proposal = drive_unit(runtime, cycle, unit, "measure_proposal")
+    data = valid_input(open_task(runtime, proposal.token))
+    for name in ("title", "desired_effect", "success_criteria"):
+        data["measures"][0][name] = TYPED
+    with hr_clients(runtime) as hr:
+        client = hr.client
+        assert client.post(f"/api/t/{proposal.token}", json=data).status_code == 200
+        measure = client.get(f"/api/t/{proposal.token}").json()["data"]["measures"][0]
+        assert (measure["title"], measure["desired_effect"]) == (TYPED, TYPED)  # as typed, emoji and all
+        with runtime.sessions() as session:
+            assert session.scalars(select(Measure.title)).one() == TYPED
+        [approval] = find_tasks(runtime, cycle, "measure_approval", unit)
+        sign_in(client)
+        pages = {
+            "receipt": client.get(f"/t/{proposal.token}").text,
+            "amend": client.get(f"/t/{proposal.token}?edit=1").text,
+            "approval": client.get(f"/t/{approval.token}").text,
+            "HR's proposals": client.get("/hr/measures").text,
+        }
+        decide_measure(runtime, approval.measure_id or 0, "approve", "", actor=person_id(runtime, "geir.hoyland"))
+        pages["plan"] = client.get("/plan").text
+    for name, page in pages.items():
+        assert "<script>alert" not in page and "<b>fet</b>" not in page, name
+        assert ESCAPED in page, name
+
+
+def test_a_double_click_on_submit_stores_one_submission(runtime: Runtime) -> None:
+    """Two posts of the same form at the same moment: one version, both answered with its receipt."""
+    cycle = demo_cycle(runtime)
+    task = drive_unit(runtime, cycle, unit_id(runtime, "HR"), "unit_goals")
+    data = valid_input(open_task(runtime, task.token))
+    start = threading.Barrier(2)
+
+    def click() -> int:
+        start.wait()
+        return submit_form(runtime, task.token, copy.deepcopy(data)).version
+
+    with ThreadPoolExecutor(2) as pool:
+        versions = [f.result() for f in [pool.submit(click), pool.submit(click)]]
+    assert versions == [1, 1]
+    with runtime.sessions() as session:
+        assert list(session.scalars(select(Submission.version).where(Submission.task_id == task.id))) == [1]
+        assert len(list(session.scalars(select(UnitGoal)))) == 2  # the goals were made once
+
+
+def test_a_need_must_serve_a_goal_of_its_own_unit(runtime: Runtime) -> None:
+    cycle = demo_cycle(runtime)
+    own = drive_unit(runtime, cycle, unit_id(runtime, "HR"), "needs_mapping")
+    other = drive_unit(runtime, cycle, unit_id(runtime, "HEL"), "needs_mapping")
+    foreign_goal = min(open_task(runtime, other.token).rules.choices["unit_goal"])
+    data = valid_input(open_task(runtime, own.token))
+    data["needs"][0]["unit_goal_id"] = foreign_goal
+    with pytest.raises(FormRejected) as refused:
+        submit_form(runtime, own.token, data)
+    assert [(p.loc, p.type) for p in refused.value.problems] == [(("needs", 0, "unit_goal_id"), "unknown_choice")]
