@@ -1,6 +1,7 @@
 """HR in a real browser: sign in, start the demo organisation's cycle, follow a unit leader's
-invitation from the local outbox, submit the strategy review, and see the board cell turn done.
-Screenshots of the board and the plan go to test-artifacts/."""
+invitation from the local outbox, submit the strategy review, and see the board cell turn done;
+approve a measure and see it in the plan with its years marked. Screenshots of the board (wide and
+at a phone's 390 px) and of the plan go to test-artifacts/."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import select, update
 
+from aarshjul.db.models import CompetenceArea, CriticalNeed
 from aarshjul.runtime import Runtime
 from aarshjul.triggers import InlineTriggers
 from aarshjul.usecases.cycles import advance_cycle
 from aarshjul.usecases.hr_access import set_password
 from aarshjul.usecases.org_import import seed_demo
 from notifications.dispatcher import dispatch_due
-from tests.builders import unit_id
+from tests.builders import drive_unit, unit_id
 from tests.hr_support import HR_EMAIL, HR_PASSWORD
 
 pytestmark = pytest.mark.e2e
@@ -68,6 +71,13 @@ def test_hr_starts_the_cycle_and_sees_a_strategy_review_arrive(
     page.locator("button[name=action][value=submit]").click()
     expect(page.get_by_role("status")).to_contain_text("Takk")
 
+    # Meanwhile Hjemmetjenesten gets as far as proposing a measure for a change-competence need.
+    hje = unit_id(live_runtime, "HJE")
+    drive_unit(live_runtime, 1, hje, "measure_approval")
+    with live_runtime.sessions.begin() as session:
+        change = session.scalar(select(CompetenceArea.id).where(CompetenceArea.code == "ENDRING"))
+        session.execute(update(CriticalNeed).where(CriticalNeed.unit_id == hje).values(competence_area_id=change))
+
     # Back on the board the cell is done, and the next step has opened for the unit.
     page.goto(f"{live_server}/board")
     expect(cell).to_have_attribute("data-state", "done")
@@ -87,6 +97,31 @@ def test_hr_starts_the_cycle_and_sees_a_strategy_review_arrive(
     page.get_by_role("link", name="Helse og omsorg").first.click()
     expect(page.locator("details.form-record")).to_have_count(1)
 
+    # On a phone the page does not scroll sideways: the grid scrolls inside its own box.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server}/board")
+    expect(page.locator("#board-grid")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    expect(page.get_by_role("button", name="Vis", exact=True)).to_be_in_viewport()
+    # Scrolled to the last step, the grid still says which unit each row is.
+    unit_name = page.locator(f'tr[data-unit="{hel}"] th a')
+    unit_name.scroll_into_view_if_needed()
+    page.locator("#board-grid").evaluate("grid => grid.parentElement.scrollLeft = grid.scrollWidth")
+    expect(unit_name).to_be_in_viewport()
+    page.locator("#board-grid").evaluate("grid => grid.parentElement.scrollLeft = 0")
+    page.screenshot(path=str(artifacts / "hr-board-phone.png"), full_page=True)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+
+    # HR approves the proposal; the plan shows it under its area, its two years marked.
+    page.goto(f"{live_server}/hr/measures")
+    proposal = page.locator("section.proposal").first
+    title = proposal.get_by_role("heading", level=2).inner_text()
+    proposal.get_by_role("button", name="Godkjenn").click()
+    expect(page.get_by_role("status")).to_contain_text("Beslutningen er lagret")
     page.goto(f"{live_server}/plan")
-    expect(page.locator("#plan-table")).to_contain_text("Endrings- og omstillingskompetanse")
+    table = page.locator("#plan-table")
+    expect(table).to_contain_text("Endrings- og omstillingskompetanse")
+    row = table.locator("tr", has_text=title)
+    expect(row.locator("td.year.runs")).to_have_count(2)
+    expect(row.locator("td.year.runs").first).to_contain_text("går i 2027")
     page.screenshot(path=str(artifacts / "hr-plan.png"), full_page=True)
