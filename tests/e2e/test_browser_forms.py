@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from aarshjul.runtime import Runtime
 from tests.builders import demo_cycle, drive_unit, unit_id
@@ -53,3 +53,62 @@ def test_measure_proposal_in_a_browser(live_runtime: Runtime, live_server: str, 
 
     page.goto(f"{live_server}/t/{task.token}?lang=en")
     expect(page.get_by_role("heading", name="Submitted")).to_be_visible()
+
+
+CONTRAST = """
+() => {
+  const rgb = (s) => (s.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const c = [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+  };
+  const background = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = rgb(getComputedStyle(el).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const worst = [];
+  for (const el of document.querySelectorAll("main *, header *, footer *")) {
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    const style = getComputedStyle(el);
+    if (!own || style.visibility === "hidden" || el.closest(".visually-hidden")) continue;
+    const [a, b] = [lum(rgb(style.color)), lum(background(el))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const text = el.textContent.trim().slice(0, 30);
+    if (ratio < 4.5) worst.push(`${el.tagName}.${el.className}: ${ratio.toFixed(2)} "${text}"`);
+  }
+  return worst;
+}
+"""
+
+
+def test_a_long_form_on_a_phone(live_runtime: Runtime, live_server: str, browser: Browser, artifacts: Path) -> None:
+    """The measure proposal (the longest form) at 390 px, in bokmål, with errors: nothing wider than
+    the screen, every text at least 4.5:1 against its background, the keyboard reaching the inputs
+    in the order they are read."""
+    cycle = demo_cycle(live_runtime)
+    task = drive_unit(live_runtime, cycle, unit_id(live_runtime, "HR"), "measure_proposal")
+    context = browser.new_context(locale="nb-NO", viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server}/t/{task.token}")
+        page.fill("#f-measures-0-title", "Kollegaveiledning i sakssystemet for alle saksbehandlere i enheten")
+        page.get_by_role("button", name="Send inn").click()
+        expect(page.locator("#error-summary")).to_be_visible()
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 390, f"the page is {width} px wide on a 390 px screen"
+        assert page.evaluate(CONTRAST) == []
+        page.screenshot(path=str(artifacts / "forms-measure-proposal-phone-390.png"), full_page=True)
+
+        # Tab order follows reading order: from the first input of the row, Tab reaches the next.
+        page.focus("#f-measures-0-critical_need_id")
+        order = []
+        for _ in range(4):
+            page.keyboard.press("Tab")
+            order.append(page.evaluate("() => document.activeElement.id"))
+        assert order == ["f-measures-0-title", "f-measures-0-target_group", "f-measures-0-desired_effect",
+                         "f-measures-0-success_criteria"]  # fmt: skip
+    finally:
+        context.close()

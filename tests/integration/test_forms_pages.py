@@ -169,6 +169,8 @@ def accessibility_problems(page: Page, language: str) -> list[str]:
             first = e.children[0] if e.children else None
             if first is None or first.tag != "legend" or not first.text.strip():
                 problems.append(f"fieldset #{e.attrs.get('id')} has no legend")
+        if "table-wrap" in e.attrs.get("class", "").split() and e.attrs.get("tabindex") != "0":
+            problems.append("a table that scrolls sideways on a phone cannot be reached by keyboard")
         if e.tag == "button" and not e.text.strip():
             problems.append("a button without text")
         if e.tag == "a" and e.attrs.get("href", "").startswith("#") and e.attrs["href"][1:] not in known:
