@@ -33,15 +33,19 @@ from aarshjul.usecases.board import cycle_status
 from aarshjul.usecases.cycles import advance_cycle, start_cycle
 from bench.open_talks import BEFORE_TALKS, START, build_org
 
+TARGET_MS = 100  #: the issue's figure for the board's JSON of 10,000 people in 600 units
 
-def _median_ms(action: Callable[[], object], repeat: int) -> float:
+
+def _timings_ms(action: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """(median, fastest) of ``repeat`` runs after one warm-up run. The fastest run is what the code
+    costs when nothing else wants the CPU; the median is what a caller saw on the loaded machine."""
     action()  # warm caches and the connection pool
     timings = []
     for _ in range(repeat):
         started = time.perf_counter()
         action()
         timings.append((time.perf_counter() - started) * 1000)
-    return statistics.median(timings)
+    return statistics.median(timings), min(timings)
 
 
 def prepare(runtime: Runtime) -> int:
@@ -113,9 +117,9 @@ def main() -> None:
             ).all()
 
         status = cycle_status(session, cycle_id, today=today)
-        board_ms = _median_ms(board_json, args.repeat)
-        count_ms = _median_ms(bare_count, args.repeat)
-        rows_ms = _median_ms(fetch_rows, args.repeat)
+        board_ms, board_fastest = _timings_ms(board_json, args.repeat)
+        count_ms, _ = _timings_ms(bare_count, args.repeat)
+        rows_ms, rows_fastest = _timings_ms(fetch_rows, args.repeat)
         size = len(board_json())
 
     print(f"database: {engine.dialect.name} ({engine.url.render_as_string(hide_password=True)})")
@@ -124,10 +128,20 @@ def main() -> None:
         f"board: {len(status.units)} units x {len(status.steps)} steps, {status.late_total} late tasks "
         f"(first {len(status.late)} listed), JSON {size / 1024:.0f} KiB"
     )
-    print(f"board JSON (cycle_status + serialisation), median of {args.repeat}: {board_ms:.1f} ms  (target < 100 ms)")
-    print(f"floor: bare SELECT count(*) over the cycle's tasks: {count_ms:.1f} ms")
-    print(f"floor: fetching the cycle's {tasks} task rows untouched: {rows_ms:.1f} ms")
-    print(f"board / fetch-all-rows: {board_ms / rows_ms:.2f}x")
+    verdict = "within" if board_ms < TARGET_MS else "OVER"
+    print(
+        f"board JSON (cycle_status + serialisation), median of {args.repeat}: {board_ms:.1f} ms"
+        f" (fastest {board_fastest:.1f} ms)"
+    )
+    print(f"  target: < {TARGET_MS} ms -> {verdict} the target ({board_ms / TARGET_MS:.0%} of it)")
+    print(f"floor 1: bare SELECT count(*) over the cycle's tasks: {count_ms:.1f} ms")
+    print(
+        f"floor 2: fetching the cycle's {tasks} task rows untouched: {rows_ms:.1f} ms (fastest {rows_fastest:.1f} ms)"
+    )
+    print(
+        f"ratio: the board costs {board_ms / rows_ms:.2f}x floor 2 and {board_ms / count_ms:.1f}x floor 1 "
+        "(below 1x floor 2: cheaper than loading every task)"
+    )
     engine.dispose()
 
 

@@ -133,7 +133,7 @@ class UnitRow(BaseModel):
     parent_id: int | None
     depth: int
     cells: list[UnitCell]
-    follow_ups: FollowUps = Field(default_factory=FollowUps, description="Follow-ups of the unit's talks")
+    follow_ups: FollowUps | None = Field(default=None, description="Follow-ups of the unit's talks; none yet: null")
 
 
 class LateTask(BaseModel):
@@ -402,9 +402,11 @@ def cycle_status(
         if filters.late_only and not any(c["late_tasks"] for c in cells) and unit.id not in late_units:
             continue
         unit_follow_ups = follow_ups.get(unit.id)
-        follow_up_row = {"done": unit_follow_ups.done, "open": unit_follow_ups.open} if unit_follow_ups else {}
-        follow_up_total[0] += follow_up_row.get("done", 0)
-        follow_up_total[1] += follow_up_row.get("open", 0)
+        follow_up_row = None
+        if unit_follow_ups is not None:
+            follow_up_row = {"done": unit_follow_ups.done, "open": unit_follow_ups.open}
+            follow_up_total[0] += unit_follow_ups.done
+            follow_up_total[1] += unit_follow_ups.open
         for cell in cells:
             totals[cell["step_key"]][cell["state"]] += 1
             if cell["counts"] is not None:
@@ -641,7 +643,7 @@ def status_csv(status: CycleStatus, language: str = "nb") -> str:
         row: list[Any] = [unit.id, unit.code, unit.name, unit.parent_id or "", unit.depth]
         for cell in unit.cells:
             row += [cell.state.value, f"{cell.counts.done}/{cell.counts.total}" if cell.counts else ""]
-        row += [unit.follow_ups.done, unit.follow_ups.open]
+        row += [unit.follow_ups.done, unit.follow_ups.open] if unit.follow_ups else [0, 0]
         rows.append(row)
     return csv_text(rows)
 
