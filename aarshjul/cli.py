@@ -67,7 +67,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"HR sign-in: {settings.base_url}/hr/login  e-post/email: {email}  passord/password: {password}")
         print(f"Local mail outbox: {settings.base_url}/dev/outbox")
     from flows.serve import start_prefect
-
     from service.app import create_app
 
     prefect = start_prefect(runtime)
@@ -155,8 +154,12 @@ def cmd_outbox(args: argparse.Namespace) -> int:
 
 
 def cmd_hr_token(args: argparse.Namespace) -> int:
-    from aarshjul.usecases.hr_access import issue_api_token
+    from aarshjul.usecases.hr_access import issue_api_token, revoke_api_token_by_id
 
+    if args.revoke is not None:
+        revoke_api_token_by_id(_runtime(), args.revoke, actor="cli")
+        print(f"Revoked API token {args.revoke}; calls with it are refused from now on.")
+        return 0
     token = issue_api_token(_runtime(), email=args.email, label=args.label)
     print("API token for HR (send as 'Authorization: Bearer <token>'); it is shown only once:")
     print(token)
@@ -228,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     token = add("token", cmd_hr_token, "Create an API token for an HR person (printed alone on the last line)", hr_sub)
     token.add_argument("--email", help="the HR person's email (default: the first HR person)")
     token.add_argument("--label", default="cli", help="a note on what the token is for")
+    token.add_argument("--revoke", type=int, metavar="ID", help="revoke the token with this id instead")
     return parser
 
 

@@ -166,3 +166,24 @@ def test_serve_refuses_a_missing_or_weak_secret_outside_demo_mode(
         get_settings.cache_clear()
     assert message in capsys.readouterr().err
     assert not (tmp_path / "aarshjul.sqlite3").exists()  # refused before touching anything
+
+
+def test_an_api_token_can_be_revoked(cli_env: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
+    from fastapi.testclient import TestClient
+
+    from aarshjul.db.models import ApiToken
+    from service.app import create_app
+
+    assert main(["org", "import", str(DEMO_ORG_FILE)]) == 0
+    assert main(["hr", "token", "--label", "script"]) == 0
+    token = capsys.readouterr().out.strip().splitlines()[-1]
+    with cli_env.sessions() as session:
+        token_id = session.scalars(select(ApiToken.id)).one()
+    headers = {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app(cli_env)) as client:
+        assert client.get("/api/audit", headers=headers).status_code == 200
+        assert main(["hr", "token", "--revoke", str(token_id)]) == 0
+        assert f"Revoked API token {token_id}" in capsys.readouterr().out
+        assert client.get("/api/audit", headers=headers).status_code == 401
+    assert main(["hr", "token", "--revoke", "999"]) == 1
+    assert "error:" in capsys.readouterr().err
