@@ -55,6 +55,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.demo:
         settings = settings.model_copy(update={"demo": True})
     settings.check_for_start()
+    from aarshjul.usecases.cycles import check_definition
+
+    # A broken cycle definition is found now, not when HR starts the year.
+    check_definition(Runtime.cycle_definition_of(settings), str(settings.cycle_definition_path or "standard.yaml"))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     runtime = _runtime(settings)
     if settings.demo:

@@ -33,7 +33,11 @@ class Runtime:
         return cls(settings=settings, engine=engine, sessions=make_session_factory(engine), clock=clock)
 
     def cycle_definition(self) -> CycleDefinition:
-        return load_definition(self.settings.cycle_definition_path)
+        return self.cycle_definition_of(self.settings)
+
+    @staticmethod
+    def cycle_definition_of(settings: Settings) -> CycleDefinition:
+        return load_definition(settings.cycle_definition_path)
 
 
 @lru_cache(maxsize=1)

@@ -187,3 +187,24 @@ def test_an_api_token_can_be_revoked(cli_env: Runtime, capsys: pytest.CaptureFix
         assert client.get("/api/audit", headers=headers).status_code == 401
     assert main(["hr", "token", "--revoke", "999"]) == 1
     assert "error:" in capsys.readouterr().err
+
+
+def test_serve_refuses_a_broken_cycle_definition(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aarshjul.domain.cycle_spec import DEFAULT_DEFINITION_PATH
+
+    broken = tmp_path / "cycle.yaml"
+    broken.write_text(
+        DEFAULT_DEFINITION_PATH.read_text(encoding="utf-8").replace("form: unit_goals", "form: unit_gaols")
+    )
+    monkeypatch.setenv("AARSHJUL_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("AARSHJUL_CYCLE_DEFINITION_PATH", str(broken))
+    get_settings.cache_clear()
+    try:
+        assert main(["serve", "--demo", "--port", "1"]) == 1
+    finally:
+        get_settings.cache_clear()
+    err = capsys.readouterr().err
+    assert "cycle.yaml" in err and "unit_gaols" in err
+    assert not (tmp_path / "aarshjul.sqlite3").exists()
