@@ -59,6 +59,8 @@ ERROR_MESSAGES: Mapping[str, str] = {
     "tie_needed": "Tie the activity to a critical need or a measure.",
     "date_in_past": "Give a date from today on.",
     "must_acknowledge": "Tick the box to acknowledge your goals.",
+    "goal_in_use": "This goal is used by the critical need «{need}»; remove or change the need first.",
+    "need_in_use": "This need is used by the measure «{measure}»; remove or change the measure first.",
 }
 FALLBACK = "This value is not valid."
 

@@ -59,8 +59,11 @@ class UnknownForm(DomainError):
 class FormRejected(DomainError):
     """The input broke one or more of the form's rules; nothing was saved."""
 
-    def __init__(self, problems: list[FormProblem]) -> None:
+    def __init__(self, problems: list[FormProblem], restore: Mapping[str, list[dict[str, Any]]] | None = None) -> None:
         self.problems = problems
+        #: Rows the person removed that have to stay, per list: a refused web form shows them again
+        #: at the end of their list, which is where the problems about them point.
+        self.restore = {name: list(rows) for name, rows in (restore or {}).items()}
         super().__init__("; ".join(f"{'.'.join(map(str, p.loc)) or 'form'}: {p.type}" for p in problems))
 
 

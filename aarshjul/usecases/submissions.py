@@ -41,7 +41,7 @@ from aarshjul.runtime import Runtime
 from aarshjul.usecases.cycle_support import audit, cycle_definition, load_org, message_to, today_for
 from aarshjul.usecases.followups import project_follow_up
 from aarshjul.usecases.form_context import FormContextView, task_inputs
-from forms.fields import FormModel, FormRules
+from forms.fields import FormModel, FormProblem, FormRules
 from forms.models import (
     MeasureApprovalForm,
     MeasureDecision,
@@ -51,7 +51,7 @@ from forms.models import (
     UnitGoalItem,
     UnitGoalsForm,
 )
-from forms.registry import TALK_FORMS, validate_form
+from forms.registry import TALK_FORMS, FormRejected, validate_form
 from notifications.outbox import enqueue_many
 
 APPROVAL_FORM = "measure_approval"
@@ -62,6 +62,8 @@ NOT_AMENDABLE = frozenset({APPROVAL_FORM})
 #: Forms whose submission queues mail itself (a returned measure, a follow-up the employee may read);
 #: the advance that follows dispatches only the invitations it queues.
 MAILING_FORMS = frozenset({APPROVAL_FORM, FOLLOW_UP_FORM})
+#: Measures that keep their critical need in the chain: the need may not be dropped under them.
+CHAIN_MEASURES = frozenset({MeasureState.PROPOSED, MeasureState.APPROVED, MeasureState.RETURNED})
 EVALUATION_NAME = LocalizedText(nb="Evaluering av tiltak", en="Measure evaluation")
 
 
@@ -361,7 +363,7 @@ def _record(
             return Receipt(task.id, latest.version, latest.created_at, task.state, repeated=True)
     project = PROJECTIONS.get(task.form_key)
     if project is not None:
-        data = project(session, runtime, task, form, now)
+        data = project(session, runtime, task, form, now, actor_id)
     version = _next_version(session, task.id)
     session.add(
         Submission(
@@ -425,10 +427,44 @@ def _sync_unit_rows(
             row.retired = True
 
 
+def _refuse_dropping_used(
+    session: Session, task: HumanTask, list_name: str, kept: int, used: dict[int, list[str]], problem: str, by: str
+) -> None:
+    """Principle 1: the chain is checked. A row that something live still points at may not be
+    dropped; the refusal puts the dropped rows back (from the last submitted version) after the
+    ``kept`` rows of the list and ties each problem to its row there, naming what uses it."""
+    if not used:
+        return
+    previous = next((v.data for v in reversed(_versions(session, task.id)) if not v.is_draft), {})
+    earlier = {r.get("id"): r for r in previous.get(list_name, []) if isinstance(r, dict)}
+    problems: list[FormProblem] = []
+    restore: list[dict[str, Any]] = []
+    for row_id, users in sorted(used.items()):
+        problems.append(FormProblem((list_name, kept + len(restore)), problem, {by: "», «".join(sorted(users))}))
+        restore.append(dict(earlier.get(row_id, {"id": row_id})))
+    raise FormRejected(problems, restore={list_name: restore})
+
+
 def _project_unit_goals(
-    session: Session, runtime: Runtime, task: HumanTask, form: FormModel, now: dt.datetime
+    session: Session, runtime: Runtime, task: HumanTask, form: FormModel, now: dt.datetime, actor_id: int
 ) -> dict[str, Any]:
     form = cast(UnitGoalsForm, form)
+    named = {g.id for g in form.goals if g.id is not None}
+    needs = session.execute(
+        select(CriticalNeed.unit_goal_id, CriticalNeed.title)
+        .join(UnitGoal, UnitGoal.id == CriticalNeed.unit_goal_id)
+        .where(
+            UnitGoal.cycle_id == task.cycle_id,
+            UnitGoal.unit_id == task.unit_id,
+            UnitGoal.retired.is_(False),
+            CriticalNeed.retired.is_(False),
+        )
+    ).all()
+    used: dict[int, list[str]] = {}
+    for goal_id, title in needs:
+        if goal_id not in named:
+            used.setdefault(goal_id, []).append(title)
+    _refuse_dropping_used(session, task, "goals", len(form.goals), used, "goal_in_use", "need")
 
     def fill(row: UnitGoal, item: UnitGoalItem) -> None:
         row.strategic_goal_id, row.title, row.priority = item.strategic_goal_id, item.title, item.priority
@@ -439,9 +475,25 @@ def _project_unit_goals(
 
 
 def _project_needs(
-    session: Session, runtime: Runtime, task: HumanTask, form: FormModel, now: dt.datetime
+    session: Session, runtime: Runtime, task: HumanTask, form: FormModel, now: dt.datetime, actor_id: int
 ) -> dict[str, Any]:
     form = cast(NeedsMappingForm, form)
+    named = {n.id for n in form.needs if n.id is not None}
+    measures = session.execute(
+        select(Measure.critical_need_id, Measure.title)
+        .join(CriticalNeed, CriticalNeed.id == Measure.critical_need_id)
+        .where(
+            CriticalNeed.cycle_id == task.cycle_id,
+            CriticalNeed.unit_id == task.unit_id,
+            CriticalNeed.retired.is_(False),
+            Measure.state.in_([s.value for s in CHAIN_MEASURES]),
+        )
+    ).all()
+    used: dict[int, list[str]] = {}
+    for need_id, title in measures:
+        if need_id not in named:
+            used.setdefault(need_id, []).append(title)
+    _refuse_dropping_used(session, task, "needs", len(form.needs), used, "need_in_use", "measure")
 
     def fill(row: CriticalNeed, item: NeedItem) -> None:
         row.unit_goal_id, row.competence_area_id, row.title = item.unit_goal_id, item.competence_area_id, item.title
@@ -470,7 +522,7 @@ _MEASURE_FIELDS = (
 
 
 def _project_measures(
-    session: Session, runtime: Runtime, task: HumanTask, form: FormModel, now: dt.datetime
+    session: Session, runtime: Runtime, task: HumanTask, form: FormModel, now: dt.datetime, actor_id: int
 ) -> dict[str, Any]:
     """A new or changed measure waits for HR (a changed one as a new revision); a measure HR
     returned goes back to HR when the proposal is submitted again; a dropped one is withdrawn."""
@@ -520,7 +572,7 @@ _REVISION = re.compile(r":r(\d+)$")
 
 
 def _project_decision(
-    session: Session, runtime: Runtime, task: HumanTask, form: FormModel, now: dt.datetime
+    session: Session, runtime: Runtime, task: HumanTask, form: FormModel, now: dt.datetime, actor_id: int
 ) -> dict[str, Any]:
     form = cast(MeasureApprovalForm, form)
     measure = session.get(Measure, task.measure_id) if task.measure_id is not None else None
@@ -530,13 +582,22 @@ def _project_decision(
     asked_for = int(found.group(1)) if found else measure.revision
     if measure.state != MeasureState.PROPOSED.value or measure.revision != asked_for:
         raise Conflict("the proposal has changed since this approval was asked for; a new approval task follows")
+    before = _decision_facts(measure)
     measure.hr_comment, measure.decided_at = form.comment, now
     if form.decision is MeasureDecision.APPROVE:
         measure.state = MeasureState.APPROVED.value
     else:
         measure.state = MeasureState.RETURNED.value
         _return_proposal(session, runtime, task, measure, now)
+    # The decision on the measure itself, beside the approval task's task.submit: the audit log
+    # answers "who approved this measure, which revision, with what comment" without joining tasks.
+    action = "measure.approve" if form.decision is MeasureDecision.APPROVE else "measure.return"
+    audit(session, now, f"person:{actor_id}", action, "measure", measure.id, before, _decision_facts(measure))
     return form.model_dump(mode="json")
+
+
+def _decision_facts(measure: Measure) -> dict[str, Any]:
+    return {"state": measure.state, "revision": measure.revision, "hr_comment": measure.hr_comment}
 
 
 def _return_proposal(
@@ -569,7 +630,7 @@ def _return_proposal(
 
 
 def _project_evaluation(
-    session: Session, runtime: Runtime, task: HumanTask, form: FormModel, now: dt.datetime
+    session: Session, runtime: Runtime, task: HumanTask, form: FormModel, now: dt.datetime, actor_id: int
 ) -> dict[str, Any]:
     measure = session.get(Measure, task.measure_id) if task.measure_id is not None else None
     if measure is None:
@@ -580,13 +641,19 @@ def _project_evaluation(
     return form.model_dump(mode="json")
 
 
+def _project_follow_up(
+    session: Session, runtime: Runtime, task: HumanTask, form: FormModel, now: dt.datetime, actor_id: int
+) -> dict[str, Any]:
+    return project_follow_up(session, runtime, task, form, now)
+
+
 PROJECTIONS = {
     "unit_goals": _project_unit_goals,
     "needs_mapping": _project_needs,
     PROPOSAL_FORM: _project_measures,
     APPROVAL_FORM: _project_decision,
     EVALUATION_FORM: _project_evaluation,
-    FOLLOW_UP_FORM: project_follow_up,
+    FOLLOW_UP_FORM: _project_follow_up,
 }
 
 

@@ -254,6 +254,8 @@ def post_form(token: str, request: Request, runtime: RuntimeDep, language: Langu
             return RedirectResponse("/t/" + token + lang_query(request, saved="1"), status_code=303)
         submit_form(runtime, token, data)
     except FormRejected as exc:
+        for name, rows in exc.restore.items():
+            data[name] = [*data.get(name, []), *rows]
         return render_task(
             request, runtime, language, token, opened, data=data, problems=exc.problems, editing=True, status=422
         )
