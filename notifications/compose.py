@@ -281,15 +281,19 @@ def _escalation_hr(reader: _Reader, message: QueuedMessage) -> _View | None:
 
 
 def _evaluation_due(reader: _Reader, message: QueuedMessage) -> _View | None:
+    """One email per owner per sweep, listing each measure to evaluate with its own link.
+
+    Rows queued before the grouping carry one task and its ``measure_id`` as well; the measure's title
+    comes from the task either way.
+    """
     tasks = _task_list(reader, message, allow_submitted=False)
     if not tasks:
         return None
-    measure = (
-        reader.session.get(Measure, int(message.context["measure_id"])) if "measure_id" in message.context else None
-    )
-    title = measure.title if measure is not None else (tasks[0]["about"] or "")
-    subject = reader._("Time to evaluate a measure: {title}").format(title=title)
-    return _View(subject, {"tasks": tasks, "measure_title": title})
+    if len(tasks) == 1:
+        subject = reader._("Time to evaluate a measure: {title}").format(title=tasks[0]["about"] or "")
+    else:
+        subject = reader._("Time to evaluate {count} measures").format(count=len(tasks))
+    return _View(subject, {"tasks": tasks, "measure_title": tasks[0]["about"] or ""})
 
 
 def _measure_returned(reader: _Reader, message: QueuedMessage) -> _View | None:

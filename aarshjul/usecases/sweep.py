@@ -227,7 +227,8 @@ def _reminders_and_escalations(
 
 
 def _evaluations(session: Session, contexts: _Contexts, now: dt.datetime, report: SweepReport) -> list[OutgoingMessage]:
-    """An approved measure whose evaluation date has come gets one evaluation task for its owner."""
+    """An approved measure whose evaluation date has come gets one evaluation task for its owner; each
+    owner gets one email per sweep for the evaluations it opened for them."""
     has_task = exists().where(HumanTask.measure_id == Measure.id, HumanTask.step_key == EVALUATION_STEP_KEY)
     candidates = session.execute(
         select(Measure.id, Measure.cycle_id, Measure.unit_id, Measure.owner_id, Measure.evaluate_on, Measure.last_year)
@@ -270,15 +271,22 @@ def _evaluations(session: Session, contexts: _Contexts, now: dt.datetime, report
     created = session.execute(
         insert(HumanTask)
         .on_conflict_do_nothing(index_elements=["natural_key"])
-        .returning(HumanTask.id, HumanTask.assignee_id, HumanTask.measure_id, HumanTask.cycle_id),
+        .returning(HumanTask.id, HumanTask.assignee_id, HumanTask.cycle_id),
         rows,
     ).all()
-    messages = []
+    report.evaluations_opened += len(created)
+    # An owner with several evaluations opening in one sweep gets one email listing them all.
+    by_owner: dict[int, list[int]] = defaultdict(list)
+    contacts: dict[int, Contact] = {}
     for task in created:
         contact = contexts.get(task.cycle_id).contacts.get(task.assignee_id)
-        report.evaluations_opened += 1
         if contact is None:
             continue
-        context_data = {"task_ids": [task.id], "measure_id": task.measure_id}
-        messages.append(message_to(contact, f"evaluation_due:m{task.measure_id}", "evaluation_due", context_data, now))
+        contacts[task.assignee_id] = contact
+        by_owner[task.assignee_id].append(task.id)
+    messages = []
+    for owner_id, task_ids in sorted(by_owner.items()):
+        task_ids.sort()
+        key = f"evaluation_due:{owner_id}:{digest(task_ids)}"
+        messages.append(message_to(contacts[owner_id], key, "evaluation_due", {"task_ids": task_ids}, now))
     return messages

@@ -212,11 +212,13 @@ def test_the_demo_organisation_runs_a_whole_year(runtime: Runtime, clock: Manual
     sweep(runtime, at("2027-09-01"))
     sweep(runtime, at("2027-09-01", 12))
     (first,) = notifications(runtime, "evaluation_due")
-    assert first.context["measure_id"] == measures[units["TEK"].id]
+    (tek_evaluation,) = open_tasks(runtime, measure_id=measures[units["TEK"].id])
+    assert first.context == {"task_ids": [tek_evaluation.id]}
     assert first.recipient_id == units["TEK"].leader_id
     sweep(runtime, at("2027-12-31"))
     evaluations = notifications(runtime, "evaluation_due")
-    assert sorted(n.context["measure_id"] for n in evaluations) == sorted(measures.values())
+    measure_of = {t.id: t.measure_id for t in open_tasks(runtime, step_key="evaluation")}
+    assert sorted(measure_of[t] for n in evaluations for t in n.context["task_ids"]) == sorted(measures.values())
     (evaluation,) = open_tasks(runtime, measure_id=measures[units["TEK"].id])
     assert (evaluation.form_key, evaluation.due_on) == ("measure_evaluation", dt.date(2027, 10, 1))
 
