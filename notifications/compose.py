@@ -34,7 +34,12 @@ from service.i18n import gettext, normalise
 from service.templating import format_date, format_datetime, render
 
 EVALUATION_STEP_KEY = "evaluation"
-BOARD_PATH = "/hr"
+BOARD_PATH = "/board"
+#: The board filtered to late tasks, where an escalation's full list is.
+LATE_BOARD_PATH = "/board?late=1"
+#: An escalation lists at most this many late tasks (by unit and step) and counts the rest, so it stays
+#: readable when thousands are late; HR finds them all on the board.
+LATE_LINES_SHOWN = 25
 NEW_LINK_PATH = "/link/new"
 
 
@@ -163,6 +168,12 @@ class _Reader:
                 title += f" – {part.name.get(self.language)}"
         return title
 
+    def step_number(self, task: _Task) -> int:
+        """The step's place in the cycle, for ordering; evaluations and follow-ups come after the steps."""
+        definition = self.definition(task.definition_id)
+        step = next((s for s in definition.steps if s.key == task.step_key), None)
+        return step.number if step is not None else len(definition.steps) + 1
+
     def person(self, person_id: int | None) -> Person | None:
         return self.session.get(Person, person_id) if person_id is not None else None
 
@@ -237,10 +248,11 @@ def _reminder(reader: _Reader, message: QueuedMessage) -> _View | None:
 
 
 def _late_lines(reader: _Reader, message: QueuedMessage) -> list[dict[str, Any]]:
+    """The tasks of an escalation that are still late, ordered by unit and step (never by how late)."""
     entries = [e for e in message.context.get("late") or [] if "task_id" in e]
     by_id = {t.id: t for t in reader.tasks(e["task_id"] for e in entries)}
     names = reader.names(int(e["person_id"]) for e in entries if e.get("person_id") is not None)
-    lines = []
+    keyed = []
     for entry in entries:
         task = by_id.get(int(entry["task_id"]))
         person_id = entry.get("person_id")
@@ -252,24 +264,28 @@ def _late_lines(reader: _Reader, message: QueuedMessage) -> list[dict[str, Any]]
         ):
             continue
         days_late = max((reader.today - task.due_on).days, int(entry.get("days_late", 0)))
-        lines.append(
-            {
-                "person": names.get(int(person_id)) if person_id is not None else task.assignee_name,
-                "title": reader.task_title(task),
-                "unit": task.unit_name,
-                "about": task.subject_name or task.measure_title,
-                "due": format_date(task.due_on, reader.language),
-                "days_late": days_late,
-            }
-        )
-    return lines
+        person = names.get(int(person_id)) if person_id is not None else task.assignee_name
+        line = {
+            "person": person,
+            "title": reader.task_title(task),
+            "unit": task.unit_name,
+            "about": task.subject_name or task.measure_title,
+            "due": format_date(task.due_on, reader.language),
+            "days_late": days_late,
+        }
+        keyed.append(((task.unit_name, reader.step_number(task), task.part_key, person or "", task.id), line))
+    return [line for _key, line in sorted(keyed, key=lambda pair: pair[0])]
+
+
+def _late_view(lines: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"late": lines[:LATE_LINES_SHOWN], "more": max(0, len(lines) - LATE_LINES_SHOWN)}
 
 
 def _escalation_manager(reader: _Reader, message: QueuedMessage) -> _View | None:
     lines = _late_lines(reader, message)
     if not lines:
         return None
-    return _View(reader._("Late tasks in your area ({count})").format(count=len(lines)), {"late": lines})
+    return _View(reader._("Late tasks in your area ({count})").format(count=len(lines)), _late_view(lines))
 
 
 def _escalation_hr(reader: _Reader, message: QueuedMessage) -> _View | None:
@@ -277,7 +293,7 @@ def _escalation_hr(reader: _Reader, message: QueuedMessage) -> _View | None:
     if not lines:
         return None
     subject = reader._("Late tasks that need HR's attention ({count})").format(count=len(lines))
-    return _View(subject, {"late": lines, "board_url": reader.url(BOARD_PATH)})
+    return _View(subject, {**_late_view(lines), "board_url": reader.url(LATE_BOARD_PATH)})
 
 
 def _evaluation_due(reader: _Reader, message: QueuedMessage) -> _View | None:
