@@ -24,6 +24,7 @@ from aarshjul.usecases.audit import audit_log
 from aarshjul.usecases.cycles import clone_last_year, close_cycle, preview_cycle, start_cycle
 from aarshjul.usecases.hr_actions import remind_late
 from aarshjul.usecases.task_admin import extend_deadline, reassign_tasks
+from aarshjul.usecases.task_links import revoke_task_link
 from service.auth import HrAccess, HrPageRoute, PageHr
 from service.deps import LanguageDep, RuntimeDep, SessionDep
 from service.i18n import gettext
@@ -41,6 +42,7 @@ NOTICES = {
     "reassigned": "The tasks have been reassigned.",
     "reminded": "Reminders are on their way to everyone late on the step.",
     "decided": "The decision has been saved and the unit leader told.",
+    "revoked": "The link has been revoked, and a new one has been sent to the person the task is for.",
 }
 
 
@@ -198,17 +200,43 @@ def unit_page(
     language: LanguageDep,
     cycle: Annotated[int | None, Query()] = None,
     notice: Annotated[str | None, Query()] = None,
+    task: Annotated[int | None, Query()] = None,
 ) -> Response:
     cycle_id = _cycle_or_latest(session, cycle)
     if cycle_id is None:
         raise NotFound("no cycle has been started yet")
     detail = board.unit_detail(session, cycle_id, unit_id, today=today_of(runtime))
+    shown = NOTICES.get(notice or "")
+    if notice == "revoked":
+        revoked = next((t for t in detail.open_tasks if t.task_id == task), None)
+        if revoked is not None:  # still listed: say whom the new link went to
+            shown = gettext(language, "The link has been revoked, and a new one has been sent to {name}.").format(
+                name=revoked.assignee_name
+            )
     return page(
         request,
         "hr/unit.html",
-        {"hr": _hr(access), "detail": detail, "notice": NOTICES.get(notice or "")},
+        {"hr": _hr(access), "detail": detail, "notice": shown},
         language,
     )
+
+
+@router.post("/hr/tasks/{task_id}/link/revoke")
+def revoke_link_page(
+    request: Request,
+    task_id: int,
+    access: PageHr,
+    runtime: RuntimeDep,
+    language: LanguageDep,
+    back: Annotated[str, Form()] = "/board",
+) -> Response:
+    """Every link sent for the task stops working; the assignee gets a new one (audited by the use case)."""
+    back = back if back.startswith("/") and not back.startswith("//") else "/board"
+    try:
+        revoke_task_link(runtime, task_id, actor=access.principal.actor)
+    except DomainError as exc:
+        return _refused(request, language, exc, back)
+    return RedirectResponse(_with_notice(back, "revoked") + f"&task={task_id}", status_code=303)
 
 
 # --- cycles -------------------------------------------------------------------------------------
