@@ -153,6 +153,7 @@ AreaRef = Annotated[int, SchemaMark("x-ref", _AREA), AfterValidator(_check_ref(_
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)]
 OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_TEXT)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE)]
+OptionalTitle = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_TITLE)]
 Level = Annotated[int, Field(ge=1, le=5)]
 PeriodDate = Annotated[dt.date, SchemaMark("x-period", "date"), AfterValidator(_check_date)]
 # A date in the period that has not passed yet (a follow-up date, say).

@@ -34,6 +34,7 @@ class FieldSpec:
     max_length: int | None = None
     period: str | None = None  #: "date" or "year": limited to the strategy period
     not_before: str | None = None  #: "today": a date that must not have passed
+    section: str | None = None  #: message id of the heading a run of fields is grouped under
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ def _field(schema: Mapping[str, Any], name: str, raw: Mapping[str, Any], require
             widget = "number"
         elif node.get("format") == "date":
             widget = "date"
+        elif node.get("format") == "time":
+            widget = "time"
         else:
             widget = "textarea" if node.get("maxLength", 0) > MAX_TITLE else "text"
     return FieldSpec(
@@ -95,6 +98,7 @@ def _field(schema: Mapping[str, Any], name: str, raw: Mapping[str, Any], require
         max_length=node.get("maxLength"),
         period=node.get("x-period"),
         not_before=node.get("x-not-before"),
+        section=raw.get("x-section"),
     )
 
 
@@ -184,6 +188,9 @@ class FieldView:
     error: str | None = None
     minimum: int | str | None = None  #: a number, or a date as YYYY-MM-DD
     maximum: int | str | None = None
+    section: str = ""  #: the heading of the group the field belongs to (translated), or ""
+    section_start: bool = False  #: the first field of its group: the group opens here
+    section_end: bool = False  #: the last field of its group: the group closes here
 
     @property
     def hint_id(self) -> str:
@@ -291,6 +298,8 @@ def _field_view(
             display = show.date(text)
         except ValueError:
             display = text
+    elif spec.widget == "time" and len(text) >= 5:
+        text = display = text[:5]  # HH:MM, as the time input shows and takes it
     minimum, maximum = _limits(spec, show.rules)
     return FieldView(
         name=path,
@@ -305,6 +314,7 @@ def _field_view(
         error=errors.get(path),
         minimum=minimum,
         maximum=maximum,
+        section=tr(spec.section) if spec.section else "",
     )
 
 
@@ -394,4 +404,16 @@ def build_view(
     for path, message in errors.items():
         if path not in placed:
             summary.append(SummaryItem("#form", message))
+    _mark_sections(parts)
     return FormView(parts=parts, summary=summary)
+
+
+def _mark_sections(parts: list[FieldView | ListView]) -> None:
+    """Where each run of fields with the same section heading opens and closes."""
+    for index, part in enumerate(parts):
+        if not isinstance(part, FieldView) or not part.section:
+            continue
+        before = parts[index - 1] if index > 0 else None
+        after = parts[index + 1] if index + 1 < len(parts) else None
+        part.section_start = not (isinstance(before, FieldView) and before.section == part.section)
+        part.section_end = not (isinstance(after, FieldView) and after.section == part.section)

@@ -17,6 +17,7 @@ REQUIRED = "This field is required."
 DATE = "Give a date as YYYY-MM-DD."
 WHOLE_NUMBER = "Give a whole number."
 CHOOSE = "Choose one of the options."
+TIME = "Give a time as HH:MM."
 
 #: Error type (Pydantic's own or ours) -> message id; ``{name}`` is filled from the error's details.
 ERROR_MESSAGES: Mapping[str, str] = {
@@ -36,6 +37,8 @@ ERROR_MESSAGES: Mapping[str, str] = {
     "date_type": DATE,
     "date_from_datetime_parsing": DATE,
     "date_from_datetime_inexact": DATE,
+    "time_parsing": TIME,
+    "time_type": TIME,
     "enum": CHOOSE,
     "literal_error": CHOOSE,
     "bool_parsing": "Give yes or no (true or false).",
@@ -60,6 +63,8 @@ ERROR_MESSAGES: Mapping[str, str] = {
     "date_in_past": "Give a date from today on.",
     "must_acknowledge": "Tick the box to acknowledge your goals.",
     "goal_in_use": "This goal is used by the critical need «{need}»; remove or change the need first.",
+    "talk_in_past": "The talk must be in the future.",
+    "talk_outside_year": "Give a date in {year}, the year of the cycle.",
     "need_in_use": "This need is used by the measure «{measure}»; remove or change the measure first.",
 }
 FALLBACK = "This value is not valid."

@@ -8,8 +8,11 @@ an item an earlier version of the same form created, so ids stay stable across a
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
@@ -26,6 +29,7 @@ from forms.fields import (
     MeasureRef,
     NeedRef,
     OptionalText,
+    OptionalTitle,
     PeriodDate,
     PeriodYear,
     RefKind,
@@ -293,8 +297,51 @@ class FollowUp(FormModel):
     note: OptionalText = Field(default="", title="What to follow up")
 
 
-class TalkRecordForm(FormModel):
-    """The leader's record of the talk: plan tied to the unit's needs and measures, mastery, feedback."""
+@dataclass(frozen=True)
+class TalkSlot:
+    """When and where a talk is held, as aware datetimes."""
+
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    place: str
+
+
+_WHEN: dict[str, Any] = {"x-section": "When the talk is held"}
+#: The fields of the talk's time, in the order they are shown.
+TALK_TIME_FIELDS = ("talk_on", "talk_at", "talk_minutes", "talk_place")
+
+
+class TalkTime(FormModel):
+    """The agreed time of a talk. It lives on the leader's record because the leader books the talk
+    (the record task opens once the employee has prepared): they save it as a draft before the talk,
+    both people get a calendar invitation, and they fill in the rest after the talk."""
+
+    talk_on: dt.date | None = Field(default=None, title="Date of the talk", json_schema_extra=_WHEN)
+    talk_at: dt.time | None = Field(
+        default=None, title="Starts at", description="Norwegian time, for example 09:30", json_schema_extra=_WHEN
+    )
+    talk_minutes: int | None = Field(default=None, title="Length in minutes", ge=15, le=480, json_schema_extra=_WHEN)
+    talk_place: OptionalTitle = Field(
+        default="", title="Place", description="A room, an address or a video link", json_schema_extra=_WHEN
+    )
+
+    def problems(self, rules: FormRules) -> list[FormProblem]:
+        """Date, time and length go together: a time without a date cannot be put in a calendar."""
+        given = {"talk_on": self.talk_on, "talk_at": self.talk_at, "talk_minutes": self.talk_minutes}
+        if all(v is None for v in given.values()) and not self.talk_place:
+            return []
+        return [FormProblem((name,), "missing") for name, value in given.items() if value is None]
+
+    def slot(self, zone: ZoneInfo) -> TalkSlot | None:
+        if self.talk_on is None or self.talk_at is None or self.talk_minutes is None:
+            return None
+        starts = dt.datetime.combine(self.talk_on, self.talk_at.replace(tzinfo=None), tzinfo=zone)
+        return TalkSlot(starts, starts + dt.timedelta(minutes=self.talk_minutes), self.talk_place)
+
+
+class TalkRecordForm(TalkTime):
+    """The leader's record of the talk: plan tied to the unit's needs and measures, mastery, feedback;
+    first, the agreed time of the talk (``TalkTime``)."""
 
     mastery_level: Level = Field(title="Mastery level", description="1 = beginner, 5 = can teach others")
     feedback: Text = Field(title="Feedback")
@@ -302,7 +349,7 @@ class TalkRecordForm(FormModel):
     follow_ups: list[FollowUp] = Field(title="Follow-up dates", min_length=1, max_length=MAX_ITEMS)
 
     def problems(self, rules: FormRules) -> list[FormProblem]:
-        return [
+        return super().problems(rules) + [
             FormProblem(("development_plan", i, "critical_need_id"), "tie_needed")
             for i, item in enumerate(self.development_plan)
             if item.critical_need_id is None and item.measure_id is None

@@ -90,6 +90,22 @@ def validate_form(form_key: str, data: Any, rules: FormRules) -> FormModel:
     return form
 
 
+def validate_form_part(cls: type[FormModel], data: Any, names: tuple[str, ...], rules: FormRules) -> FormModel:
+    """Check only the fields ``names`` of ``data`` against ``cls`` (a part of a bigger form that
+    takes effect before the rest is filled in, such as the time of a talk saved in a draft)."""
+    given = {name: data[name] for name in names if name in data} if isinstance(data, dict) else {}
+    try:
+        part = cls.model_validate(given, context=rules)
+    except ValidationError as exc:
+        raise FormRejected(
+            [FormProblem(tuple(e["loc"]), e["type"], safe_ctx(e.get("ctx"))) for e in exc.errors()]
+        ) from exc
+    problems = part.problems(rules)
+    if problems:
+        raise FormRejected(problems)
+    return part
+
+
 def json_schema(form_key: str, rules: FormRules) -> dict[str, Any]:
     """The form's JSON Schema for one task: references as enums of valid ids, every limit stated."""
     schema = copy.deepcopy(form_class(form_key).model_json_schema())

@@ -54,15 +54,23 @@ def queue_talk_invitations(
     ends_at: dt.datetime,
     location: str,
     now: dt.datetime,
+    sequence: int | None = None,
 ) -> int:
     """Both people of a talk get an email with an ICS invitation. A new time is a new message with a
-    higher SEQUENCE, so calendars update the event instead of adding a second one."""
+    higher SEQUENCE, so calendars update the event instead of adding a second one.
+
+    ``sequence`` is the booking's own counter (the version of the record that set the time); it is
+    part of the key, so going back to an earlier time is sent again. Without it the sequence is
+    the minute of ``now`` and the key is the time alone."""
     task = session.get(HumanTask, task_id)
     if task is None or task.subject_person_id is None:
         return 0
     people = session.scalars(select(Person).where(Person.id.in_([task.assignee_id, task.subject_person_id]))).all()
-    sequence = int(now.timestamp() // 60)
     stamp = starts_at.astimezone(dt.UTC).strftime("%Y%m%dT%H%M")
+    if sequence is not None:
+        stamp += f"-{ends_at.astimezone(dt.UTC).strftime('%Y%m%dT%H%M')}:s{sequence}"
+    else:
+        sequence = int(now.timestamp() // 60)
     messages = [
         OutgoingMessage(
             idempotency_key=f"talk_scheduled:{task_id}:{person.id}:{stamp}",

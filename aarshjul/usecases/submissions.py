@@ -43,25 +43,31 @@ from aarshjul.usecases.followups import project_follow_up
 from aarshjul.usecases.form_context import FormContextView, task_inputs
 from forms.fields import FormModel, FormProblem, FormRules
 from forms.models import (
+    TALK_TIME_FIELDS,
     MeasureApprovalForm,
     MeasureDecision,
     MeasureProposalForm,
     NeedItem,
     NeedsMappingForm,
+    TalkRecordForm,
+    TalkSlot,
+    TalkTime,
     UnitGoalItem,
     UnitGoalsForm,
 )
-from forms.registry import TALK_FORMS, FormRejected, validate_form
+from forms.registry import TALK_FORMS, FormRejected, validate_form, validate_form_part
 from notifications.outbox import enqueue_many
+from notifications.summaries import queue_talk_invitations
 
 APPROVAL_FORM = "measure_approval"
 PROPOSAL_FORM = "measure_proposal"
 EVALUATION_FORM = "measure_evaluation"
+RECORD_FORM = "talk_record"
 #: A decision is final; a changed proposal gets a new approval task (one per measure revision).
 NOT_AMENDABLE = frozenset({APPROVAL_FORM})
 #: Forms whose submission queues mail itself (a returned measure, a follow-up the employee may read);
 #: the advance that follows dispatches only the invitations it queues.
-MAILING_FORMS = frozenset({APPROVAL_FORM, FOLLOW_UP_FORM})
+MAILING_FORMS = frozenset({APPROVAL_FORM, FOLLOW_UP_FORM, RECORD_FORM})
 #: Measures that keep their critical need in the chain: the need may not be dropped under them.
 CHAIN_MEASURES = frozenset({MeasureState.PROPOSED, MeasureState.APPROVED, MeasureState.RETURNED})
 EVALUATION_NAME = LocalizedText(nb="Evaluering av tiltak", en="Measure evaluation")
@@ -139,6 +145,7 @@ class Receipt:
     submitted_at: dt.datetime
     state: str
     repeated: bool = False  #: the same data was already submitted; nothing new was stored
+    invited: bool = False  #: a (new or changed) time of the talk went out as a calendar invitation
 
 
 @dataclass(frozen=True)
@@ -146,6 +153,7 @@ class DraftReceipt:
     task_id: int
     version: int
     saved_at: dt.datetime
+    invited: bool = False  #: a (new or changed) time of the talk went out as a calendar invitation
 
 
 # --- loading a task by its link -------------------------------------------------------------------
@@ -308,7 +316,8 @@ def _writable(session: Session, runtime: Runtime, token: str, now: dt.datetime) 
 
 
 def save_draft(runtime: Runtime, token: str, data: dict[str, Any]) -> DraftReceipt:
-    """Keep unfinished input as a draft version; it is not checked and changes no state."""
+    """Keep unfinished input as a draft version; it is not checked and changes no state, except
+    the time of a talk: a draft of the record books the talk, so that part is checked and sent."""
     now = runtime.clock()
     with unit_of_work(runtime.sessions) as session:
         task = _writable(session, runtime, token, now)
@@ -316,6 +325,11 @@ def save_draft(runtime: Runtime, token: str, data: dict[str, Any]) -> DraftRecei
         if versions and versions[-1].is_draft and versions[-1].data == data:
             return DraftReceipt(task.id, versions[-1].version, versions[-1].created_at)
         version = _next_version(session, task.id)
+        invited = False
+        if task.form_key == RECORD_FORM:
+            inputs = task_inputs(session, task, today_for(now, runtime.settings.zone))
+            when = cast(TalkTime, validate_form_part(TalkTime, data, TALK_TIME_FIELDS, inputs.rules))
+            invited = _book_talk(session, runtime, task, when, version, now)
         session.add(
             Submission(
                 task_id=task.id,
@@ -326,7 +340,10 @@ def save_draft(runtime: Runtime, token: str, data: dict[str, Any]) -> DraftRecei
                 created_at=now,
             )
         )
-        return DraftReceipt(task.id, version, now)
+        receipt = DraftReceipt(task.id, version, now, invited)
+    if receipt.invited:
+        runtime.triggers.dispatch()
+    return receipt
 
 
 def submit_form(runtime: Runtime, token: str, data: Any) -> Receipt:
@@ -365,6 +382,9 @@ def _record(
     if project is not None:
         data = project(session, runtime, task, form, now, actor_id)
     version = _next_version(session, task.id)
+    invited = False
+    if isinstance(form, TalkRecordForm):
+        invited = _book_talk(session, runtime, task, form, version, now)
     session.add(
         Submission(
             task_id=task.id, version=version, is_draft=False, data=data, submitted_by_id=actor_id, created_at=now
@@ -384,7 +404,50 @@ def _record(
         after={"state": task.state, "version": version},
     )
     session.flush()
-    return Receipt(task.id, version, now, task.state)
+    return Receipt(task.id, version, now, task.state, invited=invited)
+
+
+# --- the agreed time of a talk ----------------------------------------------------------------------
+
+
+def _booked_slot(session: Session, runtime: Runtime, task: HumanTask, rules: FormRules) -> TalkSlot | None:
+    """The time the newest version (draft or not) of the record booked, if any."""
+    versions = _versions(session, task.id)
+    if not versions:
+        return None
+    try:
+        when = validate_form_part(TalkTime, versions[-1].data, TALK_TIME_FIELDS, rules)
+    except FormRejected:  # a draft from before the time was checked
+        return None
+    return cast(TalkTime, when).slot(runtime.settings.zone)
+
+
+def _book_talk(
+    session: Session, runtime: Runtime, task: HumanTask, when: TalkTime, version: int, now: dt.datetime
+) -> bool:
+    """A new or changed time of the talk must lie ahead and in the cycle's year; both people get a
+    calendar invitation, its SEQUENCE the version that booked it, so a calendar updates the event
+    it has (the UID is the task's). An unchanged time is neither checked again (the record is
+    submitted after the talk) nor sent again."""
+    zone = runtime.settings.zone
+    slot = when.slot(zone)
+    cycle = session.get(Cycle, task.cycle_id)
+    if slot is None or cycle is None:
+        return False
+    inputs = task_inputs(session, task, today_for(now, zone))
+    if slot == _booked_slot(session, runtime, task, inputs.rules):
+        return False
+    problems: list[FormProblem] = []
+    local = slot.starts_at.astimezone(zone)
+    if local.year != cycle.year:
+        problems.append(FormProblem(("talk_on",), "talk_outside_year", {"year": cycle.year}))
+    elif slot.starts_at <= now:
+        past_day = local.date() < today_for(now, zone)
+        problems.append(FormProblem(("talk_on",) if past_day else ("talk_at",), "talk_in_past"))
+    if problems:
+        raise FormRejected(problems)
+    queued = queue_talk_invitations(session, task.id, slot.starts_at, slot.ends_at, slot.place, now, sequence=version)
+    return queued > 0
 
 
 # --- projections: what a submitted form makes of the rows later steps point at --------------------

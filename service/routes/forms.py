@@ -214,6 +214,8 @@ def show_form(token: str, request: Request, runtime: RuntimeDep, language: Langu
         notice = tr("Thank you. We have received your answer (version {version}).").format(
             version=opened.submitted.version
         )
+    elif request.query_params.get("saved") and request.query_params.get("invited"):
+        notice = tr("Your draft is saved, and you and the employee get a calendar invitation for the talk.")
     elif request.query_params.get("saved"):
         notice = tr("Your draft is saved. It is not submitted yet.")
     editing = True if request.query_params.get("edit") and opened.task.mode is Mode.AMEND else None
@@ -250,8 +252,9 @@ def post_form(token: str, request: Request, runtime: RuntimeDep, language: Langu
                 request, runtime, language, token, opened, data=data, extra_rows={target: 1}, editing=True
             )
         if action == "save_draft":
-            save_draft(runtime, token, data)
-            return RedirectResponse("/t/" + token + lang_query(request, saved="1"), status_code=303)
+            saved = save_draft(runtime, token, data)
+            query = lang_query(request, saved="1", **({"invited": "1"} if saved.invited else {}))
+            return RedirectResponse("/t/" + token + query, status_code=303)
         submit_form(runtime, token, data)
     except FormRejected as exc:
         for name, rows in exc.restore.items():
