@@ -18,7 +18,8 @@ from enum import StrEnum
 from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import and_, case, func, select
+from pydantic_core import to_json
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from aarshjul.db.models import (
@@ -302,8 +303,21 @@ def cycle_status(
     session: Session, cycle_id: int, filters: BoardFilters | None = None, *, today: dt.date
 ) -> CycleStatus:
     """The board of a cycle as of ``today`` (the organisation's local date)."""
-    filters = filters or BoardFilters()
-    # Core rows, not ORM rows: the board reads tens of thousands of plain values.
+    return CycleStatus.model_validate(_status_document(session, cycle_id, filters or BoardFilters(), today))
+
+
+def cycle_status_json(session: Session, cycle_id: int, filters: BoardFilters | None = None, *, today: dt.date) -> bytes:
+    """The board as JSON: the bytes ``cycle_status(...).model_dump_json()`` gives, serialised straight
+    from the plain document. The API answers with this; for 10,000 people the models alone (thousands
+    of objects to build, then to walk again for the JSON) cost more than all the queries."""
+    return to_json(_status_document(session, cycle_id, filters or BoardFilters(), today))
+
+
+def _status_document(session: Session, cycle_id: int, filters: BoardFilters, today: dt.date) -> dict[str, Any]:
+    """``CycleStatus`` as plain values: every key in the models' field order and every default
+    written out, so that serialising it gives the same JSON as the validated model."""
+    # Core rows, not ORM rows, and grouped in SQL: the board reads no task one by one, except the
+    # late ones it lists.
     connection = session.connection()
     cycle, definition = load_cycle(session, cycle_id)
     all_steps = list(definition.active_steps)
@@ -323,95 +337,122 @@ def cycle_status(
         ordered = [(u, d - base_depth) for u, d in ordered if u.id in visible]
     visible_ids = {u.id for u, _ in ordered}
 
-    # Plain tuples and dicts below; the document is validated once at the end (one pass in
-    # pydantic-core instead of thousands of model constructions).
-    unit_steps: dict[tuple[int, str], tuple[str, dt.date]] = {
-        (unit_id, step_key): (state, due_on)
-        for unit_id, step_key, state, due_on in connection.execute(
-            select(UnitStep.unit_id, UnitStep.step_key, UnitStep.state, UnitStep.due_on).where(
-                UnitStep.cycle_id == cycle.id
-            )
+    # Per step, per unit: the stored state and due date of the unit's step.
+    stored_state: dict[str, dict[int, str]] = {key: {} for key in step_keys}
+    stored_due: dict[str, dict[int, dt.date]] = {key: {} for key in step_keys}
+    for unit_id, step_key, state, due_on in connection.execute(
+        select(UnitStep.unit_id, UnitStep.step_key, UnitStep.state, UnitStep.due_on).where(
+            UnitStep.cycle_id == cycle.id, UnitStep.step_key.in_(step_keys)
         )
-    }
+    ).all():
+        stored_state[step_key][unit_id] = state
+        stored_due[step_key][unit_id] = due_on
 
-    # One grouped query gives, per unit, step, part and state: tasks, late tasks, escalated tasks.
-    actionable = HumanTask.state.in_(ACTIONABLE)
-    task_rows = connection.execute(
+    # Per unit and step (follow-ups and evaluations included): late tasks and escalated tasks. Only
+    # open tasks past their deadline or escalated are read, grouped.
+    is_late = HumanTask.due_on < today
+    is_escalated = HumanTask.escalation_level > 0
+    late: dict[str, dict[int, int]] = {}
+    escalated: dict[str, dict[int, int]] = {}
+    for unit_id, step_key, n_late, n_escalated in connection.execute(
         select(
             HumanTask.unit_id,
             HumanTask.step_key,
-            HumanTask.part_key,
-            HumanTask.state,
-            func.count(),
-            func.sum(case((and_(actionable, HumanTask.due_on < today), 1), else_=0)),
-            func.sum(case((and_(actionable, HumanTask.escalation_level > 0), 1), else_=0)),
+            func.sum(case((is_late, 1), else_=0)),
+            func.sum(case((is_escalated, 1), else_=0)),
         )
-        .where(HumanTask.cycle_id == cycle.id, HumanTask.step_key.not_in(LIVES_ON_STEP_KEYS))
-        .group_by(HumanTask.unit_id, HumanTask.step_key, HumanTask.part_key, HumanTask.state)
-    ).all()
-    late: dict[tuple[int, str], int] = defaultdict(int)
-    escalated: dict[tuple[int, str], int] = defaultdict(int)
-    live_tasks: dict[tuple[int, str, str], int] = defaultdict(int)  #: not cancelled
-    submitted: dict[tuple[int, str, str], int] = defaultdict(int)
-    for unit_id, step_key, part_key, state, count, n_late, n_escalated in task_rows:
+        .where(HumanTask.cycle_id == cycle.id, HumanTask.state.in_(ACTIONABLE), or_(is_late, is_escalated))
+        .group_by(HumanTask.unit_id, HumanTask.step_key)
+    ).all():
         if n_late:
-            late[(unit_id, step_key)] += int(n_late)
+            late.setdefault(step_key, {})[unit_id] = int(n_late)
         if n_escalated:
-            escalated[(unit_id, step_key)] += int(n_escalated)
-        if state in _LIVE:
-            live_tasks[(unit_id, step_key, part_key)] += int(count)
-        if state == _SUBMITTED:
-            submitted[(unit_id, step_key, part_key)] += int(count)
+            escalated.setdefault(step_key, {})[unit_id] = int(n_escalated)
 
     per_employee = {s.key: _first_and_last_parts(s) for s in steps if s.per_employee}
-    reports = _direct_report_counts(session, cycle, units, today) if per_employee else {}
+    people = _people_counts(session, cycle.id, per_employee)
+    # Per-employee steps that have not opened count the people reporting to the unit's leader.
+    not_started = (None, _NOT_STARTED)
+    reports = (
+        _direct_report_counts(session, cycle, units, today)
+        if any(stored_state[key].get(u.id) in not_started for key in per_employee for u, _ in ordered)
+        else {}
+    )
     follow_ups = follow_up_counts(session, cycle.id)
     unit_order = {u.id: i for i, (u, _) in enumerate(ordered)}
     unit_names = {u.id: u.name for u in units}
     # Follow-ups and evaluations belong to no step: listed when the board is not narrowed to one.
     late_keys = step_keys if filters.step is not None else step_keys | LIVES_ON_STEP_KEYS
-    late_list, late_total, late_units = _late_tasks(
-        session, cycle.id, today, visible_ids, late_keys, unit_order, unit_names, definition
-    )
+    late_per_unit: dict[int, int] = defaultdict(int)
+    for key in late_keys:
+        for unit_id, n in late.get(key, {}).items():
+            if unit_id in visible_ids:
+                late_per_unit[unit_id] += n
+    # The list shows the first LATE_LIST_LIMIT in tree order, so only the first units' late tasks
+    # are read.
+    listed_units: list[int] = []
+    listed = 0
+    for unit, _ in ordered:
+        if listed >= LATE_LIST_LIMIT:
+            break
+        if unit.id in late_per_unit:
+            listed_units.append(unit.id)
+            listed += late_per_unit[unit.id]
+    late_list = _late_tasks(session, cycle.id, today, listed_units, late_keys, unit_order, unit_names, definition)
 
     rows: list[dict[str, Any]] = []
     totals: dict[str, dict[str, int]] = {s.key: dict.fromkeys((c.value for c in CellState), 0) for s in steps}
     people_totals: dict[str, list[int]] = {key: [0, 0] for key in per_employee}
     follow_up_total = [0, 0]
+    # What each column needs, looked up once rather than once per unit.
+    no_counts: dict[int, int] = {}
+    columns_in = [
+        (
+            step.key,
+            stored_state[step.key],
+            stored_due[step.key],
+            step_due.get(step.key),
+            late.get(step.key, no_counts),
+            escalated.get(step.key, no_counts),
+            people.get(step.key),
+            totals[step.key],
+        )
+        for step in steps
+    ]
     for unit, depth in ordered:
+        if filters.late_only and unit.id not in late_per_unit:
+            continue
         cells: list[dict[str, Any]] = []
-        for step in steps:
-            key = (unit.id, step.key)
-            stored = unit_steps.get(key)
-            state = _cell_state(stored[0] if stored else None, late[key], escalated[key])
+        for key, states, dues, default_due, lates, escalations, step_people, step_totals in columns_in:
+            stored = states.get(unit.id)
+            n_late = lates.get(unit.id, 0)
+            cell_state = _cell_state(stored, n_late, escalations.get(unit.id, 0))
+            step_totals[cell_state] += 1
             counts = None
-            if step.key in per_employee:
-                first, last = per_employee[step.key]
-                counts = _people_counts(
-                    live_tasks, submitted, unit.id, step.key, first, last, stored, reports.get(unit.id, 0)
-                )
+            if step_people is not None:
+                if stored is None or stored == _NOT_STARTED:
+                    done, total = 0, reports.get(unit.id, 0)
+                else:
+                    done, total = step_people.get(unit.id, (0, 0))
+                counts = {"done": done, "total": total}
+                people_totals[key][0] += done
+                people_totals[key][1] += total
+            stored_on = dues.get(unit.id)
             cells.append(
                 {
-                    "step_key": step.key,
-                    "state": state,
-                    "due_on": stored[1] if stored else step_due.get(step.key),
-                    "counts": {"done": counts[0], "total": counts[1]} if counts else None,
-                    "late_tasks": late[key],
+                    "step_key": key,
+                    "state": cell_state,
+                    "due_on": default_due if stored_on is None else stored_on,
+                    "counts": counts,
+                    "late_tasks": n_late,
                 }
             )
-        if filters.late_only and not any(c["late_tasks"] for c in cells) and unit.id not in late_units:
-            continue
         unit_follow_ups = follow_ups.get(unit.id)
         follow_up_row = None
         if unit_follow_ups is not None:
             follow_up_row = {"done": unit_follow_ups.done, "open": unit_follow_ups.open}
             follow_up_total[0] += unit_follow_ups.done
             follow_up_total[1] += unit_follow_ups.open
-        for cell in cells:
-            totals[cell["step_key"]][cell["state"]] += 1
-            if cell["counts"] is not None:
-                people_totals[cell["step_key"]][0] += cell["counts"]["done"]
-                people_totals[cell["step_key"]][1] += cell["counts"]["total"]
         rows.append(
             {
                 "id": unit.id,
@@ -439,19 +480,61 @@ def cycle_status(
         }
         for step in steps
     ]
-    return CycleStatus.model_validate(
-        {
-            "cycle": _cycle_info(cycle, definition),
-            "today": today,
-            "filters": filters,
-            "steps": columns,
-            "units": rows,
-            "late": late_list,
-            "late_total": late_total,
-            "failed_emails": failed_emails(session, cycle.id),
-            "follow_ups": {"done": follow_up_total[0], "open": follow_up_total[1]},
-        }
+    return {
+        "cycle": _cycle_info(cycle, definition),
+        "today": today,
+        "filters": filters,
+        "steps": columns,
+        "units": rows,
+        "late": late_list,
+        "late_total": sum(late_per_unit.values()),
+        "failed_emails": failed_emails(session, cycle.id),
+        "follow_ups": {"done": follow_up_total[0], "open": follow_up_total[1]},
+    }
+
+
+def _people_counts(
+    session: Session, cycle_id: int, per_employee: dict[str, tuple[set[str], set[str]]]
+) -> dict[str, dict[int, tuple[int, int]]]:
+    """Per per-employee step, per unit whose step has tasks: (employees through the step, employees
+    in it). Every employee gets one task of each first part when the step opens; an employee is
+    through when the task of the step's last part is in. Cancelled tasks (people who left) do not
+    count."""
+    live: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
+    submitted: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
+    if not per_employee:
+        return {}
+    parts = {part for first, last in per_employee.values() for part in first | last}
+    rows = session.connection().execute(
+        select(
+            HumanTask.unit_id,
+            HumanTask.step_key,
+            HumanTask.part_key,
+            func.count(),
+            func.sum(case((HumanTask.state == _SUBMITTED, 1), else_=0)),
+        )
+        .where(
+            HumanTask.cycle_id == cycle_id,
+            HumanTask.step_key.in_(per_employee),
+            HumanTask.part_key.in_(parts),
+            HumanTask.state.in_(_LIVE),
+        )
+        .group_by(HumanTask.unit_id, HumanTask.step_key, HumanTask.part_key)
     )
+    for unit_id, step_key, part_key, count, n_submitted in rows.all():
+        live[(step_key, part_key)][unit_id] = int(count)
+        submitted[(step_key, part_key)][unit_id] = int(n_submitted or 0)
+    counts: dict[str, dict[int, tuple[int, int]]] = {}
+    for step_key, (first, last) in per_employee.items():
+        units = {u for part in first | last for u in live.get((step_key, part), {})}
+        counts[step_key] = {
+            unit_id: (
+                min(submitted.get((step_key, part), {}).get(unit_id, 0) for part in last),
+                max(live.get((step_key, part), {}).get(unit_id, 0) for part in first),
+            )
+            for unit_id in units
+        }
+    return counts
 
 
 def _cycle_info(cycle: Cycle, definition: CycleDefinition) -> CycleInfo:
@@ -488,39 +571,20 @@ def _cell_state(stored: str | None, late: int, escalated: int) -> str:
     return _CELL_OPEN
 
 
-def _people_counts(
-    live_tasks: dict[tuple[int, str, str], int],
-    submitted: dict[tuple[int, str, str], int],
-    unit_id: int,
-    step_key: str,
-    first: set[str],
-    last: set[str],
-    stored: tuple[str, dt.date] | None,
-    direct_reports: int,
-) -> tuple[int, int]:
-    """(employees through the step, employees in it)."""
-    if stored is None or stored[0] == _NOT_STARTED:
-        return 0, direct_reports
-    # Every employee gets one task of each first part when the step opens; an employee is through
-    # when the task of the step's last part is in. Cancelled tasks (people who left) do not count.
-    total = max(live_tasks.get((unit_id, step_key, part), 0) for part in first)
-    done = min(submitted.get((unit_id, step_key, part), 0) for part in last)
-    return done, total
-
-
 def _late_tasks(
     session: Session,
     cycle_id: int,
     today: dt.date,
-    unit_ids: set[int],
+    unit_ids: list[int],
     step_keys: set[str],
     unit_order: dict[int, int],
     unit_names: dict[int, str],
     definition: CycleDefinition,
-) -> tuple[list[dict[str, Any]], int, set[int]]:
-    """The late tasks of the shown units and steps (at most ``LATE_LIST_LIMIT``), how many there are
-    in all, and which units have any."""
-    rows = (
+) -> list[dict[str, Any]]:
+    """The first ``LATE_LIST_LIMIT`` late tasks of the given units and steps, in tree order."""
+    if not unit_ids:
+        return []
+    rows = list(
         session.connection()
         .execute(
             select(
@@ -540,6 +604,7 @@ def _late_tasks(
                 HumanTask.state.in_(ACTIONABLE),
                 HumanTask.due_on < today,
                 HumanTask.step_key.in_(step_keys),
+                HumanTask.unit_id.in_(unit_ids),
             )
         )
         .all()
@@ -548,9 +613,8 @@ def _late_tasks(
     step_number = {s.key: s.number for s in steps}
     after_steps = len(steps) + 1  #: follow-ups and evaluations come after the unit's steps
     part_order = {(s.key, p.key): i for s in steps for i, p in enumerate(s.parts)}
-    selected = [r for r in rows if r[5] in unit_ids]
     # Tree order, then step, then part, then task: the list says where work is stuck, never who is worst.
-    selected.sort(
+    rows.sort(
         key=lambda r: (
             unit_order.get(r[5], 0),
             step_number.get(r[1], after_steps),
@@ -559,8 +623,7 @@ def _late_tasks(
         )
     )
     names = _TaskNames(definition)
-    shown = selected[:LATE_LIST_LIMIT]
-    late = [
+    return [
         {
             "task_id": r[0],
             "step_key": r[1],
@@ -575,9 +638,8 @@ def _late_tasks(
             "days_late": (today - r[6]).days,
             "escalation_rung": r[7],
         }
-        for r in shown
+        for r in rows[:LATE_LIST_LIMIT]
     ]
-    return late, len(selected), {r[5] for r in selected}
 
 
 class _TaskNames:

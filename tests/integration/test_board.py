@@ -5,10 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import select, update
 
 from aarshjul.clock import ManualClock
-from aarshjul.domain.enums import TaskState
+from aarshjul.db.models import Notification
+from aarshjul.domain.enums import NotificationState, TaskState
 from aarshjul.runtime import Runtime
+from aarshjul.usecases import board
 from aarshjul.usecases.board import (
     BoardFilters,
     CellState,
@@ -16,6 +19,7 @@ from aarshjul.usecases.board import (
     FollowUps,
     LocalizedName,
     cycle_status,
+    cycle_status_json,
     status_csv,
     unit_detail,
 )
@@ -150,3 +154,41 @@ def test_follow_ups_are_counted_per_unit_and_every_task_has_a_name(runtime: Runt
     assert late_follow_ups[0].task_name.en == "Follow-up of the development plan"
     one_step = _status(runtime, cycle_id, BoardFilters(step="talks"))
     assert not [t for t in one_step.late if t.step_key == "follow_up"]
+
+
+def test_the_json_answer_is_the_models_json_and_lists_the_first_late_tasks(
+    runtime: Runtime, cycle_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API serialises the board straight from plain values; it must say exactly what the
+    validated model says, with every filter, and list the same first late tasks however few are read."""
+    hel, hr = unit_id(runtime, "HEL"), unit_id(runtime, "HR")
+    drive_unit(runtime, cycle_id, hel, "talk_preparation")
+    follow_up_task(runtime, cycle_id, hr)  # 60 days on: late steps, escalations, a follow-up
+    runtime.clock.advance(days=15)  # type: ignore[attr-defined]
+    sweep(runtime, advance=False)
+    with runtime.sessions.begin() as session:
+        first = session.scalar(select(Notification.id).order_by(Notification.id).limit(1))
+        session.execute(
+            update(Notification)
+            .where(Notification.id == first)
+            .values(state=NotificationState.FAILED.value, attempts=2, last_error="550 æøå")
+        )
+    today = runtime.clock().astimezone(runtime.settings.zone).date()
+    filters = [
+        None,
+        BoardFilters(late_only=True),
+        BoardFilters(step="talks"),
+        BoardFilters(unit_id=hel, late_only=True),
+        BoardFilters(unit_id=hr, step="strategy_review"),
+    ]
+    with runtime.sessions() as session:
+        for narrowed in filters:
+            model = cycle_status(session, cycle_id, narrowed, today=today)
+            assert cycle_status_json(session, cycle_id, narrowed, today=today) == model.model_dump_json().encode()
+        everything = cycle_status(session, cycle_id, today=today)
+        assert everything.failed_emails and everything.units[0].cells[0].counts is None
+        assert any(t.step_key == "follow_up" for t in everything.late) and everything.late_total > 5
+        assert any(c.counts and c.counts.total for u in everything.units for c in u.cells)
+        monkeypatch.setattr(board, "LATE_LIST_LIMIT", 5)
+        few = cycle_status(session, cycle_id, today=today)
+    assert few.late == everything.late[:5] and few.late_total == everything.late_total
