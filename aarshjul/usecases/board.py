@@ -15,7 +15,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import Any, get_args
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import to_json
@@ -35,10 +35,10 @@ from aarshjul.domain.cycle_spec import CycleDefinition, StepSpec, parse_definiti
 from aarshjul.domain.enums import PartScope, TaskState, UnitStepState
 from aarshjul.domain.errors import InvalidInput, NotFound
 from aarshjul.domain.followups import FOLLOW_UP_NAME, FOLLOW_UP_STEP_KEY, LIVES_ON_STEP_KEYS
+from aarshjul.usecases.answers import FormField, flatten, name_references
 from aarshjul.usecases.followups import follow_up_counts
 from aarshjul.usecases.spreadsheets import csv_text
 from aarshjul.usecases.submissions import EVALUATION_NAME
-from forms.fields import HIDDEN
 from forms.registry import FORMS
 from notifications.status import failed_notifications
 
@@ -713,17 +713,6 @@ def status_csv(status: CycleStatus, language: str = "nb") -> str:
 # --- one unit -----------------------------------------------------------------------------------
 
 
-class FormField(BaseModel):
-    model_config = _Model
-    key: str
-    value: str
-    label: list[str] = Field(
-        default_factory=list,
-        description="The field's title and the titles above it (English message ids), and item numbers",
-    )
-    coded: bool = Field(default=False, description="The value is a code from a fixed list (a message id)")
-
-
 class SubmittedForm(BaseModel):
     model_config = _Model
     task_id: int
@@ -830,8 +819,18 @@ def unit_detail(session: Session, cycle_id: int, unit_id: int, *, today: dt.date
     names = {
         pid: name for pid, name in session.execute(select(Person.id, Person.name).where(Person.id.in_(submitters)))
     }
+    # Per-employee forms stay private: HR sees that they happened, not what was said.
+    answers = name_references(
+        session,
+        [
+            []
+            if task.subject_person_id is not None or task.id not in latest
+            else flatten(latest[task.id].data, FORMS.get(task.form_key))
+            for task, _ in submitted_tasks
+        ],
+    )
     submitted = []
-    for task, subject_name in submitted_tasks:
+    for (task, subject_name), fields in zip(submitted_tasks, answers, strict=True):
         submission = latest.get(task.id)
         private = task.subject_person_id is not None
         submitted.append(
@@ -845,7 +844,7 @@ def unit_detail(session: Session, cycle_id: int, unit_id: int, *, today: dt.date
                 submitted_by=names.get(submission.submitted_by_id, "") if submission else "",
                 about_person=subject_name,
                 private=private,
-                fields=[] if private or submission is None else _flatten(submission.data, FORMS.get(task.form_key)),
+                fields=fields,
             )
         )
     steps = [
@@ -894,43 +893,6 @@ def _latest_submissions(session: Session, task_ids: list[int]) -> dict[int, Subm
         )
     )
     return {s.task_id: s for s in rows}
-
-
-def _inner_model(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
-    """The form model inside a field's type (``list[Item]``, ``Item | None``), and whether the
-    field holds a code from a fixed list (an enum)."""
-    if isinstance(annotation, type):
-        if issubclass(annotation, BaseModel):
-            return annotation, False
-        return None, issubclass(annotation, StrEnum)
-    for argument in get_args(annotation):
-        model, coded = _inner_model(argument)
-        if model is not None or coded:
-            return model, coded
-    return None, False
-
-
-def _flatten(
-    data: Any, model: type[BaseModel] | None = None, prefix: str = "", label: tuple[str, ...] = (), coded: bool = False
-) -> list[FormField]:
-    """A submitted form as label/value lines, nested lists and objects spelled out; each line
-    labelled with the form's field titles, so HR reads "Critical needs 1 › Level needed", not a key."""
-    fields: list[FormField] = []
-    if isinstance(data, dict):
-        for key, value in data.items():
-            info = model.model_fields.get(key) if model is not None else None
-            if info is not None and info.json_schema_extra == HIDDEN:
-                continue
-            inner, inner_coded = _inner_model(info.annotation) if info is not None else (None, False)
-            title = info.title if info is not None and info.title else str(key)
-            fields += _flatten(value, inner, f"{prefix}.{key}" if prefix else str(key), (*label, title), inner_coded)
-    elif isinstance(data, list):
-        for index, value in enumerate(data, start=1):
-            key = f"{prefix} {index}" if prefix else str(index)
-            fields += _flatten(value, model, key, (*label, str(index)), coded)
-    elif data is not None and data != "":
-        fields.append(FormField(key=prefix, value=str(data), label=list(label), coded=coded))
-    return fields
 
 
 # --- the cycles ---------------------------------------------------------------------------------

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from aarshjul.clock import ManualClock
-from aarshjul.db.models import Notification
+from aarshjul.db.models import CriticalNeed, Notification, StrategicGoal, UnitGoal
 from aarshjul.domain.enums import NotificationState, TaskState
 from aarshjul.runtime import Runtime
 from aarshjul.usecases import board
@@ -192,3 +192,40 @@ def test_the_json_answer_is_the_models_json_and_lists_the_first_late_tasks(
         monkeypatch.setattr(board, "LATE_LIST_LIMIT", 5)
         few = cycle_status(session, cycle_id, today=today)
     assert few.late == everything.late[:5] and few.late_total == everything.late_total
+
+
+def test_the_drill_down_shows_what_a_form_points_at_by_its_title_with_one_query_per_kind(
+    runtime: Runtime, cycle_id: int
+) -> None:
+    hel = unit_id(runtime, "HEL")
+    drive_unit(runtime, cycle_id, hel, "measure_approval")
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(runtime.engine, "before_cursor_execute", count)
+    try:
+        with runtime.sessions() as session:
+            detail = unit_detail(session, cycle_id, hel, today=dt.date(2027, 1, 4))
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", count)
+    refs = {(form.form_key, field.key): field for form in detail.submitted for field in form.fields if field.ref}
+    with runtime.sessions() as session:
+        main_goals = {g.id: f"{g.code} {g.title}" for g in session.scalars(select(StrategicGoal))}
+        unit_goals = {g.id: g.title for g in session.scalars(select(UnitGoal))}
+        needs = {n.id: n.title for n in session.scalars(select(CriticalNeed))}
+    expected = {
+        ("strategy_review", "goals 1.strategic_goal_id"): ("main_goal", main_goals),
+        ("unit_goals", "goals 2.strategic_goal_id"): ("main_goal", main_goals),
+        ("action_plan", "actions 1.unit_goal_id"): ("unit_goal", unit_goals),
+        ("needs_mapping", "needs 1.unit_goal_id"): ("unit_goal", unit_goals),
+        ("measure_proposal", "measures 1.critical_need_id"): ("critical_need", needs),
+    }
+    for key, (kind, titles) in expected.items():
+        field = refs[key]
+        assert field.ref == kind and field.ref_id is not None and field.value == titles[field.ref_id], key
+    assert refs[("unit_goals", "goals 1.strategic_goal_id")].value.startswith("SM1 ")
+    assert refs[("unit_goals", "goals 1.strategic_goal_id")].label[-1] == "Strategic main goal it serves"
+    for table in ("strategic_goal", "unit_goal", "critical_need"):
+        assert sum(f"FROM {table} " in s or s.endswith(f"FROM {table}") for s in statements) == 1, table
