@@ -32,7 +32,10 @@ from aarshjul.db.models import (
 )
 from aarshjul.domain.enums import CycleState, MeasureState, TaskState
 from aarshjul.domain.errors import NotFound
+from aarshjul.usecases.answers import FormField, flatten
 from aarshjul.usecases.spreadsheets import append_row, csv_text
+from forms.messages import CHOICE_LABELS
+from forms.registry import FORMS
 
 PLANNED_STATES = (MeasureState.APPROVED.value, MeasureState.EVALUATED.value)
 EVALUATION_STEP_KEY = "evaluation"
@@ -51,7 +54,12 @@ class PlanPeriod(BaseModel):
 class MeasureEvaluation(BaseModel):
     model_config = _Model
     submitted_at: dt.datetime | None
-    answers: dict[str, Any]
+    answers: dict[str, Any] = Field(description="The evaluation form's answers by field key, as submitted")
+    fields: list[FormField] = Field(
+        default_factory=list,
+        description="The answers in the form's order, each labelled with the form's field title (English "
+        "message id, shown translated)",
+    )
 
 
 class MeasureDescription(BaseModel):
@@ -222,7 +230,7 @@ def _evaluations(session: Session, measure_ids: list[int]) -> dict[int, MeasureE
         .subquery()
     )
     rows = session.execute(
-        select(HumanTask.measure_id, HumanTask.submitted_at, Submission.data)
+        select(HumanTask.measure_id, HumanTask.submitted_at, HumanTask.form_key, Submission.data)
         .join(newest, newest.c.task_id == HumanTask.id)
         .join(Submission, and_(Submission.task_id == newest.c.task_id, Submission.version == newest.c.version))
         .where(
@@ -232,9 +240,18 @@ def _evaluations(session: Session, measure_ids: list[int]) -> dict[int, MeasureE
         )
     )
     return {
-        measure_id: MeasureEvaluation(submitted_at=submitted_at, answers=data or {})
-        for measure_id, submitted_at, data in rows
+        measure_id: MeasureEvaluation(submitted_at=submitted_at, answers=data or {}, fields=_labelled(data, form_key))
+        for measure_id, submitted_at, form_key, data in rows
     }
+
+
+def _labelled(data: dict[str, Any] | None, form_key: str) -> list[FormField]:
+    """The evaluation's answers labelled with the form's field titles; a choice (criteria met, what
+    next) shows the option's label as the form offered it, not its code."""
+    return [
+        field.model_copy(update={"value": CHOICE_LABELS.get(field.value, field.value)}) if field.coded else field
+        for field in flatten(data or {}, FORMS.get(form_key))
+    ]
 
 
 def _needs_roll_up(
@@ -358,6 +375,13 @@ def plan_csv(plan: CompetencePlan) -> str:
     return csv_text(plan_table(plan))
 
 
+def _evaluation_text(evaluation: MeasureEvaluation | None) -> str:
+    """The answers labelled with the form's field titles in English, as the sheet's column names are."""
+    if evaluation is None:
+        return ""
+    return "; ".join(f"{' › '.join(f.label)}: {f.value}" for f in evaluation.fields)
+
+
 def plan_xlsx(plan: CompetencePlan) -> bytes:
     """The plan as a workbook: the plan table, the measures' full descriptions, and the needs roll-up."""
     from openpyxl import Workbook
@@ -397,7 +421,6 @@ def plan_xlsx(plan: CompetencePlan) -> bytes:
     )
     for area in plan.areas:
         for m in area.measures:
-            evaluation = "; ".join(f"{k}: {v}" for k, v in m.evaluation.answers.items()) if m.evaluation else ""
             append_row(
                 details,
                 [
@@ -412,7 +435,7 @@ def plan_xlsx(plan: CompetencePlan) -> bytes:
                     m.form_and_content,
                     m.evaluation_method,
                     m.evaluate_on.isoformat() if m.evaluate_on else "",
-                    evaluation,
+                    _evaluation_text(m.evaluation),
                 ],
             )
     needs = workbook.create_sheet("Behov")

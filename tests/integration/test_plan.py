@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Iterator
 
@@ -12,7 +13,8 @@ from sqlalchemy import select, update
 
 from aarshjul.db.models import CompetenceArea, CriticalNeed, Measure, Unit
 from aarshjul.runtime import Runtime
-from tests.builders import demo_cycle, drive_unit, unit_id
+from aarshjul.usecases.sweep import sweep
+from tests.builders import demo_cycle, drive_unit, find_tasks, submit_valid, unit_id
 from tests.hr_support import HrClients, hr_clients
 
 
@@ -109,3 +111,33 @@ def test_exports_neutralise_text_that_a_spreadsheet_would_run_as_a_formula(hr: H
     cycle_id = hr.client.get("/api/cycles", headers=hr.api()).json()[0]["id"]
     board_csv = hr.client.get(f"/api/cycles/{cycle_id}/status.csv", headers=hr.api()).text
     assert "'@SUM(A1)" in board_csv and ",@SUM" not in board_csv
+
+
+def test_an_evaluated_measure_shows_its_answers_under_the_forms_titles(hr: HrClients, runtime: Runtime) -> None:
+    first = hr.client.get("/api/measures", headers=hr.api()).json()[0]
+    hr.client.post(f"/api/measures/{first['id']}/decision", json={"decision": "approve"}, headers=hr.api())
+    cycle_id = hr.client.get("/api/cycles", headers=hr.api()).json()[0]["id"]
+    runtime.clock.set(dt.datetime(2027, 11, 2, 8, tzinfo=dt.UTC))  # type: ignore[attr-defined]
+    sweep(runtime)
+    (evaluation_task,) = find_tasks(runtime, cycle_id, "measure_evaluation", first["unit_id"])
+    submit_valid(runtime, evaluation_task)
+
+    plan = hr.client.get("/api/plan", headers=hr.api()).json()
+    (measure,) = [m for a in plan["areas"] for m in a["measures"] if m["id"] == first["id"]]
+    evaluation = measure["evaluation"]
+    assert evaluation["answers"]["reaction"] == "Godt mottatt"  # as submitted, for API readers
+    answers = {tuple(f["label"]): (f["value"], f["coded"]) for f in evaluation["fields"]}
+    assert answers[("Reaction",)] == ("Godt mottatt", False)
+    assert answers[("Were the success criteria met?",)] == ("Yes", True)
+    assert answers[("What next",)] == ("Continue as it is", True)
+    assert [f["key"] for f in evaluation["fields"]][:2] == ["reaction", "learning"]
+
+    html = hr.client.get("/plan", headers=hr.api()).text  # bokmål
+    assert "<dt>Reaksjon</dt><dd>Godt mottatt</dd>" in html
+    assert "<dt>Ble suksesskriteriene nådd?</dt><dd>Ja</dd>" in html and "<dt>reaction</dt>" not in html
+    english = hr.client.get("/plan?lang=en", headers={**hr.api(), "Accept-Language": "en"}).text
+    assert "<dt>Reaction</dt><dd>Godt mottatt</dd>" in english
+
+    workbook = load_workbook(io.BytesIO(hr.client.get("/api/plan.xlsx", headers=hr.api()).content))
+    (row,) = [[c.value for c in r] for r in workbook["Tiltak"].iter_rows() if r[0].value == measure["title"]]
+    assert str(row[-1]).startswith("Reaction: Godt mottatt; Learning: Alle bruker malene;")
