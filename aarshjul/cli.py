@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import json
 import logging
 import sys
@@ -76,6 +77,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     prefect = start_prefect(runtime)
     runtime.triggers = prefect.triggers
     app = create_app(runtime)
+    # Everything imported and built so far lives as long as the process; moving it out of the
+    # collector's view keeps full collections short on the board's large answers.
+    gc.freeze()
     print(f"Årshjul is running at http://{args.host}:{args.port}  (Prefect UI: {prefect.ui_url})", flush=True)
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="info")
