@@ -9,25 +9,21 @@ random value in a cookie, and its HMAC in the form.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
-from aarshjul.runtime import Runtime
 from aarshjul.usecases.submissions import LinkReason
 from aarshjul.usecases.task_links import revoke_task_link
-from notifications.rate_limit import LinkRequestLimiter
-from notifications.recovery import normalise_email, request_new_link
+from notifications.recovery import request_new_link
 from service.auth import ApiHr
 from service.deps import LanguageDep, RuntimeDep
+from service.email_request import EmailRequestForm
 from service.i18n import gettext
-from service.pages import lang_query, message_page, page
+from service.pages import lang_query, message_page
 
 router = APIRouter(tags=["links"])
 
@@ -84,51 +80,25 @@ def link_problem_page(request: Request, language: str, reason: LinkReason, poste
     )
 
 
-def _limiter(request: Request) -> LinkRequestLimiter:
-    limiter: LinkRequestLimiter | None = getattr(request.app.state, "link_limiter", None)
-    if limiter is None:
-        limiter = LinkRequestLimiter()
-        request.app.state.link_limiter = limiter
-    return limiter
-
-
-def _csrf_token(runtime: Runtime, nonce: str) -> str:
-    return hmac.new(runtime.settings.secret().encode(), f"link-new:{nonce}".encode(), hashlib.sha256).hexdigest()
-
-
-def _form(
-    request: Request, runtime: Runtime, language: str, email: str = "", error: str | None = None, status: int = 200
-) -> HTMLResponse:
-    nonce = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
-    response = page(
-        request,
-        "pages/link_new.html",
-        {"csrf_token": _csrf_token(runtime, nonce), "email": email, "error": error, "action": NEW_LINK_PATH},
-        language,
-        status,
-    )
-    response.set_cookie(
-        CSRF_COOKIE,
-        nonce,
-        httponly=True,
-        samesite="strict",
-        secure=runtime.settings.base_url.startswith("https://"),
-        path=NEW_LINK_PATH,
-        max_age=2 * 3600,
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+NEW_LINK_FORM = EmailRequestForm(
+    path=NEW_LINK_PATH,
+    template="pages/link_new.html",
+    purpose="link-new",
+    cookie=CSRF_COOKIE,
+    limiter_name="link_limiter",
+    ask_address="Type the email address you got the link at.",
+    too_many="Please wait a while before you ask for new links again.",
+    sent=(
+        "If this address belongs to someone with open tasks in the annual cycle, we have sent new links "
+        "to it. The email should arrive within a few minutes.",
+        "No email? Check your spam folder, or ask HR which address they have for you.",
+    ),
+)
 
 
 @router.get(NEW_LINK_PATH, response_class=HTMLResponse)
-def new_link_form(request: Request, runtime: RuntimeDep, language: LanguageDep) -> HTMLResponse:
-    return _form(request, runtime, language)
-
-
-def send_new_links(runtime: Runtime, address: str) -> None:
-    """The lookup and the queuing, run after the answer has gone out (see ``new_link_request``)."""
-    if request_new_link(runtime, address):
-        runtime.triggers.dispatch()
+def new_link_form(request: Request, runtime: RuntimeDep, language: LanguageDep) -> Response:
+    return NEW_LINK_FORM.render(request, runtime, language)
 
 
 @router.post(NEW_LINK_PATH, response_class=HTMLResponse)
@@ -139,39 +109,8 @@ def new_link_request(
     background: BackgroundTasks,
     email: Annotated[str, Form(max_length=254)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
-) -> HTMLResponse:
-    _ = partial(gettext, language)
-    nonce = request.cookies.get(CSRF_COOKIE, "")
-    if not nonce or not hmac.compare_digest(csrf_token, _csrf_token(runtime, nonce)):
-        return _form(request, runtime, language, email, _("The form had expired. Please send it again."), status=403)
-    address = normalise_email(email)
-    if "@" not in address:
-        return _form(request, runtime, language, email, _("Type the email address you got the link at."), 422)
-    client = request.client.host if request.client else "unknown"
-    if not _limiter(request).allow(client, address):
-        return message_page(
-            request,
-            language,
-            _("Too many requests"),
-            [_("Please wait a while before you ask for new links again.")],
-            429,
-        )
-    # Looking the address up only after the answer is sent keeps its timing the same for known and
-    # unknown addresses: a known one costs an insert, a commit that writes and a dispatcher trigger.
-    background.add_task(send_new_links, runtime, address)
-    return message_page(
-        request,
-        language,
-        _("Check your email"),
-        [
-            _(
-                "If this address belongs to someone with open tasks in the annual cycle, we have sent new links "
-                "to it. The email should arrive within a few minutes."
-            ),
-            _("No email? Check your spam folder, or ask HR which address they have for you."),
-        ],
-        200,
-    )
+) -> Response:
+    return NEW_LINK_FORM.handle(request, runtime, language, background, email, csrf_token, request_new_link)
 
 
 class LinkRevoked(BaseModel):

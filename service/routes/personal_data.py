@@ -9,17 +9,14 @@ link changes nothing; only the download button (a POST, with a CSRF token bound 
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
-import secrets
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from aarshjul.runtime import Runtime
 from aarshjul.usecases.personal_data import (
     ExportLinkProblem,
     ExportLinkRefused,
@@ -31,9 +28,8 @@ from aarshjul.usecases.personal_data import (
 )
 from forms.layout import build_view
 from forms.models import TalkFollowUpForm
-from notifications.rate_limit import LinkRequestLimiter
-from notifications.recovery import normalise_email
 from service.deps import LanguageDep, RuntimeDep
+from service.email_request import EmailRequestForm, no_store, signed
 from service.i18n import gettext, translations
 from service.pages import message_page, page
 
@@ -44,54 +40,25 @@ CSRF_COOKIE = "aarshjul_data_csrf"
 EXPORT_FILENAME = "aarshjul-my-data.json"
 
 
-def _limiter(request: Request) -> LinkRequestLimiter:
-    """Limits per client and per address, as for new links; kept apart so one does not use up the other."""
-    limiter: LinkRequestLimiter | None = getattr(request.app.state, "personal_data_limiter", None)
-    if limiter is None:
-        limiter = LinkRequestLimiter()
-        request.app.state.personal_data_limiter = limiter
-    return limiter
-
-
-def _sign(runtime: Runtime, purpose: str, value: str) -> str:
-    return hmac.new(runtime.settings.secret().encode(), f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
-
-
-def _no_store(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"  # the link is the credential
-    return response
-
-
-# --- asking for the export ----------------------------------------------------------------------
-
-
-def _request_form(
-    request: Request, runtime: Runtime, language: str, email: str = "", error: str | None = None, status: int = 200
-) -> Response:
-    nonce = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
-    response = page(
-        request,
-        "personal_data/request.html",
-        {"csrf_token": _sign(runtime, "me-data", nonce), "email": email, "error": error, "action": DATA_PATH},
-        language,
-        status,
-    )
-    response.set_cookie(
-        CSRF_COOKIE,
-        nonce,
-        httponly=True,
-        samesite="strict",
-        secure=runtime.settings.base_url.startswith("https://"),
-        path=DATA_PATH,
-        max_age=2 * 3600,
-    )
-    return _no_store(response)
+DATA_REQUEST_FORM = EmailRequestForm(
+    path=DATA_PATH,
+    template="personal_data/request.html",
+    purpose="me-data",
+    cookie=CSRF_COOKIE,
+    limiter_name="personal_data_limiter",
+    ask_address="Type your work email address.",
+    too_many="Please wait a while before you ask again.",
+    sent=(
+        "If this address belongs to someone in the organisation, we have sent a link to their data "
+        "to it. The email should arrive within a few minutes; the link works once, for seven days.",
+        "No email? Check your spam folder, or ask HR which address they have for you.",
+    ),
+)
 
 
 @router.get(DATA_PATH, response_class=HTMLResponse, summary="Ask for an export of your data")
 def data_request_form(request: Request, runtime: RuntimeDep, language: LanguageDep) -> Response:
-    return _request_form(request, runtime, language)
+    return DATA_REQUEST_FORM.render(request, runtime, language)
 
 
 @router.post(DATA_PATH, response_class=HTMLResponse, summary="Send me a link to my data")
@@ -99,38 +66,11 @@ def data_request(
     request: Request,
     runtime: RuntimeDep,
     language: LanguageDep,
+    background: BackgroundTasks,
     email: Annotated[str, Form(max_length=254)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    _ = partial(gettext, language)
-    nonce = request.cookies.get(CSRF_COOKIE, "")
-    if not nonce or not hmac.compare_digest(csrf_token, _sign(runtime, "me-data", nonce)):
-        return _request_form(request, runtime, language, email, _("The form had expired. Please send it again."), 403)
-    address = normalise_email(email)
-    if "@" not in address:
-        return _request_form(request, runtime, language, email, _("Type your work email address."), 422)
-    client = request.client.host if request.client else "unknown"
-    if not _limiter(request).allow(client, address):
-        return message_page(
-            request, language, _("Too many requests"), [_("Please wait a while before you ask again.")], 429
-        )
-    if request_export(runtime, address):
-        runtime.triggers.dispatch()
-    return _no_store(
-        message_page(
-            request,
-            language,
-            _("Check your email"),
-            [
-                _(
-                    "If this address belongs to someone in the organisation, we have sent a link to their data "
-                    "to it. The email should arrive within a few minutes; the link works once, for seven days."
-                ),
-                _("No email? Check your spam folder, or ask HR which address they have for you."),
-            ],
-            200,
-        )
-    )
+    return DATA_REQUEST_FORM.handle(request, runtime, language, background, email, csrf_token, request_export)
 
 
 # --- the emailed link -----------------------------------------------------------------------------
@@ -159,7 +99,7 @@ def _refused(request: Request, language: str, problem: ExportLinkProblem) -> Res
         ),
     }
     title, text, status = texts[problem]
-    return _no_store(
+    return no_store(
         message_page(
             request, language, title, [text], status, link_href=DATA_PATH, link_text=_("Ask for a new link to my data")
         )
@@ -172,8 +112,8 @@ def export_page(token: str, request: Request, runtime: RuntimeDep, language: Lan
         link = check_export_link(runtime, token)
     except ExportLinkRefused as exc:
         return _refused(request, language, exc.problem)
-    context = {"name": link.name, "expires_at": link.expires_at, "csrf_token": _sign(runtime, "me-data-export", token)}
-    return _no_store(page(request, "personal_data/download.html", context, language))
+    context = {"name": link.name, "expires_at": link.expires_at, "csrf_token": signed(runtime, "me-data-export", token)}
+    return no_store(page(request, "personal_data/download.html", context, language))
 
 
 @router.post(DATA_PATH + "/{token}", summary="Download the export (spends the link)")
@@ -184,9 +124,9 @@ def export_download(
     language: LanguageDep,
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    if not hmac.compare_digest(csrf_token, _sign(runtime, "me-data-export", token)):
+    if not hmac.compare_digest(csrf_token, signed(runtime, "me-data-export", token)):
         _ = partial(gettext, language)
-        return _no_store(
+        return no_store(
             message_page(
                 request,
                 language,
@@ -200,7 +140,7 @@ def export_download(
     except ExportLinkRefused as exc:
         return _refused(request, language, exc.problem)
     body = json.dumps(document, ensure_ascii=False, indent=2, default=str)
-    return _no_store(
+    return no_store(
         Response(
             body,
             media_type="application/json",
@@ -227,4 +167,4 @@ def follow_up_page(token: str, request: Request, runtime: RuntimeDep, language: 
         )
     tr = translations(language).gettext
     view = build_view(TalkFollowUpForm, follow_up.data, {}, {}, tr, editable=False)
-    return _no_store(page(request, "personal_data/follow_up.html", {"follow_up": follow_up, "view": view}, language))
+    return no_store(page(request, "personal_data/follow_up.html", {"follow_up": follow_up, "view": view}, language))

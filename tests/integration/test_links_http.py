@@ -25,6 +25,7 @@ from aarshjul.usecases.submissions import open_task
 from notifications.backends import OutboxBackend
 from notifications.dispatcher import dispatch_due
 from service.app import create_app
+from service.email_request import signed
 from service.routes import links
 from service.routes.forms import csrf_token
 from tests.builders import TaskRef, demo_cycle, drive_unit, unit_id, valid_input
@@ -220,7 +221,7 @@ def test_new_link_answers_before_it_looks_the_address_up(
     address = _assignee_email(runtime, task)
     nonce = "n" * 32
     cookie = f"{links.CSRF_COOKIE}={nonce}"
-    form = {"csrf_token": links._csrf_token(runtime, nonce)}
+    form = {"csrf_token": signed(runtime, links.NEW_LINK_FORM.purpose, nonce)}
     _asgi_post(app, links.NEW_LINK_PATH, {**form, "email": address}, cookie, events)
     _asgi_post(app, links.NEW_LINK_PATH, {**form, "email": "nobody@example.no"}, cookie, events)
 
