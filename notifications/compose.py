@@ -411,7 +411,7 @@ def _talk_scheduled(reader: _Reader, message: QueuedMessage) -> _View | None:
     employee = reader.person(task.subject_person_id)
     if leader is None or employee is None:
         return None
-    when = format_datetime(starts_at, reader.language)
+    when = format_datetime(starts_at, reader.language, reader.settings.zone)
     summary = reader._("Goal and development talk: {leader} and {employee}").format(
         leader=leader.name, employee=employee.name
     )
@@ -460,7 +460,7 @@ def _personal_data_link(reader: _Reader, message: QueuedMessage) -> _View | None
     if claims.expires_at() <= reader.now:
         return None
     url = export_url(reader.settings.base_url, reader.settings.secret(), claims)
-    expires = format_datetime(claims.expires_at(), reader.language)
+    expires = format_datetime(claims.expires_at(), reader.language, reader.settings.zone)
     return _View(reader._("Your data in Årshjul"), {"url": url, "expires": expires})
 
 
@@ -488,6 +488,7 @@ def compose(session: Session, message: QueuedMessage, settings: Settings, now: d
     if builder is None:
         raise UnknownTemplate(message.template)
     language = normalise(message.language)
+    zone = settings.zone
     reader = _Reader(session, settings, now, language)
     view = builder(reader, message)
     if view is None:
@@ -503,7 +504,8 @@ def compose(session: Session, message: QueuedMessage, settings: Settings, now: d
     }
     return RenderedEmail(
         subject=subject,
-        text=re.sub(r"\n{3,}", "\n\n", render(f"emails/{message.template}.txt", context, language)).strip() + "\n",
-        html=render(f"emails/{message.template}.html", context, language),
+        text=re.sub(r"\n{3,}", "\n\n", render(f"emails/{message.template}.txt", context, language, zone)).strip()
+        + "\n",
+        html=render(f"emails/{message.template}.html", context, language, zone),
         attachments=view.attachments,
     )

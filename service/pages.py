@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from service.templating import render
+from service.templating import OSLO, render
 
 LANGUAGES = ("nb", "en")
 
@@ -33,10 +33,13 @@ def language_links(request: Request) -> dict[str, str]:
 def page(
     request: Request, template: str, context: Mapping[str, Any], language: str, status_code: int = 200
 ) -> HTMLResponse:
+    runtime = getattr(request.app.state, "runtime", None)
+    zone = runtime.settings.zone if runtime is not None else OSLO
     html = render(
         template,
         {**context, "request_path": request.url.path, "language_links": language_links(request)},
         language,
+        zone,
     )
     return HTMLResponse(html, status_code=status_code, headers={"Content-Language": language})
 

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context
 
 from service.i18n import translations
 
@@ -24,24 +25,34 @@ MONTHS_NB = ["januar", "februar", "mars", "april", "mai", "juni", "juli", "augus
              "november", "desember"]  # fmt: skip
 
 
-def format_date(value: dt.date | dt.datetime | str | None, language: str = "nb") -> str:
+def format_date(value: dt.date | dt.datetime | str | None, language: str = "nb", zone: ZoneInfo = OSLO) -> str:
     """A date as people write it: "4. januar 2027" / "4 January 2027"."""
     if value is None or value == "":
         return ""
     if isinstance(value, str):
         value = dt.date.fromisoformat(value[:10])
     if isinstance(value, dt.datetime):
-        value = value.astimezone(OSLO).date()
+        value = value.astimezone(zone).date()
     if language == "en":
         return f"{value.day} {value.strftime('%B')} {value.year}"
     return f"{value.day}. {MONTHS_NB[value.month - 1]} {value.year}"
 
 
-def format_datetime(value: dt.datetime | None, language: str = "nb") -> str:
+def format_datetime(value: dt.datetime | None, language: str = "nb", zone: ZoneInfo = OSLO) -> str:
     if value is None:
         return ""
-    local = value.astimezone(OSLO)
+    local = value.astimezone(zone)
     return f"{format_date(local.date(), language)} {local:%H:%M}"
+
+
+@pass_context
+def _date_filter(context: Context, value: dt.date | dt.datetime | str | None, language: str = "nb") -> str:
+    return format_date(value, language, context.get("_zone", OSLO))
+
+
+@pass_context
+def _datetime_filter(context: Context, value: dt.datetime | None, language: str = "nb") -> str:
+    return format_datetime(value, language, context.get("_zone", OSLO))
 
 
 @lru_cache(maxsize=1)
@@ -54,15 +65,16 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["date"] = format_date
-    env.filters["datetime"] = format_datetime
+    env.filters["date"] = _date_filter
+    env.filters["datetime"] = _datetime_filter
     return env
 
 
-def render(template: str, context: Mapping[str, Any], language: str) -> str:
-    """Render in the given language; gettext ``_()`` in the template uses that language's catalogue."""
+def render(template: str, context: Mapping[str, Any], language: str, zone: ZoneInfo = OSLO) -> str:
+    """Render in the given language, times shown in ``zone`` (the organisation's, from the settings);
+    gettext ``_()`` in the template uses that language's catalogue."""
     env = environment()
     tr = translations(language)
     return env.get_template(template).render(
-        {**context, "lang": language, "_": tr.gettext, "gettext": tr.gettext, "ngettext": tr.ngettext}
+        {**context, "lang": language, "_zone": zone, "_": tr.gettext, "gettext": tr.gettext, "ngettext": tr.ngettext}
     )
