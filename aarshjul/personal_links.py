@@ -5,6 +5,9 @@
 - ``/me/data/{token}``: the export of everything stored about a person. The token names the person,
   when it was issued and a random nonce; it expires after ``EXPORT_LINK_LIFETIME`` and is spent by
   one download (the nonce is recorded when the export is made).
+- ``/plan-review/{token}``: a reviewer HR invited (a union representative) reads the draft competence
+  plan and comments on it. The token names the reviewer and when they were invited; the reviewer's
+  row decides whether it still works (removed, or past its expiry).
 
 Each kind of link signs with its own purpose prefix, so no token of one kind is accepted as another.
 """
@@ -41,6 +44,12 @@ class ExportClaims:
 
     def expires_at(self) -> dt.datetime:
         return self.issued_at + EXPORT_LINK_LIFETIME
+
+
+@dataclass(frozen=True)
+class ReviewClaims:
+    reviewer_id: int
+    invited_at: int  #: Unix seconds, as stored on the reviewer's row
 
 
 def new_nonce() -> str:
@@ -92,3 +101,19 @@ def follow_up_url(base_url: str, secret: str, claims: FollowUpClaims) -> str:
 
 def export_url(base_url: str, secret: str, claims: ExportClaims) -> str:
     return f"{base_url.rstrip('/')}/me/data/{export_token(secret, claims)}"
+
+
+def review_token(secret: str, claims: ReviewClaims) -> str:
+    payload = f"{claims.reviewer_id}.{claims.invited_at}"
+    return f"{payload}.{_tag(secret, 'plan-review', payload)}"
+
+
+def read_review_token(secret: str, token: str) -> ReviewClaims:
+    reviewer_id, invited_at = _payload(secret, "plan-review", token, 2)
+    if not (reviewer_id.isdigit() and invited_at.isdigit()):
+        raise BadPersonalLink("malformed")
+    return ReviewClaims(int(reviewer_id), int(invited_at))
+
+
+def review_url(base_url: str, secret: str, claims: ReviewClaims) -> str:
+    return f"{base_url.rstrip('/')}/plan-review/{review_token(secret, claims)}"

@@ -21,12 +21,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from aarshjul.clock import local_date
-from aarshjul.db.models import Cycle, CycleDefinitionRecord, HumanTask, Measure, Person, Unit, UnitStep
+from aarshjul.db.models import (
+    Cycle,
+    CycleDefinitionRecord,
+    HumanTask,
+    Measure,
+    Person,
+    PlanReviewer,
+    StrategyPeriod,
+    Unit,
+    UnitStep,
+)
 from aarshjul.domain.cycle_spec import CycleDefinition, parse_definition
 from aarshjul.domain.enums import TaskState, UnitStepState
 from aarshjul.domain.followups import FOLLOW_UP_STEP_KEY
 from aarshjul.links import LinkClaims, task_url
-from aarshjul.personal_links import ExportClaims, FollowUpClaims, export_url, follow_up_url
+from aarshjul.personal_links import ExportClaims, FollowUpClaims, ReviewClaims, export_url, follow_up_url, review_url
 from aarshjul.settings import Settings
 from notifications.backends import Attachment
 from notifications.ics import CalendarInvitation, CalendarPerson, build_invitation
@@ -464,6 +474,23 @@ def _personal_data_link(reader: _Reader, message: QueuedMessage) -> _View | None
     return _View(reader._("Your data in Årshjul"), {"url": url, "expires": expires})
 
 
+def _plan_review_invitation(reader: _Reader, message: QueuedMessage) -> _View | None:
+    """To a reviewer HR invited (a union representative): a link to read and comment on the draft
+    competence plan. Not sent once HR has removed them or the link has expired."""
+    reviewer = reader.session.get(PlanReviewer, int(message.context["reviewer_id"]))
+    if reviewer is None or reviewer.removed_at is not None or reviewer.expires_at <= reader.now:
+        return None
+    period = reader.session.get(StrategyPeriod, reviewer.period_id)
+    claims = ReviewClaims(reviewer.id, int(reviewer.invited_at.timestamp()))
+    url = review_url(reader.settings.base_url, reader.settings.secret(), claims)
+    expires = format_date(reviewer.expires_at, reader.language, reader.settings.zone)
+    subject = reader._("Comment on the draft competence plan {period}").format(period=period.name if period else "")
+    return _View(
+        subject,
+        {"recipient_name": reviewer.name, "url": url, "expires": expires, "period": period.name if period else ""},
+    )
+
+
 BUILDERS: dict[str, Builder] = {
     "task_invitation": _invitation,
     "task_reminder": _reminder,
@@ -478,6 +505,7 @@ BUILDERS: dict[str, Builder] = {
     "talk_scheduled": _talk_scheduled,
     "follow_up_recorded": _follow_up_recorded,
     "personal_data_link": _personal_data_link,
+    "plan_review_invitation": _plan_review_invitation,
 }
 TEMPLATES: Sequence[str] = tuple(BUILDERS)
 
@@ -499,7 +527,8 @@ def compose(session: Session, message: QueuedMessage, settings: Settings, now: d
     context = {
         **view.context,
         "subject": subject,
-        "recipient_name": recipient.name if recipient is not None else "",
+        # Someone outside the organisation file (a reviewer) is greeted by the name the builder found.
+        "recipient_name": recipient.name if recipient is not None else view.context.get("recipient_name", ""),
         "new_link_url": reader.url(NEW_LINK_PATH),
     }
     return RenderedEmail(

@@ -294,6 +294,43 @@ class Measure(Base):
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
+# --- review of the plan by union representatives --------------------------------------------------
+
+
+class PlanReviewer(Base):
+    """Someone HR invited to read the draft competence plan and comment on it, typically a union
+    representative (tillitsvalgt); not necessarily in the organisation file. Removing them sets
+    ``removed_at``, which kills their link; their comments stay."""
+
+    __tablename__ = "plan_reviewer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("strategy_period.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    language: Mapped[str] = mapped_column(String(8))
+    invited_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    invited_by: Mapped[str] = mapped_column(String(254))  #: the audit actor, "person:12"
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class PlanComment(Base):
+    """A reviewer's comment on the plan, appended and never changed. It may name a competence area or
+    a measure; the name is kept as it was when the comment was written."""
+
+    __tablename__ = "plan_comment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("plan_reviewer.id"), index=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("strategy_period.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    body: Mapped[str] = mapped_column(Text)
+    competence_area_id: Mapped[int | None] = mapped_column(ForeignKey("competence_area.id", ondelete="SET NULL"))
+    measure_id: Mapped[int | None] = mapped_column(ForeignKey("measure.id", ondelete="SET NULL"))
+    target_title: Mapped[str] = mapped_column(Text, default="")
+
+
 # --- notifications ------------------------------------------------------------------------------
 
 

@@ -2,13 +2,22 @@
 
 Each area owns its module: home (the landing page), forms (assignee links), links (lost-link
 recovery), outbox (the local mail outbox), personal_data (a person's own data: the export, follow-ups
-about them), hr (sign-in, board, plan, cycles API).
+about them), plan_review (a union representative reads the draft plan and comments), hr (sign-in,
+board, plan, cycles API).
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.routes import forms, home, hr, links, outbox, personal_data
+from service.routes import forms, home, hr, links, outbox, personal_data, plan_review
 
-ROUTERS: list[APIRouter] = [home.router, forms.router, links.router, personal_data.router, outbox.router, hr.router]
+ROUTERS: list[APIRouter] = [
+    home.router,
+    forms.router,
+    links.router,
+    personal_data.router,
+    plan_review.router,
+    outbox.router,
+    hr.router,
+]

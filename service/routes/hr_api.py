@@ -23,6 +23,7 @@ from aarshjul.usecases.audit import AuditPage, audit_log
 from aarshjul.usecases.cycles import CyclePreview, clone_last_year, close_cycle, preview_cycle, start_cycle
 from aarshjul.usecases.hr_access import ApiTokenInfo, api_tokens, revoke_api_token_by_id
 from aarshjul.usecases.hr_actions import remind_late
+from aarshjul.usecases.plan_review import PlanWithComments, plan_with_comments
 from aarshjul.usecases.task_admin import extend_deadline, reassign_tasks
 from forms.registry import FormRejected
 from service.auth import ApiHr, HrAccess
@@ -250,14 +251,14 @@ def decide(measure_id: int, body: MeasureDecision, access: ApiHr, runtime: Runti
     return Response(status_code=204)
 
 
-@router.get("/plan", response_model=plan.CompetencePlan)
+@router.get("/plan", response_model=PlanWithComments)
 def competence_plan(
     access: ApiHr,
     session: SessionDep,
     period_id: Annotated[int | None, Query()] = None,
     needs_year: Annotated[int | None, Query(description="Cycle year of the needs roll-up")] = None,
-) -> plan.CompetencePlan:
-    return plan.competence_plan(session, period_id, needs_year)
+) -> PlanWithComments:
+    return plan_with_comments(session, period_id, needs_year)
 
 
 @router.get("/plan.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})

@@ -23,6 +23,7 @@ from aarshjul.usecases import board, plan
 from aarshjul.usecases.audit import audit_log
 from aarshjul.usecases.cycles import clone_last_year, close_cycle, preview_cycle, start_cycle
 from aarshjul.usecases.hr_actions import remind_late
+from aarshjul.usecases.plan_review import active_reviewers, invite_reviewer, plan_with_comments, remove_reviewer
 from aarshjul.usecases.task_admin import extend_deadline, reassign_tasks
 from aarshjul.usecases.task_links import revoke_task_link
 from service.auth import HrAccess, HrPageRoute, PageHr
@@ -43,6 +44,8 @@ NOTICES = {
     "reminded": "Reminders are on their way to everyone late on the step.",
     "decided": "The decision has been saved and the unit leader told.",
     "revoked": "The link has been revoked, and a new one has been sent to the person the task is for.",
+    "invited": "The reviewer has been invited; the link to the plan is on its way.",
+    "reviewer_removed": "The reviewer has been removed; their link no longer works. Their comments are kept.",
 }
 
 
@@ -71,6 +74,8 @@ AUDIT_ACTIONS = {
     "org.import": "Imported the organisation",
     "strategy.load": "Loaded the strategy",
     "personal_data.export": "Downloaded their personal data",
+    "plan_review.invite": "Invited a reviewer of the competence plan",
+    "plan_review.remove": "Removed a reviewer of the competence plan",
 }
 #: The audit log's filter: action prefixes and what they cover.
 AUDIT_GROUPS = {
@@ -83,6 +88,7 @@ AUDIT_GROUPS = {
     "org.": "The organisation",
     "strategy.": "The strategy",
     "personal_data.": "Personal data",
+    "plan_review.": "Review of the competence plan",
 }
 
 
@@ -515,19 +521,87 @@ def decide_page(
 # --- the plan and the audit log -----------------------------------------------------------------
 
 
+#: What the invitation form says about a refused field (English message ids).
+REVIEWER_ERRORS = {
+    "name": "Write the reviewer's name.",
+    "email": "Write a valid email address.",
+    "language": "Choose the language of the email.",
+}
+
+
+def _plan_page(
+    request: Request,
+    access: HrAccess,
+    runtime: Runtime,
+    language: str,
+    *,
+    needs_year: int | None = None,
+    notice: str | None = None,
+    invite_errors: dict[str, str] | None = None,
+    invite_values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    with runtime.sessions() as session:
+        try:
+            result = plan_with_comments(session, needs_year=needs_year)
+        except NotFound:
+            return page(request, "hr/no_cycle.html", {"hr": _hr(access)}, language)
+        reviewers = active_reviewers(session, result.period.id, runtime.clock())
+    context = {
+        "hr": _hr(access),
+        "plan": result,
+        "reviewers": reviewers,
+        "notice": NOTICES.get(notice or ""),
+        "invite_errors": invite_errors or {},
+        "invite": invite_values or {"name": "", "email": "", "language": "nb"},
+    }
+    return page(request, "hr/plan.html", context, language, status_code)
+
+
 @router.get("/plan")
 def plan_page(
     request: Request,
     access: PageHr,
-    session: SessionDep,
+    runtime: RuntimeDep,
     language: LanguageDep,
     needs_year: Annotated[int | None, Query()] = None,
+    notice: Annotated[str | None, Query()] = None,
+) -> Response:
+    return _plan_page(request, access, runtime, language, needs_year=needs_year, notice=notice)
+
+
+@router.post("/plan/reviewers")
+def invite_reviewer_page(
+    request: Request,
+    access: PageHr,
+    runtime: RuntimeDep,
+    language: LanguageDep,
+    name: Annotated[str, Form(max_length=400)] = "",
+    email: Annotated[str, Form(max_length=400)] = "",
+    reviewer_language: Annotated[str, Form(alias="language", max_length=8)] = "nb",
 ) -> Response:
     try:
-        result = plan.competence_plan(session, needs_year=needs_year)
-    except NotFound:
-        return page(request, "hr/no_cycle.html", {"hr": _hr(access)}, language)
-    return page(request, "hr/plan.html", {"hr": _hr(access), "plan": result}, language)
+        invite_reviewer(runtime, name, email, reviewer_language, actor=access.principal.actor)
+    except InvalidInput as exc:
+        values = {"name": name, "email": email, "language": reviewer_language}
+        errors = {exc.field: REVIEWER_ERRORS.get(exc.field, exc.reason)}
+        return _plan_page(
+            request, access, runtime, language, invite_errors=errors, invite_values=values, status_code=422
+        )
+    except DomainError as exc:
+        return _refused(request, language, exc, "/plan")
+    return RedirectResponse("/plan?notice=invited#reviewers", status_code=303)
+
+
+@router.post("/plan/reviewers/{reviewer_id}/remove")
+def remove_reviewer_page(
+    request: Request, reviewer_id: int, access: PageHr, runtime: RuntimeDep, language: LanguageDep
+) -> Response:
+    try:
+        remove_reviewer(runtime, reviewer_id, actor=access.principal.actor)
+    except DomainError as exc:
+        return _refused(request, language, exc, "/plan")
+    return RedirectResponse("/plan?notice=reviewer_removed#reviewers", status_code=303)
 
 
 @router.get("/hr/audit")

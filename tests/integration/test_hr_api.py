@@ -49,7 +49,8 @@ def hr_fixture(runtime: Runtime) -> Iterator[HrClients]:
 def test_the_endpoint_list_covers_the_api_and_the_pages() -> None:
     paths = {p for _, p in HR_ENDPOINTS}
     assert {"/api/cycles", "/api/cycles/1/status", "/api/plan", "/api/plan.xlsx", "/api/audit"} <= paths
-    assert {"/board", "/plan", "/hr/cycles", "/hr/audit", "/board/units/1"} <= paths
+    assert {"/board", "/plan", "/hr/cycles", "/hr/audit", "/board/units/1", "/plan/reviewers"} <= paths
+    assert "/plan/reviewers/1/remove" in paths
 
 
 def test_every_hr_endpoint_needs_a_session_or_a_token_and_refuses_non_hr_tokens(hr: HrClients) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from aarshjul.db.models import HumanTask, Measure, Notification, Person
+from aarshjul.db.models import HumanTask, Measure, Notification, Person, PlanReviewer
 from aarshjul.domain.enums import NotificationState, TaskState
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.board import cycle_status
@@ -71,6 +71,17 @@ def test_every_template_renders_in_both_languages(runtime: Runtime, world: World
             subject_person_id=world.employee_id,
             state=TaskState.SUBMITTED,
         )
+        reviewer = PlanReviewer(
+            period_id=world.period_id,
+            name="Tove Tillitsvalgt",
+            email="tove@example.no",
+            language=language,
+            invited_at=now,
+            invited_by="test",
+            expires_at=now + dt.timedelta(days=60),
+        )
+        session.add(reviewer)
+        session.flush()
         contexts: dict[str, tuple[Person, dict[str, Any]]] = {
             "task_invitation": (leader, {"task_ids": [late.id, talk.id]}),
             "task_reminder": (leader, {"task_ids": [late.id], "days_left": 1}),
@@ -97,6 +108,7 @@ def test_every_template_renders_in_both_languages(runtime: Runtime, world: World
             ),
             "follow_up_recorded": (employee, {"task_id": followed_up.id}),
             "personal_data_link": (employee, {"issued_at": now.isoformat(), "nonce": "0123456789abcdef"}),
+            "plan_review_invitation": (employee, {"reviewer_id": reviewer.id}),
         }
         assert set(contexts) == set(TEMPLATES)
         for template, (person, context) in contexts.items():
@@ -124,6 +136,8 @@ def test_every_template_renders_in_both_languages(runtime: Runtime, world: World
     assert "Siri Ansatt" in by_template["tasks_reassigned_hr"].text
     assert "http://testserver/me/follow-ups/" in by_template["follow_up_recorded"].text
     assert "http://testserver/me/data/" in by_template["personal_data_link"].text
+    assert "http://testserver/plan-review/" in by_template["plan_review_invitation"].text
+    assert "2025–2028" in by_template["plan_review_invitation"].subject
 
 
 def test_weekly_summary_is_queued_once_per_iso_week_per_hr_person(runtime: Runtime, world: World, clock) -> None:  # type: ignore[no-untyped-def]

@@ -130,6 +130,22 @@ def upgrade() -> None:
     with op.batch_alter_table('person', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_person_unit_id'), ['unit_id'], unique=False)
 
+    op.create_table('plan_reviewer',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('period_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('email', sa.String(length=254), nullable=False),
+    sa.Column('language', sa.String(length=8), nullable=False),
+    sa.Column('invited_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('invited_by', sa.String(length=254), nullable=False),
+    sa.Column('expires_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('removed_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['period_id'], ['strategy_period.id'], name=op.f('fk_plan_reviewer_period_id_strategy_period')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_plan_reviewer'))
+    )
+    with op.batch_alter_table('plan_reviewer', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_plan_reviewer_period_id'), ['period_id'], unique=False)
+
     op.create_table('strategic_goal',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('period_id', sa.Integer(), nullable=False),
@@ -326,6 +342,25 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_human_task_subject_person_id'), ['subject_person_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_human_task_unit_id'), ['unit_id'], unique=False)
 
+    op.create_table('plan_comment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('reviewer_id', sa.Integer(), nullable=False),
+    sa.Column('period_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('competence_area_id', sa.Integer(), nullable=True),
+    sa.Column('measure_id', sa.Integer(), nullable=True),
+    sa.Column('target_title', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['competence_area_id'], ['competence_area.id'], name=op.f('fk_plan_comment_competence_area_id_competence_area'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['measure_id'], ['measure.id'], name=op.f('fk_plan_comment_measure_id_measure'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['period_id'], ['strategy_period.id'], name=op.f('fk_plan_comment_period_id_strategy_period')),
+    sa.ForeignKeyConstraint(['reviewer_id'], ['plan_reviewer.id'], name=op.f('fk_plan_comment_reviewer_id_plan_reviewer')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_plan_comment'))
+    )
+    with op.batch_alter_table('plan_comment', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_plan_comment_period_id'), ['period_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_plan_comment_reviewer_id'), ['reviewer_id'], unique=False)
+
     op.create_table('submission',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('task_id', sa.Integer(), nullable=False),
@@ -353,6 +388,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_submission_task_id'))
 
     op.drop_table('submission')
+    with op.batch_alter_table('plan_comment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_plan_comment_reviewer_id'))
+        batch_op.drop_index(batch_op.f('ix_plan_comment_period_id'))
+
+    op.drop_table('plan_comment')
     with op.batch_alter_table('human_task', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_human_task_unit_id'))
         batch_op.drop_index(batch_op.f('ix_human_task_subject_person_id'))
@@ -391,6 +431,10 @@ def downgrade() -> None:
     op.drop_table('hr_credential')
     op.drop_table('api_token')
     op.drop_table('strategic_goal')
+    with op.batch_alter_table('plan_reviewer', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_plan_reviewer_period_id'))
+
+    op.drop_table('plan_reviewer')
     with op.batch_alter_table('person', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_person_unit_id'))
 
