@@ -33,7 +33,8 @@ def language_links(request: Request) -> dict[str, str]:
 def page(
     request: Request, template: str, context: Mapping[str, Any], language: str, status_code: int = 200
 ) -> HTMLResponse:
-    runtime = getattr(request.app.state, "runtime", None)
+    # A page can be rendered for a request that never reached the app (an ASGI middleware, a test).
+    runtime = getattr(getattr(request.scope.get("app"), "state", None), "runtime", None)
     zone = runtime.settings.zone if runtime is not None else OSLO
     html = render(
         template,
