@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from aarshjul.db.engine import unit_of_work
 from aarshjul.db.models import CompetenceArea, Cycle, Measure, PlanComment, PlanReviewer
 from aarshjul.domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from aarshjul.domain.org_import import EMAIL
 from aarshjul.personal_links import BadPersonalLink, ReviewClaims, read_review_token
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.cycle_support import audit
@@ -104,8 +105,7 @@ def invite_reviewer(runtime: Runtime, name: str, email: str, language: str, acto
     address = normalise_email(email)
     if not name or len(name) > NAME_MAX_CHARS:
         raise InvalidInput("name", f"write the reviewer's name (at most {NAME_MAX_CHARS} characters)")
-    local, _, domain = address.partition("@")
-    if not local or "." not in domain or len(address) > 254 or any(c.isspace() for c in address):
+    if len(address) > 254 or not EMAIL.match(address):  # the same rule as the organisation import
         raise InvalidInput("email", "write a valid email address")
     if language not in LANGUAGES:
         raise InvalidInput("language", "choose nb or en")
