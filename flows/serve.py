@@ -41,33 +41,32 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until_healthy(api_url: str, process: subprocess.Popen[bytes] | None, timeout: float) -> None:
+def _wait_for(url: str, process: subprocess.Popen[bytes] | None, role: str, what: str, timeout: float) -> None:
+    """Poll ``url`` until it answers 200; fail early if the process meant to serve it has exited."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise RuntimeError(f"the Prefect server exited with code {process.returncode} while starting")
+            raise RuntimeError(f"the Prefect {role} exited with code {process.returncode} while starting")
         try:
-            if httpx.get(f"{api_url}/health", timeout=2.0).status_code == 200:
+            if httpx.get(url, timeout=2.0).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
-    raise TimeoutError(f"the Prefect server at {api_url} did not become healthy within {timeout:.0f} s")
+    raise TimeoutError(f"{what} within {timeout:.0f} s")
+
+
+def wait_until_healthy(api_url: str, process: subprocess.Popen[bytes] | None, timeout: float) -> None:
+    _wait_for(
+        f"{api_url}/health", process, "server", f"the Prefect server at {api_url} did not become healthy", timeout
+    )
 
 
 def wait_for_deployment(api_url: str, name: str, runner: subprocess.Popen[bytes] | None, timeout: float) -> None:
     """Wait until the runner has registered a deployment, so the first trigger finds it."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if runner is not None and runner.poll() is not None:
-            raise RuntimeError(f"the Prefect runner exited with code {runner.returncode} while starting")
-        try:
-            if httpx.get(f"{api_url}/deployments/name/{name}", timeout=2.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(f"the deployment {name} was not registered within {timeout:.0f} s")
+    _wait_for(
+        f"{api_url}/deployments/name/{name}", runner, "runner", f"the deployment {name} was not registered", timeout
+    )
 
 
 def _runner_env(settings: Settings, api_url: str) -> dict[str, str]:
