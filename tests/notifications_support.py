@@ -23,6 +23,7 @@ from aarshjul.db.models import (
 )
 from aarshjul.domain.cycle_spec import load_definition
 from aarshjul.domain.enums import MeasureState, TaskState
+from notifications.backends import Delivery, MailBackend, OutboundEmail
 from notifications.outbox import OutgoingMessage, enqueue
 from tests import builders
 
@@ -175,3 +176,19 @@ def queue(
         ),
         now,
     )
+
+
+class Capture(MailBackend):
+    """A mail backend that keeps what it was given: the network boundary, replaced."""
+
+    name = "capture"
+
+    def __init__(self) -> None:
+        self.sent: list[OutboundEmail] = []
+
+    def send(self, message: OutboundEmail) -> Delivery:
+        self.sent.append(message)
+        return Delivery("c")
+
+    def to(self, address: str) -> list[OutboundEmail]:
+        return [m for m in self.sent if m.to == address]

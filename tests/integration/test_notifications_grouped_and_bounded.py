@@ -16,26 +16,11 @@ from aarshjul.domain.enums import MeasureState
 from aarshjul.links import LinkClaims, task_url
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.sweep import sweep
-from notifications.backends import Delivery, MailBackend, OutboundEmail
 from notifications.compose import LATE_LINES_SHOWN, QueuedMessage, compose
 from notifications.dispatcher import dispatch_due
-from tests.notifications_support import World, add_measure, add_task, build_world, queue
+from tests.notifications_support import Capture, World, add_measure, add_task, build_world, queue
 
 BASE = "http://testserver"
-
-
-class Capture(MailBackend):
-    name = "capture"
-
-    def __init__(self) -> None:
-        self.sent: list[OutboundEmail] = []
-
-    def send(self, message: OutboundEmail) -> Delivery:
-        self.sent.append(message)
-        return Delivery("c")
-
-    def to(self, address: str) -> list[OutboundEmail]:
-        return [m for m in self.sent if m.to == address]
 
 
 @pytest.fixture

@@ -19,18 +19,7 @@ from notifications.compose import TEMPLATES
 from notifications.dispatcher import dispatch_due
 from notifications.status import failed_notifications
 from notifications.summaries import queue_talk_invitations, queue_weekly_summaries
-from tests.notifications_support import World, add_measure, add_task, build_world, queue
-
-
-class Capture(MailBackend):
-    name = "capture"
-
-    def __init__(self) -> None:
-        self.sent: list[OutboundEmail] = []
-
-    def send(self, message: OutboundEmail) -> Delivery:
-        self.sent.append(message)
-        return Delivery("c")
+from tests.notifications_support import Capture, World, add_measure, add_task, build_world, queue
 
 
 @pytest.fixture

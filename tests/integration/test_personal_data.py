@@ -19,23 +19,12 @@ from aarshjul.db.models import Notification
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.submissions import open_task, submit_form
 from aarshjul.usecases.sweep import sweep
-from notifications.backends import Delivery, MailBackend, OutboundEmail
 from notifications.dispatcher import dispatch_due
 from service.app import create_app
 from tests.builders import demo_cycle, drive_unit, find_tasks, person_id, unit_id, valid_input
+from tests.notifications_support import Capture
 
 EIRIK = "eirik.kraakenes@fjordvik.kommune.no"
-
-
-class Capture(MailBackend):
-    name = "capture"
-
-    def __init__(self) -> None:
-        self.sent: list[OutboundEmail] = []
-
-    def send(self, message: OutboundEmail) -> Delivery:
-        self.sent.append(message)
-        return Delivery("c")
 
 
 def _csrf(page: str) -> str:

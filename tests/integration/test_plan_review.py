@@ -17,27 +17,16 @@ from sqlalchemy import func, select
 from aarshjul.clock import ManualClock
 from aarshjul.db.models import AuditEvent, Notification, PlanComment, PlanReviewer
 from aarshjul.runtime import Runtime
-from notifications.backends import Delivery, MailBackend, OutboundEmail
 from notifications.dispatcher import dispatch_due
 from service.app import create_app
 from tests.builders import demo_cycle, drive_unit, unit_id
 from tests.hr_support import HrClients, csrf_of, hr_clients, sign_in
+from tests.notifications_support import Capture
 
 MEASURE = "Kollegaveiledning i digitale verktøy"  #: the measure the builders propose and approve
 TALK_TEXTS = ("Jeg kan litt programmering", "Lære mer om sakssystemet")  #: from the talk preparations
 LEADER_NAME = "Brit Aasen"  #: leads Helse og omsorg
 COMMENT = '<script>alert("x")</script> Tillitsvalgte bør være med – æøå ÆØÅ'
-
-
-class Capture(MailBackend):
-    name = "capture"
-
-    def __init__(self) -> None:
-        self.sent: list[OutboundEmail] = []
-
-    def send(self, message: OutboundEmail) -> Delivery:
-        self.sent.append(message)
-        return Delivery("c")
 
 
 @dataclass
