@@ -56,15 +56,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.demo:
         settings = settings.model_copy(update={"demo": True})
     settings.check_for_start()
-    from aarshjul.usecases.cycles import check_definition
+    from aarshjul.usecases.cycle.definitions import check_definition
 
     # A broken cycle definition is found now, not when HR starts the year.
     check_definition(Runtime.cycle_definition_of(settings), str(settings.cycle_definition_path or "standard.yaml"))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     runtime = _runtime(settings)
     if settings.demo:
-        from aarshjul.usecases.hr_access import ensure_demo_hr_password
-        from aarshjul.usecases.org_import import seed_demo
+        from aarshjul.usecases.admin.hr_access import ensure_demo_hr_password
+        from aarshjul.usecases.admin.org_import import seed_demo
 
         if seed_demo(runtime):
             print("Loaded the demo organisation (Fjordvik kommune) and its strategy 2025–2028.")
@@ -95,7 +95,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_org_import(args: argparse.Namespace) -> int:
-    from aarshjul.usecases.org_import import import_org
+    from aarshjul.usecases.admin.org_import import import_org
 
     report = import_org(_runtime(), Path(args.file), actor="cli", organisation_name=args.organisation)
     print(f"Imported {args.file}: {report.summary()}")
@@ -103,7 +103,7 @@ def cmd_org_import(args: argparse.Namespace) -> int:
 
 
 def cmd_strategy_load(args: argparse.Namespace) -> int:
-    from aarshjul.usecases.org_import import load_strategy
+    from aarshjul.usecases.admin.org_import import load_strategy
 
     report = load_strategy(_runtime(), Path(args.file), actor="cli")
     verb = "Loaded" if report.created else "Updated"
@@ -112,7 +112,8 @@ def cmd_strategy_load(args: argparse.Namespace) -> int:
 
 
 def cmd_cycle_start(args: argparse.Namespace) -> int:
-    from aarshjul.usecases.cycles import advance_cycle, start_cycle
+    from aarshjul.usecases.cycle.advance import advance_cycle
+    from aarshjul.usecases.cycle.start import start_cycle
 
     runtime = _runtime()
     cycle_id = start_cycle(runtime, year=args.year, starts_on=args.starts_on, actor="cli")
@@ -122,7 +123,8 @@ def cmd_cycle_start(args: argparse.Namespace) -> int:
 
 
 def cmd_cycle_status(args: argparse.Namespace) -> int:
-    from aarshjul.usecases.board import cycle_status, latest_cycle_id
+    from aarshjul.usecases.reporting.board import cycle_status
+    from aarshjul.usecases.reporting.cycles import latest_cycle_id
 
     runtime = _runtime()
     with runtime.sessions() as session:
@@ -139,7 +141,7 @@ def cmd_cycle_status(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from aarshjul.usecases.sweep import sweep
+    from aarshjul.usecases.cycle.sweep import sweep
 
     runtime = _runtime()
     if args.now is not None:
@@ -162,7 +164,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
 
 
 def cmd_hr_token(args: argparse.Namespace) -> int:
-    from aarshjul.usecases.hr_access import issue_api_token, revoke_api_token_by_id
+    from aarshjul.usecases.admin.hr_access import issue_api_token, revoke_api_token_by_id
 
     if args.revoke is not None:
         revoke_api_token_by_id(_runtime(), args.revoke, actor="cli")

@@ -29,8 +29,9 @@ from aarshjul.db.engine import make_engine, make_session_factory, unit_of_work
 from aarshjul.db.models import Base, HumanTask, UnitStep
 from aarshjul.runtime import Runtime
 from aarshjul.settings import Settings
-from aarshjul.usecases.board import cycle_status, cycle_status_json
-from aarshjul.usecases.cycles import advance_cycle, start_cycle
+from aarshjul.usecases.cycle.advance import advance_cycle
+from aarshjul.usecases.cycle.start import start_cycle
+from aarshjul.usecases.reporting.board import cycle_status, cycle_status_json
 from bench.open_talks import BEFORE_TALKS, START, build_org
 
 TARGET_MS = 100  #: the issue's figure for the board's JSON of 10,000 people in 600 units

@@ -23,7 +23,8 @@ from aarshjul.db.engine import make_engine, make_session_factory, unit_of_work
 from aarshjul.db.models import Base, HumanTask, Notification, Organisation, Person, StrategyPeriod, Unit, UnitStep
 from aarshjul.runtime import Runtime
 from aarshjul.settings import Settings
-from aarshjul.usecases.cycles import advance_cycle, start_cycle
+from aarshjul.usecases.cycle.advance import advance_cycle
+from aarshjul.usecases.cycle.start import start_cycle
 
 START = dt.datetime(2027, 1, 4, 7, tzinfo=dt.UTC)
 BEFORE_TALKS = ["strategy_review", "unit_goals", "action_plan", "needs_mapping", "measure_proposals"]

@@ -13,8 +13,8 @@ from typing import Any
 
 from prefect import flow, task
 
-from flows.context import flow_runtime
 from notifications.dispatcher import DEFAULT_LIMIT, dispatch_due
+from tasks.context import flow_runtime
 
 DISPATCH_FLOW = "dispatch_outbox"
 DISPATCH_DEPLOYMENT = f"{DISPATCH_FLOW}/dispatch"

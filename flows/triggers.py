@@ -38,7 +38,7 @@ class PrefectTriggers:
         self._threads: list[threading.Thread] = []
 
     def advance(self, cycle_id: int) -> None:
-        from aarshjul.usecases.cycles import advance_cycle
+        from aarshjul.usecases.cycle.advance import advance_cycle
 
         self._start(
             ANNUAL_CYCLE_DEPLOYMENT,

@@ -1,6 +1,6 @@
 """What a person reads about the forms: error messages and option labels, as English message ids.
 
-The gettext catalogues (``service/locale/<lang>/LC_MESSAGES/forms.po``) translate them; the web form
+The gettext catalogues (``aarshjul/presentation/locale/<lang>/LC_MESSAGES/forms.po``) translate them; the web form
 and the JSON API use the same text, so both faces say the same thing about the same input.
 """
 

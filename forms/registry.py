@@ -48,9 +48,6 @@ FORMS: Mapping[str, type[FormModel]] = {
     "talk_follow_up": TalkFollowUpForm,
 }
 
-#: Forms whose content is personal to the employee of the talk and their leader.
-TALK_FORMS = frozenset({"talk_preparation", "talk_record", "talk_confirmation", "talk_follow_up"})
-
 
 class UnknownForm(DomainError):
     """The task names a form this version of the product does not have."""

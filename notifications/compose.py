@@ -35,15 +35,15 @@ from aarshjul.db.models import (
 from aarshjul.domain.cycle_spec import CycleDefinition, parse_definition
 from aarshjul.domain.enums import TaskState, UnitStepState
 from aarshjul.domain.followups import FOLLOW_UP_STEP_KEY
+from aarshjul.domain.progression import EVALUATION_STEP_KEY
 from aarshjul.links import LinkClaims, task_url
 from aarshjul.personal_links import ExportClaims, FollowUpClaims, ReviewClaims, export_url, follow_up_url, review_url
+from aarshjul.presentation.i18n import gettext, normalise
+from aarshjul.presentation.templating import format_date, format_datetime, render
 from aarshjul.settings import Settings
 from notifications.backends import Attachment
 from notifications.ics import CalendarInvitation, CalendarPerson, build_invitation
-from service.i18n import gettext, normalise
-from service.templating import format_date, format_datetime, render
 
-EVALUATION_STEP_KEY = "evaluation"
 BOARD_PATH = "/board"
 #: The board filtered to late tasks, where an escalation's full list is.
 LATE_BOARD_PATH = "/board?late=1"

@@ -15,8 +15,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aarshjul.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from aarshjul.presentation.i18n import gettext, negotiate
 from aarshjul.runtime import Runtime
-from service.i18n import gettext, negotiate
 from service.pages import message_page
 
 log = logging.getLogger(__name__)

@@ -28,8 +28,9 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from aarshjul.clock import local_date
 from aarshjul.domain.errors import Forbidden, NotFound
+from aarshjul.presentation.i18n import gettext, negotiate
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.hr_access import (
+from aarshjul.usecases.admin.hr_access import (
     HrPrincipal,
     SignInOutcome,
     principal_for_session,
@@ -37,7 +38,6 @@ from aarshjul.usecases.hr_access import (
     sign_in,
 )
 from service.deps import RuntimeDep
-from service.i18n import gettext, negotiate
 from service.pages import message_page, page
 
 SESSION_COOKIE = "aarshjul_hr"

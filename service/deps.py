@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from aarshjul.presentation.i18n import negotiate
 from aarshjul.runtime import Runtime
-from service.i18n import negotiate
 
 
 def get_runtime(request: Request) -> Runtime:

@@ -17,11 +17,11 @@ from functools import partial
 from fastapi import BackgroundTasks, Request
 from fastapi.responses import Response
 
+from aarshjul.presentation.i18n import gettext
 from aarshjul.runtime import Runtime
-from notifications.rate_limit import LinkRequestLimiter
-from notifications.recovery import normalise_email
-from service.i18n import gettext
+from aarshjul.usecases.personal.new_link import normalise_email
 from service.pages import message_page, page
+from service.rate_limit import LinkRequestLimiter
 
 #: What a request does for an address: the number of messages it queued (then the dispatcher is asked to run).
 RequestAction = Callable[[Runtime, str], int]

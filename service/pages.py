@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from service.templating import OSLO, render
+from aarshjul.presentation.templating import OSLO, render
 
 LANGUAGES = ("nb", "en")
 

@@ -13,9 +13,10 @@ from typing import Any
 from prefect import task
 
 from aarshjul.db.models import Cycle
-from aarshjul.usecases.cycles import advance_cycle, running_cycle_ids
-from aarshjul.usecases.sweep import sweep
-from flows.context import flow_runtime
+from aarshjul.usecases.cycle.advance import advance_cycle
+from aarshjul.usecases.cycle.lifecycle import running_cycle_ids
+from aarshjul.usecases.cycle.sweep import sweep
+from tasks.context import flow_runtime
 
 
 def advance(cycle_id: int, now: dt.datetime | None = None) -> dict[str, Any]:

@@ -18,10 +18,12 @@ from aarshjul.domain.enums import MeasureState, TaskState
 from aarshjul.links import LinkClaims, make_token
 from aarshjul.runtime import Runtime
 from aarshjul.triggers import InlineTriggers
-from aarshjul.usecases.cycles import advance_cycle, start_cycle
-from aarshjul.usecases.org_import import seed_demo
-from aarshjul.usecases.submissions import OpenedTask, open_task, submit_form
-from aarshjul.usecases.sweep import sweep
+from aarshjul.usecases.admin.org_import import seed_demo
+from aarshjul.usecases.cycle.advance import advance_cycle
+from aarshjul.usecases.cycle.start import start_cycle
+from aarshjul.usecases.cycle.sweep import sweep
+from aarshjul.usecases.work.opening import OpenedTask, open_task
+from aarshjul.usecases.work.submitting import submit_form
 from forms.fields import RefKind
 
 CYCLE_YEAR = 2027

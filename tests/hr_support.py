@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.hr_access import issue_api_token, issue_token_for_any_person, set_password
+from aarshjul.usecases.admin.hr_access import issue_api_token, issue_token_for_any_person, set_password
 from service.app import create_app
 
 HR_EMAIL = "geir.hoyland@fjordvik.kommune.no"

@@ -51,7 +51,35 @@ class TaskState(StrEnum):
     @property
     def is_actionable(self) -> bool:
         """True while the assignee is expected to act on the task."""
-        return self in (TaskState.OPEN, TaskState.RETURNED)
+        return self in ACTIONABLE_TASK_STATES
+
+
+class FormKey(StrEnum):
+    """The forms of the product, as a cycle definition names them. Each has one model in ``forms/``."""
+
+    STRATEGY_REVIEW = "strategy_review"  #: step 1: how each strategic main goal bears on the unit
+    UNIT_GOALS = "unit_goals"  #: step 2: the unit's own goals
+    ACTION_PLAN = "action_plan"  #: step 3: actions per goal
+    NEEDS_MAPPING = "needs_mapping"  #: step 4: critical competence needs
+    MEASURE_PROPOSAL = "measure_proposal"  #: step 5: the leader proposes measures
+    MEASURE_APPROVAL = "measure_approval"  #: step 5: HR approves or returns one measure
+    TALK_PREPARATION = "talk_preparation"  #: step 6: the employee prepares
+    TALK_RECORD = "talk_record"  #: step 6: the leader records the talk
+    TALK_CONFIRMATION = "talk_confirmation"  #: step 6: the employee confirms the record
+    GOAL_BREAKDOWN = "goal_breakdown"  #: step 7: individual goals
+    GOAL_ACKNOWLEDGEMENT = "goal_acknowledgement"  #: step 7: the employee acknowledges them
+    MEASURE_EVALUATION = "measure_evaluation"  #: when an approved measure's evaluation date comes
+    TALK_FOLLOW_UP = "talk_follow_up"  #: when a follow-up date agreed in the talk comes
+
+
+#: Forms whose content is personal to the employee of the talk and their leader.
+TALK_FORMS = frozenset(
+    {FormKey.TALK_PREPARATION, FormKey.TALK_RECORD, FormKey.TALK_CONFIRMATION, FormKey.TALK_FOLLOW_UP}
+)
+
+
+#: The states in which a task waits for its assignee: reminded, escalated, reassignable.
+ACTIONABLE_TASK_STATES = frozenset({TaskState.OPEN, TaskState.RETURNED})
 
 
 class AssigneeRule(StrEnum):

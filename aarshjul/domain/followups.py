@@ -17,9 +17,9 @@ from aarshjul.domain.progression import EVALUATION_STEP_KEY
 
 FOLLOW_UP_STEP_KEY = "follow_up"
 FOLLOW_UP_PART_KEY = "follow_up"
-FOLLOW_UP_FORM = "talk_follow_up"
-TALK_RECORD_FORM = "talk_record"
 FOLLOW_UP_NAME = LocalizedText(nb="Oppfølging av utviklingsplanen", en="Follow-up of the development plan")
+#: Evaluation tasks belong to no step either; this is their name wherever a step's name would be.
+EVALUATION_NAME = LocalizedText(nb="Evaluering av tiltak", en="Measure evaluation")
 #: How long the leader has to write the follow-up once its date has come.
 FOLLOW_UP_DAYS_TO_RESPOND = 14
 

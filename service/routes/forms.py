@@ -21,25 +21,19 @@ from starlette.datastructures import UploadFile
 
 from aarshjul.domain.errors import Conflict, Forbidden
 from aarshjul.links import BadLink, read_token
+from aarshjul.presentation.i18n import translations
+from aarshjul.presentation.templating import format_date
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.submissions import (
-    LinkReason,
-    LinkRefused,
-    Mode,
-    OpenedTask,
-    open_task,
-    save_draft,
-    submit_form,
-)
+from aarshjul.usecases.work.links import LinkReason, LinkRefused, Mode
+from aarshjul.usecases.work.opening import OpenedTask, open_task
+from aarshjul.usecases.work.submitting import save_draft, submit_form
 from forms.fields import FormProblem
 from forms.layout import FormView, ListSpec, build_view, layout_of, parse_form
 from forms.messages import CHOICE_LABELS, message_for
 from forms.registry import FormRejected, form_class, json_schema
 from service.deps import LanguageDep, RuntimeDep
-from service.i18n import translations
 from service.pages import lang_query, message_page, page
 from service.routes.links import link_problem_page
-from service.templating import format_date
 
 router = APIRouter(tags=["forms"])
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from aarshjul.usecases.hr_access import record_sign_out
+from aarshjul.usecases.admin.hr_access import record_sign_out
 from service.auth import HrPageRoute, PageHr, clear_session_cookie, sign_in_method
 from service.deps import LanguageDep, RuntimeDep
 from service.routes import hr_api, hr_pages

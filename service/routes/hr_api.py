@@ -18,13 +18,22 @@ from aarshjul.clock import local_date
 from aarshjul.db.models import Person
 from aarshjul.domain.errors import InvalidInput
 from aarshjul.runtime import Runtime
-from aarshjul.usecases import board, plan, submissions
-from aarshjul.usecases.audit import AuditPage, audit_log
-from aarshjul.usecases.cycles import CyclePreview, clone_last_year, close_cycle, preview_cycle, start_cycle
-from aarshjul.usecases.hr_access import ApiTokenInfo, api_tokens, revoke_api_token_by_id
-from aarshjul.usecases.hr_actions import remind_late
-from aarshjul.usecases.plan_review import PlanWithComments, plan_with_comments
-from aarshjul.usecases.task_admin import extend_deadline, reassign_tasks
+from aarshjul.usecases.admin.hr_access import ApiTokenInfo, api_tokens, revoke_api_token_by_id
+from aarshjul.usecases.admin.reminders import remind_late
+from aarshjul.usecases.admin.task_admin import extend_deadline, reassign_tasks
+from aarshjul.usecases.cycle.lifecycle import close_cycle
+from aarshjul.usecases.cycle.start import CyclePreview, clone_last_year, preview_cycle, start_cycle
+from aarshjul.usecases.reporting import board_model, plan_exports
+from aarshjul.usecases.reporting import cycles as cycle_reports
+from aarshjul.usecases.reporting import plan as plan_reports
+from aarshjul.usecases.reporting.audit_log import AuditPage, audit_log
+from aarshjul.usecases.reporting.board import cycle_status, cycle_status_json
+from aarshjul.usecases.reporting.board_model import BoardFilters, CycleStatus
+from aarshjul.usecases.reporting.cycles import CycleSummary, load_cycle
+from aarshjul.usecases.reporting.plan_review import PlanWithComments, plan_with_comments
+from aarshjul.usecases.reporting.proposals import MeasureProposal, measure_proposals
+from aarshjul.usecases.reporting.unit_detail import UnitDetail, unit_detail
+from aarshjul.usecases.work import measure_decision
 from forms.registry import FormRejected
 from service.auth import ApiHr, HrAccess
 from service.deps import RuntimeDep, SessionDep
@@ -114,11 +123,11 @@ def board_filters(
     unit_id: Annotated[int | None, Query(description="Only this unit and the units below it")] = None,
     step: Annotated[str | None, Query(description="Only this step (its key)")] = None,
     late_only: Annotated[bool, Query(description="Only units with late tasks")] = False,
-) -> board.BoardFilters:
-    return board.BoardFilters(unit_id=unit_id, step=step or None, late_only=late_only)
+) -> BoardFilters:
+    return BoardFilters(unit_id=unit_id, step=step or None, late_only=late_only)
 
 
-FiltersDep = Annotated[board.BoardFilters, Depends(board_filters)]
+FiltersDep = Annotated[BoardFilters, Depends(board_filters)]
 
 
 def download(content: str | bytes, media_type: str, filename: str) -> Response:
@@ -133,9 +142,9 @@ def me(access: ApiHr) -> Me:
     return Me(person_id=p.person_id, email=p.email, name=p.name, via=p.via)
 
 
-@router.get("/cycles", response_model=list[board.CycleSummary])
-def list_cycles(access: ApiHr, session: SessionDep) -> list[board.CycleSummary]:
-    return board.list_cycles(session)
+@router.get("/cycles", response_model=list[CycleSummary])
+def list_cycles(access: ApiHr, session: SessionDep) -> list[CycleSummary]:
+    return cycle_reports.list_cycles(session)
 
 
 @router.post("/cycles", response_model=CycleStarted, status_code=201)
@@ -154,11 +163,11 @@ def preview(body: StartCycle, access: ApiHr, runtime: RuntimeDep) -> CyclePrevie
 @router.post("/cycles/clone", response_model=CycleStarted, status_code=201)
 def clone(body: CloneLastYear, access: ApiHr, runtime: RuntimeDep, session: SessionDep) -> CycleStarted:
     cycle_id = clone_last_year(runtime, actor=access.principal.actor, starts_on=body.starts_on)
-    year = next(c.year for c in board.list_cycles(session) if c.id == cycle_id)
+    year = next(c.year for c in cycle_reports.list_cycles(session) if c.id == cycle_id)
     return CycleStarted(id=cycle_id, year=year, status_url=f"/api/cycles/{cycle_id}/status")
 
 
-@router.get("/cycles/{cycle_id}/status", response_model=board.CycleStatus)
+@router.get("/cycles/{cycle_id}/status", response_model=CycleStatus)
 def status(
     cycle_id: int,
     access: ApiHr,
@@ -168,7 +177,7 @@ def status(
 ) -> Response:
     # Serialised once from plain values (the model stays as the documented schema): building and
     # walking thousands of cell models was most of the answer's time for 10,000 people (bench/board.py).
-    document = board.cycle_status_json(session, cycle_id, filters, today=today_of(runtime))
+    document = cycle_status_json(session, cycle_id, filters, today=today_of(runtime))
     return Response(document, media_type="application/json")
 
 
@@ -185,13 +194,13 @@ def status_csv(
     filters: FiltersDep,
     lang: Annotated[Literal["nb", "en"], Query()] = "nb",
 ) -> Response:
-    result = board.cycle_status(session, cycle_id, filters, today=today_of(runtime))
-    return download(board.status_csv(result, lang), CSV_MEDIA, f"aarshjul-{result.cycle.year}-status.csv")
+    result = cycle_status(session, cycle_id, filters, today=today_of(runtime))
+    return download(board_model.status_csv(result, lang), CSV_MEDIA, f"aarshjul-{result.cycle.year}-status.csv")
 
 
-@router.get("/cycles/{cycle_id}/units/{unit_id}", response_model=board.UnitDetail)
-def unit(cycle_id: int, unit_id: int, access: ApiHr, runtime: RuntimeDep, session: SessionDep) -> board.UnitDetail:
-    return board.unit_detail(session, cycle_id, unit_id, today=today_of(runtime))
+@router.get("/cycles/{cycle_id}/units/{unit_id}", response_model=UnitDetail)
+def unit(cycle_id: int, unit_id: int, access: ApiHr, runtime: RuntimeDep, session: SessionDep) -> UnitDetail:
+    return unit_detail(session, cycle_id, unit_id, today=today_of(runtime))
 
 
 @router.post("/cycles/{cycle_id}/close", status_code=204)
@@ -225,7 +234,7 @@ def person_id_for(session: SessionDep, email: str | None, person_id: int | None)
 
 @router.post("/cycles/{cycle_id}/reassignments", response_model=Changed)
 def reassign(cycle_id: int, body: Reassign, access: ApiHr, runtime: RuntimeDep, session: SessionDep) -> Changed:
-    board.load_cycle(session, cycle_id)
+    load_cycle(session, cycle_id)
     assignee = person_id_for(session, body.assignee_email, body.assignee_id)
     return Changed(changed=reassign_tasks(runtime, body.task_ids, assignee, actor=access.principal.actor))
 
@@ -235,14 +244,14 @@ def remind(cycle_id: int, body: RemindLate, access: ApiHr, runtime: RuntimeDep) 
     return Changed(changed=remind_late(runtime, cycle_id, body.step_key, actor=access.principal.actor))
 
 
-@router.get("/measures", response_model=list[plan.MeasureProposal])
+@router.get("/measures", response_model=list[MeasureProposal])
 def measures(
     access: ApiHr,
     session: SessionDep,
     cycle_id: Annotated[int | None, Query()] = None,
     state: Annotated[Literal["proposed", "approved", "returned", "evaluated"], Query()] = "proposed",
-) -> list[plan.MeasureProposal]:
-    return plan.measure_proposals(session, cycle_id, (state,))
+) -> list[MeasureProposal]:
+    return measure_proposals(session, cycle_id, (state,))
 
 
 @router.post("/measures/{measure_id}/decision", status_code=204)
@@ -263,14 +272,14 @@ def competence_plan(
 
 @router.get("/plan.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
 def plan_csv(access: ApiHr, session: SessionDep, period_id: Annotated[int | None, Query()] = None) -> Response:
-    result = plan.competence_plan(session, period_id)
-    return download(plan.plan_csv(result), CSV_MEDIA, f"kompetanseplan-{result.period.first_year}.csv")
+    result = plan_reports.competence_plan(session, period_id)
+    return download(plan_exports.plan_csv(result), CSV_MEDIA, f"kompetanseplan-{result.period.first_year}.csv")
 
 
 @router.get("/plan.xlsx", response_class=Response, responses={200: {"content": {XLSX_MEDIA: {}}}})
 def plan_xlsx(access: ApiHr, session: SessionDep, period_id: Annotated[int | None, Query()] = None) -> Response:
-    result = plan.competence_plan(session, period_id)
-    return download(plan.plan_xlsx(result), XLSX_MEDIA, f"kompetanseplan-{result.period.first_year}.xlsx")
+    result = plan_reports.competence_plan(session, period_id)
+    return download(plan_exports.plan_xlsx(result), XLSX_MEDIA, f"kompetanseplan-{result.period.first_year}.xlsx")
 
 
 @router.get("/tokens", response_model=list[ApiTokenInfo])
@@ -304,7 +313,7 @@ def audit(
 def decide_measure(runtime: Runtime, measure_id: int, decision: str, comment: str, access: HrAccess) -> None:
     """HR's decision on a proposal, through the forms area's use case (it owns the measure's life)."""
     try:
-        submissions.decide_measure(runtime, measure_id, decision, comment, access.principal.person_id)
+        measure_decision.decide_measure(runtime, measure_id, decision, comment, access.principal.person_id)
     except FormRejected as exc:
         first = exc.problems[0] if exc.problems else None
         field = ".".join(str(part) for part in first.loc) if first and first.loc else "decision"

@@ -18,21 +18,31 @@ from sqlalchemy.orm import Session
 
 from aarshjul.db.models import Person
 from aarshjul.domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from aarshjul.presentation.i18n import gettext
+from aarshjul.presentation.templating import render
 from aarshjul.runtime import Runtime
-from aarshjul.usecases import board, plan
-from aarshjul.usecases.audit import audit_log
-from aarshjul.usecases.cycles import clone_last_year, close_cycle, preview_cycle, start_cycle
-from aarshjul.usecases.hr_actions import remind_late
-from aarshjul.usecases.plan_review import active_reviewers, invite_reviewer, plan_with_comments, remove_reviewer
-from aarshjul.usecases.task_admin import extend_deadline, reassign_tasks
-from aarshjul.usecases.task_links import revoke_task_link
+from aarshjul.usecases.admin.reminders import remind_late
+from aarshjul.usecases.admin.task_admin import extend_deadline, reassign_tasks
+from aarshjul.usecases.admin.task_links import revoke_task_link
+from aarshjul.usecases.cycle.lifecycle import close_cycle
+from aarshjul.usecases.cycle.start import clone_last_year, preview_cycle, start_cycle
+from aarshjul.usecases.reporting.audit_log import audit_log
+from aarshjul.usecases.reporting.board import cycle_status
+from aarshjul.usecases.reporting.board_model import BoardFilters
+from aarshjul.usecases.reporting.cycles import latest_cycle_id, list_cycles, load_cycle
+from aarshjul.usecases.reporting.plan_review import (
+    active_reviewers,
+    invite_reviewer,
+    plan_with_comments,
+    remove_reviewer,
+)
+from aarshjul.usecases.reporting.proposals import measure_proposals
+from aarshjul.usecases.reporting.unit_detail import unit_detail
 from service.auth import HrAccess, HrPageRoute, PageHr
 from service.deps import LanguageDep, RuntimeDep, SessionDep
-from service.i18n import gettext
 from service.pages import message_page, page
 from service.routes.hr_api import decide_measure, today_of
 from service.routes.hr_wheel import wheel_view
-from service.templating import render
 
 router = APIRouter(route_class=HrPageRoute, include_in_schema=False)
 
@@ -123,7 +133,7 @@ def _redirect(path: str, **query: object) -> RedirectResponse:
 
 
 def _cycle_or_latest(session: Session, cycle: int | None) -> int | None:
-    return cycle if cycle is not None else board.latest_cycle_id(session)
+    return cycle if cycle is not None else latest_cycle_id(session)
 
 
 # --- the board ----------------------------------------------------------------------------------
@@ -146,13 +156,13 @@ def board_page(
     if cycle_id is None:
         return page(request, "hr/no_cycle.html", {"hr": _hr(access)}, language)
     unit_id = int(unit) if unit and unit.isdigit() else None
-    filters = board.BoardFilters(unit_id=unit_id, step=step or None, late_only=late)
-    status = board.cycle_status(session, cycle_id, filters, today=today_of(runtime))
+    filters = BoardFilters(unit_id=unit_id, step=step or None, late_only=late)
+    status = cycle_status(session, cycle_id, filters, today=today_of(runtime))
     # The filter choices come from the whole cycle, whatever the current filter shows.
     everything = (
         status
-        if filters == board.BoardFilters()
-        else board.cycle_status(session, cycle_id, board.BoardFilters(), today=today_of(runtime))
+        if filters == BoardFilters()
+        else cycle_status(session, cycle_id, BoardFilters(), today=today_of(runtime))
     )
     query = urlencode({k: v for k, v in {"unit": unit_id, "step": step, "late": "1" if late else ""}.items() if v})
     csv_query = urlencode(
@@ -169,7 +179,7 @@ def board_page(
             "step_choices": [
                 (s.key, s.number, s.names.en if language == "en" else s.names.nb) for s in everything.steps
             ],
-            "cycles": board.list_cycles(session),
+            "cycles": list_cycles(session),
             "query": query,
             "csv_query": csv_query,
             "notice": NOTICES.get(notice or ""),
@@ -191,7 +201,7 @@ def wheel_svg(
     cycle_id = _cycle_or_latest(session, cycle)
     if cycle_id is None:
         raise NotFound("no cycle has been started yet")
-    status = board.cycle_status(session, cycle_id, today=today_of(runtime))
+    status = cycle_status(session, cycle_id, today=today_of(runtime))
     svg = render("hr/wheel.svg", {"wheel": wheel_view(status, language), "standalone": True}, language)
     return Response(svg, media_type="image/svg+xml")
 
@@ -211,7 +221,7 @@ def unit_page(
     cycle_id = _cycle_or_latest(session, cycle)
     if cycle_id is None:
         raise NotFound("no cycle has been started yet")
-    detail = board.unit_detail(session, cycle_id, unit_id, today=today_of(runtime))
+    detail = unit_detail(session, cycle_id, unit_id, today=today_of(runtime))
     shown = NOTICES.get(notice or "")
     if notice == "revoked":
         revoked = next((t for t in detail.open_tasks if t.task_id == task), None)
@@ -271,7 +281,7 @@ def _cycles_page(
 ) -> Response:
     context = {
         "hr": _hr(access),
-        "cycles": board.list_cycles(session),
+        "cycles": list_cycles(session),
         "form": form or _start_form_defaults(runtime),
         "error": {"field": getattr(error, "field", ""), "reason": getattr(error, "reason", str(error))}
         if error
@@ -456,7 +466,7 @@ async def reassign_page(
         assignee = session.scalar(select(Person.id).where(Person.email == email))
         if assignee is None:
             raise InvalidInput("assignee_email", "no person has this email")
-        board.load_cycle(session, cycle_id)
+        load_cycle(session, cycle_id)
         reassign_tasks(runtime, task_ids, assignee, actor=access.principal.actor)
     except DomainError as exc:
         return _refused(request, language, exc, back)
@@ -490,7 +500,7 @@ def measures_page(
     language: LanguageDep,
     notice: Annotated[str | None, Query()] = None,
 ) -> Response:
-    proposals = plan.measure_proposals(session)
+    proposals = measure_proposals(session)
     return page(
         request,
         "hr/measures.html",

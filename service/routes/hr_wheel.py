@@ -12,7 +12,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
-from aarshjul.usecases.board import CellState, CycleStatus
+from aarshjul.usecases.reporting.board_model import CellState, CycleStatus
 
 SIZE = 420
 CENTRE = SIZE / 2

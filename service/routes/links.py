@@ -16,13 +16,13 @@ from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
-from aarshjul.usecases.submissions import LinkReason
-from aarshjul.usecases.task_links import revoke_task_link
-from notifications.recovery import request_new_link
+from aarshjul.presentation.i18n import gettext
+from aarshjul.usecases.admin.task_links import revoke_task_link
+from aarshjul.usecases.personal.new_link import request_new_link
+from aarshjul.usecases.work.links import LinkReason
 from service.auth import ApiHr
 from service.deps import LanguageDep, RuntimeDep
 from service.email_request import EmailRequestForm
-from service.i18n import gettext
 from service.pages import lang_query, message_page
 
 router = APIRouter(tags=["links"])
@@ -82,7 +82,7 @@ def link_problem_page(request: Request, language: str, reason: LinkReason, poste
 
 NEW_LINK_FORM = EmailRequestForm(
     path=NEW_LINK_PATH,
-    template="pages/link_new.html",
+    template="links/new.html",
     purpose="link-new",
     cookie=CSRF_COOKIE,
     limiter_name="link_limiter",

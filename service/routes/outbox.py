@@ -29,7 +29,7 @@ def _guard(runtime: RuntimeDep) -> None:
 @router.get("", response_class=HTMLResponse)
 def outbox(request: Request, runtime: RuntimeDep, language: LanguageDep) -> HTMLResponse:
     _guard(runtime)
-    return page(request, "pages/outbox.html", {"messages": list_outbox(runtime)}, language)
+    return page(request, "outbox/list.html", {"messages": list_outbox(runtime)}, language)
 
 
 @router.get("/{notification_id}", response_class=HTMLResponse)
@@ -38,7 +38,7 @@ def outbox_message(request: Request, notification_id: int, runtime: RuntimeDep, 
     message = get_message(runtime, notification_id)
     if message is None:
         raise HTTPException(status_code=404)
-    return page(request, "pages/outbox_message.html", {"message": message}, language)
+    return page(request, "outbox/message.html", {"message": message}, language)
 
 
 @router.get("/{notification_id}/html")

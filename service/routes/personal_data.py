@@ -17,20 +17,19 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from aarshjul.usecases.personal_data import (
+from aarshjul.presentation.i18n import gettext, translations
+from aarshjul.usecases.personal.export import (
     ExportLinkProblem,
     ExportLinkRefused,
-    FollowUpNotFound,
     check_export_link,
     export_personal_data,
-    read_follow_up,
     request_export,
 )
+from aarshjul.usecases.personal.follow_up_view import FollowUpNotFound, read_follow_up
 from forms.layout import build_view
 from forms.models import TalkFollowUpForm
 from service.deps import LanguageDep, RuntimeDep
 from service.email_request import EmailRequestForm, no_store, signed
-from service.i18n import gettext, translations
 from service.pages import message_page, page
 
 router = APIRouter(tags=["personal data"])

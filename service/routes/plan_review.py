@@ -16,7 +16,8 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from aarshjul.domain.errors import InvalidInput
-from aarshjul.usecases.plan_review import (
+from aarshjul.presentation.i18n import gettext
+from aarshjul.usecases.reporting.plan_review import (
     COMMENT_MAX_CHARS,
     ReviewLinkProblem,
     ReviewLinkRefused,
@@ -25,7 +26,6 @@ from aarshjul.usecases.plan_review import (
 )
 from service.deps import LanguageDep, RuntimeDep
 from service.email_request import no_store, signed
-from service.i18n import gettext
 from service.pages import lang_query, message_page, page
 
 router = APIRouter(tags=["plan review"], include_in_schema=False)

@@ -8,10 +8,10 @@ import pytest
 
 from aarshjul.db.models import Person
 from aarshjul.runtime import Runtime
-from flows.context import use_runtime
 from flows.dispatch import DISPATCH_DEPLOYMENT, dispatch_outbox
 from notifications.dev_outbox import list_outbox
 from notifications.flows import dispatch
+from tasks.context import use_runtime
 from tests.notifications_support import add_task, build_world, queue
 
 pytestmark = [pytest.mark.prefect, pytest.mark.e2e]

@@ -11,19 +11,18 @@ from aarshjul.clock import ManualClock
 from aarshjul.db.models import CriticalNeed, Notification, StrategicGoal, UnitGoal
 from aarshjul.domain.enums import NotificationState, TaskState
 from aarshjul.runtime import Runtime
-from aarshjul.usecases import board
-from aarshjul.usecases.board import (
+from aarshjul.usecases.cycle.sweep import sweep
+from aarshjul.usecases.reporting import board
+from aarshjul.usecases.reporting.board import cycle_status, cycle_status_json
+from aarshjul.usecases.reporting.board_model import (
     BoardFilters,
     CellState,
     CycleStatus,
     FollowUps,
     LocalizedName,
-    cycle_status,
-    cycle_status_json,
     status_csv,
-    unit_detail,
 )
-from aarshjul.usecases.sweep import sweep
+from aarshjul.usecases.reporting.unit_detail import unit_detail
 from tests.builders import demo_cycle, drive_unit, find_tasks, follow_up_task, submit_valid, unit_id
 
 

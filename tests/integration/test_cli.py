@@ -15,7 +15,7 @@ from aarshjul.clock import system_clock
 from aarshjul.db.models import Person
 from aarshjul.runtime import Runtime
 from aarshjul.settings import get_settings
-from aarshjul.usecases.org_import import DEMO_ORG_FILE, DEMO_STRATEGY_FILE
+from aarshjul.usecases.admin.org_import import DEMO_ORG_FILE, DEMO_STRATEGY_FILE
 
 
 @pytest.fixture

@@ -15,11 +15,13 @@ from aarshjul.db.models import HumanTask, Notification, Person
 from aarshjul.domain.enums import TaskState
 from aarshjul.domain.errors import Forbidden
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.board import unit_detail
-from aarshjul.usecases.cycles import close_cycle
-from aarshjul.usecases.followups import FollowUpCounts, follow_up_counts
-from aarshjul.usecases.submissions import Mode, open_task, save_draft, submit_form
-from aarshjul.usecases.sweep import sweep
+from aarshjul.usecases.cycle.lifecycle import close_cycle
+from aarshjul.usecases.cycle.sweep import sweep
+from aarshjul.usecases.reporting.followups import FollowUpCounts, follow_up_counts
+from aarshjul.usecases.reporting.unit_detail import unit_detail
+from aarshjul.usecases.work.links import Mode
+from aarshjul.usecases.work.opening import open_task
+from aarshjul.usecases.work.submitting import save_draft, submit_form
 from service.app import create_app
 from tests.builders import TaskRef, demo_cycle, drive_unit, find_tasks, person_id, submit_valid, unit_id, valid_input
 

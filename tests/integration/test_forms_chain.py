@@ -12,7 +12,9 @@ from sqlalchemy import func, select
 from aarshjul.db.models import AuditEvent, CriticalNeed, Measure, Submission, UnitGoal
 from aarshjul.domain.enums import TaskState
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.submissions import decide_measure, open_task, submit_form
+from aarshjul.usecases.work.measure_decision import decide_measure
+from aarshjul.usecases.work.opening import open_task
+from aarshjul.usecases.work.submitting import submit_form
 from forms.registry import FormRejected
 from service.app import create_app
 from service.routes.forms import csrf_token

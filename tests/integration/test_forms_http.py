@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 
 from aarshjul.db.models import HumanTask, Submission
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.cycles import cancel_cycle
-from aarshjul.usecases.submissions import open_task
-from aarshjul.usecases.sweep import sweep
-from aarshjul.usecases.task_admin import reassign_tasks
+from aarshjul.usecases.admin.task_admin import reassign_tasks
+from aarshjul.usecases.cycle.lifecycle import cancel_cycle
+from aarshjul.usecases.cycle.sweep import sweep
+from aarshjul.usecases.work.opening import open_task
 from forms.registry import FORMS
 from service.app import create_app
 from service.routes.forms import csrf_token

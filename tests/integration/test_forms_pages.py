@@ -17,13 +17,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from aarshjul.db.models import Base
+from aarshjul.presentation.i18n import LOCALE_DIR
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.submissions import open_task
+from aarshjul.usecases.work.opening import open_task
 from forms.layout import ListSpec, layout_of
 from forms.messages import CHOICE_LABELS, ERROR_MESSAGES, FALLBACK
 from forms.registry import FORMS
 from service.app import create_app
-from service.i18n import LOCALE_DIR
 from service.routes.forms import csrf_token
 from tests.builders import TaskRef, valid_input
 from tests.integration.test_forms_http import flatten, task_for

@@ -15,7 +15,9 @@ from sqlalchemy import select
 from aarshjul.db.models import CriticalNeed, HumanTask, Measure, Submission, UnitGoal
 from aarshjul.domain.errors import Forbidden
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.submissions import decide_measure, open_task, submit_form
+from aarshjul.usecases.work.measure_decision import decide_measure
+from aarshjul.usecases.work.opening import open_task
+from aarshjul.usecases.work.submitting import submit_form
 from forms.registry import FormRejected
 from service.app import create_app
 from tests.builders import (

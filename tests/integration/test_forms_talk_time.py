@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 
 from aarshjul.db.models import Notification, Person, Submission
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.submissions import open_task, save_draft, submit_form
+from aarshjul.usecases.work.opening import open_task
+from aarshjul.usecases.work.submitting import save_draft, submit_form
 from forms.registry import FormRejected
 from notifications.backends import OutboxBackend
 from notifications.dev_outbox import list_outbox

@@ -12,7 +12,7 @@ from aarshjul.clock import ManualClock
 from aarshjul.db.models import ApiToken, AuditEvent, HrCredential
 from aarshjul.domain.errors import Forbidden, InvalidInput, NotFound
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.hr_access import (
+from aarshjul.usecases.admin.hr_access import (
     DEMO_PASSWORD,
     MAX_FAILED_ATTEMPTS,
     SignInOutcome,
@@ -24,7 +24,7 @@ from aarshjul.usecases.hr_access import (
     set_password,
     sign_in,
 )
-from aarshjul.usecases.org_import import seed_demo
+from aarshjul.usecases.admin.org_import import seed_demo
 from tests.hr_support import HR_EMAIL, HR_PASSWORD, LEADER_EMAIL
 
 TODAY = dt.date(2027, 1, 4)

@@ -9,8 +9,8 @@ import pytest
 from fastapi.routing import APIRoute
 
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.hr_access import issue_api_token
-from aarshjul.usecases.org_import import seed_demo
+from aarshjul.usecases.admin.hr_access import issue_api_token
+from aarshjul.usecases.admin.org_import import seed_demo
 from service.routes import hr as hr_routes
 from service.routes import hr_api, hr_pages
 from tests.hr_support import HR_EMAIL, HR_PASSWORD, HrClients, csrf_of, hr_clients, sign_in

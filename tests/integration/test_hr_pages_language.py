@@ -9,8 +9,8 @@ import html
 import re
 
 from aarshjul.clock import ManualClock
+from aarshjul.presentation.i18n import gettext
 from aarshjul.runtime import Runtime
-from service.i18n import gettext
 from tests.builders import demo_cycle, drive_unit, follow_up_task, submit_valid, unit_id
 from tests.hr_support import HrClients, hr_clients, hr_msgids
 

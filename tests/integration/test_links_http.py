@@ -19,9 +19,10 @@ from aarshjul.db.models import AuditEvent, HumanTask, Notification, Person, Subm
 from aarshjul.links import LinkClaims, make_token
 from aarshjul.runtime import Runtime
 from aarshjul.triggers import InlineTriggers
-from aarshjul.usecases.cycles import advance_cycle, close_cycle
-from aarshjul.usecases.hr_access import issue_api_token
-from aarshjul.usecases.submissions import open_task
+from aarshjul.usecases.admin.hr_access import issue_api_token
+from aarshjul.usecases.cycle.advance import advance_cycle
+from aarshjul.usecases.cycle.lifecycle import close_cycle
+from aarshjul.usecases.work.opening import open_task
 from notifications.backends import OutboxBackend
 from notifications.dispatcher import dispatch_due
 from service.app import create_app

@@ -14,7 +14,8 @@ from aarshjul.domain.enums import TaskState
 from aarshjul.links import LinkClaims, make_token
 from aarshjul.runtime import Runtime
 from aarshjul.triggers import RecordingTriggers
-from aarshjul.usecases.submissions import LinkReason, LinkRefused, open_task
+from aarshjul.usecases.work.links import LinkReason, LinkRefused
+from aarshjul.usecases.work.opening import open_task
 from notifications.backends import OutboxBackend
 from notifications.dispatcher import dispatch_due
 from service.app import create_app

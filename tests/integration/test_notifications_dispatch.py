@@ -16,7 +16,7 @@ from aarshjul.db.models import HumanTask, Notification, NotificationAttempt, Per
 from aarshjul.domain.enums import NotificationState, TaskState
 from aarshjul.links import read_token
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.hr_access import set_password
+from aarshjul.usecases.admin.hr_access import set_password
 from notifications.backends import (
     Delivery,
     MailBackend,

@@ -15,7 +15,7 @@ from aarshjul.db.models import HumanTask, Notification, Person
 from aarshjul.domain.enums import MeasureState
 from aarshjul.links import LinkClaims, task_url
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.sweep import sweep
+from aarshjul.usecases.cycle.sweep import sweep
 from notifications.compose import LATE_LINES_SHOWN, QueuedMessage, compose
 from notifications.dispatcher import dispatch_due
 from tests.notifications_support import Capture, World, add_measure, add_task, build_world, queue

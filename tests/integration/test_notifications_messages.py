@@ -12,13 +12,14 @@ from sqlalchemy import select, update
 from aarshjul.db.models import HumanTask, Measure, Notification, Person, PlanReviewer
 from aarshjul.domain.enums import NotificationState, TaskState
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.board import cycle_status
-from aarshjul.usecases.hr_actions import remind_late
+from aarshjul.usecases.admin.reminders import remind_late
+from aarshjul.usecases.cycle.summaries import queue_weekly_summaries
+from aarshjul.usecases.reporting.board import cycle_status
+from aarshjul.usecases.reporting.failed_notifications import failed_notifications
+from aarshjul.usecases.work.talk_booking import queue_talk_invitations
 from notifications.backends import Delivery, MailBackend, OutboundEmail, OutboxBackend, PermanentSendError
 from notifications.compose import TEMPLATES
 from notifications.dispatcher import dispatch_due
-from notifications.status import failed_notifications
-from notifications.summaries import queue_talk_invitations, queue_weekly_summaries
 from tests.notifications_support import Capture, World, add_measure, add_task, build_world, queue
 
 

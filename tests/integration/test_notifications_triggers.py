@@ -8,8 +8,9 @@ from sqlalchemy import select
 from aarshjul.db.models import Notification
 from aarshjul.runtime import Runtime
 from aarshjul.triggers import InlineTriggers
-from aarshjul.usecases.cycles import advance_cycle
-from aarshjul.usecases.submissions import open_task, submit_form
+from aarshjul.usecases.cycle.advance import advance_cycle
+from aarshjul.usecases.work.opening import open_task
+from aarshjul.usecases.work.submitting import submit_form
 from notifications.backends import OutboxBackend
 from notifications.dispatcher import dispatch_due
 from tests.builders import demo_cycle, drive_unit, find_tasks, follow_up_task, unit_id, valid_input

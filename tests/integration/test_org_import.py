@@ -10,7 +10,7 @@ from sqlalchemy import select
 from aarshjul.db.models import AuditEvent, CompetenceArea, Person, StrategicGoal, StrategyPeriod, Unit
 from aarshjul.domain.errors import ImportProblem
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.org_import import DEMO_ORG_FILE, import_org, load_strategy, seed_demo
+from aarshjul.usecases.admin.org_import import DEMO_ORG_FILE, import_org, load_strategy, seed_demo
 
 
 def snapshot(runtime: Runtime) -> list[tuple]:
@@ -86,7 +86,7 @@ def test_a_bad_file_changes_nothing(runtime: Runtime, tmp_path: Path, case: str)
 
 
 def test_a_reversed_strategy_changes_nothing(runtime: Runtime, tmp_path: Path) -> None:
-    from aarshjul.usecases.org_import import DEMO_STRATEGY_FILE
+    from aarshjul.usecases.admin.org_import import DEMO_STRATEGY_FILE
 
     seed_demo(runtime)
     bad = tmp_path / "strategy.yaml"
@@ -129,7 +129,7 @@ def test_reimport_updates_in_place_and_deactivates_leavers(runtime: Runtime, tmp
 
 
 def test_strategy_needs_an_organisation_first(runtime: Runtime) -> None:
-    from aarshjul.usecases.org_import import DEMO_STRATEGY_FILE
+    from aarshjul.usecases.admin.org_import import DEMO_STRATEGY_FILE
 
     with pytest.raises(ImportProblem) as caught:
         load_strategy(runtime, DEMO_STRATEGY_FILE)
@@ -137,7 +137,7 @@ def test_strategy_needs_an_organisation_first(runtime: Runtime) -> None:
 
 
 def test_reloading_the_strategy_updates_by_code(runtime: Runtime, tmp_path: Path) -> None:
-    from aarshjul.usecases.org_import import DEMO_STRATEGY_FILE
+    from aarshjul.usecases.admin.org_import import DEMO_STRATEGY_FILE
 
     seed_demo(runtime)
     changed = tmp_path / "strategy.yaml"

@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 
 from aarshjul.db.models import Person
 from aarshjul.runtime import Runtime
+from aarshjul.usecases.work.talk_booking import queue_talk_invitations
 from notifications.backends import OutboxBackend
 from notifications.dev_outbox import format_outbox, list_outbox
 from notifications.dispatcher import dispatch_due
-from notifications.summaries import queue_talk_invitations
 from service.app import create_app
 from tests.notifications_support import add_task, build_world, queue
 

@@ -17,8 +17,9 @@ from sqlalchemy import select
 from aarshjul.clock import ManualClock
 from aarshjul.db.models import Notification
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.submissions import open_task, submit_form
-from aarshjul.usecases.sweep import sweep
+from aarshjul.usecases.cycle.sweep import sweep
+from aarshjul.usecases.work.opening import open_task
+from aarshjul.usecases.work.submitting import submit_form
 from notifications.dispatcher import dispatch_due
 from service.app import create_app
 from tests.builders import demo_cycle, drive_unit, find_tasks, person_id, unit_id, valid_input

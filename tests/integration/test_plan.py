@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from aarshjul.db.models import CompetenceArea, CriticalNeed, Measure, Unit
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.sweep import sweep
+from aarshjul.usecases.cycle.sweep import sweep
 from tests.builders import demo_cycle, drive_unit, find_tasks, submit_valid, unit_id
 from tests.hr_support import HrClients, hr_clients
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from aarshjul.presentation.i18n import translations
 from forms.fields import FormRules
 from forms.layout import ListSpec, layout_of, parse_form
 from forms.messages import CHOICE_LABELS, ERROR_MESSAGES, FALLBACK
 from forms.models import TalkPreparationForm, UnitGoalsForm
 from forms.registry import FORMS, FormRejected, json_schema, validate_form
-from service.i18n import translations
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 RULES = FormRules({"main_goal": frozenset({1, 2})}, 2025, 2028, dt.date(2027, 1, 4))

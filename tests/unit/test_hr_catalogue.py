@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from babel.messages.pofile import read_po
 
-from service.i18n import LOCALE_DIR
+from aarshjul.presentation.i18n import LOCALE_DIR
 from tests.hr_support import hr_msgids
 
 

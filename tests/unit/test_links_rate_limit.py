@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from notifications.rate_limit import LinkRequestLimiter, TokenBucket
+from service.rate_limit import LinkRequestLimiter, TokenBucket
 
 
 class FakeTime:

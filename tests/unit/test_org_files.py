@@ -7,7 +7,7 @@ import pytest
 from aarshjul.domain.enums import Role
 from aarshjul.domain.errors import ImportProblem
 from aarshjul.domain.org_import import parse_org_csv, parse_org_yaml, parse_strategy_yaml
-from aarshjul.usecases.org_import import DEMO_ORG_FILE, DEMO_STRATEGY_FILE
+from aarshjul.usecases.admin.org_import import DEMO_ORG_FILE, DEMO_STRATEGY_FILE
 
 HEADER = "employee_no,name,email,unit,unit_name,parent_unit,role,language,deputy\n"
 GOOD = (

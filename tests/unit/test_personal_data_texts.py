@@ -18,7 +18,7 @@ from aarshjul.personal_links import (
     read_export_token,
     read_follow_up_token,
 )
-from service.i18n import translations
+from aarshjul.presentation.i18n import translations
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SOURCES = (

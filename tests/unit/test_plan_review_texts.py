@@ -7,7 +7,7 @@ import re
 
 from babel.messages.pofile import read_po
 
-from service.i18n import LOCALE_DIR, gettext
+from aarshjul.presentation.i18n import LOCALE_DIR, gettext
 from service.routes.plan_review import FIELD_ERRORS
 from tests.hr_support import ROOT
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from service.templating import environment, format_date, format_datetime
+from aarshjul.presentation.templating import environment, format_date, format_datetime
 
 MOMENT = dt.datetime(2027, 3, 31, 22, 30, tzinfo=dt.UTC)  # 1 April 00:30 in Oslo (summer time)
 

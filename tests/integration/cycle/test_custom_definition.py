@@ -18,16 +18,12 @@ from aarshjul.domain.cycle_spec import DEFAULT_DEFINITION_PATH
 from aarshjul.domain.errors import CycleDefinitionError
 from aarshjul.runtime import Runtime
 from aarshjul.settings import Settings
-from aarshjul.usecases.cycles import (
-    advance_cycle,
-    clone_last_year,
-    close_cycle,
-    definition_of,
-    preview_cycle,
-    start_cycle,
-)
-from aarshjul.usecases.org_import import seed_demo
-from aarshjul.usecases.sweep import sweep
+from aarshjul.usecases.admin.org_import import seed_demo
+from aarshjul.usecases.cycle.advance import advance_cycle
+from aarshjul.usecases.cycle.definitions import definition_of
+from aarshjul.usecases.cycle.lifecycle import close_cycle
+from aarshjul.usecases.cycle.start import clone_last_year, preview_cycle, start_cycle
+from aarshjul.usecases.cycle.sweep import sweep
 from tests.integration.cycle.helpers import (
     approve,
     at,

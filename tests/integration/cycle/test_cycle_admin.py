@@ -13,17 +13,13 @@ from aarshjul.db.models import AuditEvent, Cycle, CycleDefinitionRecord, Person,
 from aarshjul.domain.errors import Conflict, InvalidInput
 from aarshjul.links import LinkClaims, make_token
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.cycles import (
-    cancel_cycle,
-    clone_last_year,
-    close_cycle,
-    preview_cycle,
-    start_cycle,
-)
-from aarshjul.usecases.org_import import seed_demo
-from aarshjul.usecases.submissions import LinkReason, LinkRefused, open_task
-from aarshjul.usecases.sweep import sweep
-from aarshjul.usecases.task_admin import extend_deadline, handle_leavers, reassign_tasks
+from aarshjul.usecases.admin.org_import import seed_demo
+from aarshjul.usecases.admin.task_admin import extend_deadline, handle_leavers, reassign_tasks
+from aarshjul.usecases.cycle.lifecycle import cancel_cycle, close_cycle
+from aarshjul.usecases.cycle.start import clone_last_year, preview_cycle, start_cycle
+from aarshjul.usecases.cycle.sweep import sweep
+from aarshjul.usecases.work.links import LinkReason, LinkRefused
+from aarshjul.usecases.work.opening import open_task
 from tests.integration.cycle.helpers import at, dump_database, notifications, open_tasks, submit
 
 

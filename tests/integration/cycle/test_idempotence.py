@@ -15,9 +15,10 @@ from sqlalchemy import func, select
 from aarshjul.clock import ManualClock
 from aarshjul.db.models import HumanTask, Notification, UnitStep
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.cycles import advance_cycle, start_cycle
-from aarshjul.usecases.org_import import seed_demo
-from aarshjul.usecases.sweep import sweep
+from aarshjul.usecases.admin.org_import import seed_demo
+from aarshjul.usecases.cycle.advance import advance_cycle
+from aarshjul.usecases.cycle.start import start_cycle
+from aarshjul.usecases.cycle.sweep import sweep
 from tests.integration.cycle.helpers import at, dump_database, invited_task_ids, open_tasks, submit
 
 
@@ -53,7 +54,7 @@ def test_a_sigkill_while_opening_a_step_loses_nothing_and_doubles_nothing(runtim
         from aarshjul.db.engine import make_engine, make_session_factory
         from aarshjul.runtime import Runtime
         from aarshjul.settings import Settings
-        import aarshjul.usecases.cycles as cycles
+        import aarshjul.usecases.cycle.advance as cycles
 
         real = cycles.queue_invitations
 

@@ -12,10 +12,12 @@ from aarshjul.clock import ManualClock
 from aarshjul.db.models import AuditEvent, HumanTask, Person, Unit
 from aarshjul.domain.enums import Role, TaskState
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.cycles import advance_cycle, close_cycle, start_cycle
-from aarshjul.usecases.org_import import DEMO_ORG_FILE, import_org, seed_demo
-from aarshjul.usecases.sweep import sweep
-from aarshjul.usecases.task_admin import reassign_tasks
+from aarshjul.usecases.admin.org_import import DEMO_ORG_FILE, import_org, seed_demo
+from aarshjul.usecases.admin.task_admin import reassign_tasks
+from aarshjul.usecases.cycle.advance import advance_cycle
+from aarshjul.usecases.cycle.lifecycle import close_cycle
+from aarshjul.usecases.cycle.start import start_cycle
+from aarshjul.usecases.cycle.sweep import sweep
 from tests.integration.cycle.helpers import (
     approve,
     at,

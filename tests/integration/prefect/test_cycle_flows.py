@@ -11,11 +11,11 @@ import pytest
 from prefect import get_client
 
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.cycles import start_cycle
-from aarshjul.usecases.org_import import seed_demo
-from flows.context import use_runtime
+from aarshjul.usecases.admin.org_import import seed_demo
+from aarshjul.usecases.cycle.start import start_cycle
 from flows.cycle_flows import annual_cycle, sweep
 from flows.triggers import PrefectTriggers
+from tasks.context import use_runtime
 from tests.integration.cycle.helpers import at, notifications, open_tasks
 
 

@@ -1,0 +1,3 @@
+"""HR administration: sign-in and API tokens, the organisation and strategy imports, deadlines,
+reassignment and reminders, revoking a link.
+"""

@@ -1,0 +1,222 @@
+"""The advance of a cycle: a reconcile that opens every unit step whose inputs are in, creates the
+tasks that are due and closes finished steps, in one transaction with the invitations it causes.
+
+Running it twice changes nothing and a crashed run is repaired by the next one."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy.orm import Session
+
+from aarshjul.db.engine import unit_of_work
+from aarshjul.db.models import (
+    Cycle,
+    HumanTask,
+    Measure,
+    UnitStep,
+)
+from aarshjul.domain.enums import CycleState, MeasureState, TaskState, UnitStepState
+from aarshjul.domain.errors import NotFound
+from aarshjul.domain.followups import LIVES_ON_STEP_KEYS
+from aarshjul.domain.progression import (
+    AdvancePlan,
+    CyclePlanner,
+    MeasureFact,
+    StepFact,
+    TaskFact,
+)
+from aarshjul.runtime import Runtime
+from aarshjul.usecases.shared.cycles import cycle_definition, step_due_dates, today_for
+from aarshjul.usecases.shared.mail import queue_invitations
+from aarshjul.usecases.shared.org import Contact, load_org
+from aarshjul.usecases.shared.writes import insert_for, serialize
+
+
+@dataclass
+class AdvanceReport:
+    cycle_id: int
+    steps_opened: int = 0
+    steps_done: int = 0
+    steps_skipped: int = 0
+    tasks_created: int = 0
+    tasks_cancelled: int = 0
+    invitations_queued: int = 0
+    unassignable: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(
+            self.steps_opened or self.steps_done or self.steps_skipped or self.tasks_created or self.tasks_cancelled
+        )
+
+
+def advance_cycle(runtime: Runtime, cycle_id: int, now: dt.datetime | None = None) -> AdvanceReport:
+    """Open every unit step whose inputs are in, create the tasks that are due, close finished steps."""
+    now = now or runtime.clock()
+    with unit_of_work(runtime.sessions) as session:
+        serialize(session, f"advance:{cycle_id}")
+        cycle = session.get(Cycle, cycle_id)
+        if cycle is None:
+            raise NotFound(f"cycle {cycle_id} does not exist")
+        report = _advance_in(session, runtime, cycle, now)
+    if report.invitations_queued:
+        runtime.triggers.dispatch()
+    return report
+
+
+def _advance_in(session: Session, runtime: Runtime, cycle: Cycle, now: dt.datetime) -> AdvanceReport:
+    report = AdvanceReport(cycle.id)
+    zone = runtime.settings.zone
+    if cycle.state != CycleState.RUNNING.value or today_for(now, zone) < cycle.starts_on:
+        # A cycle started ahead of time opens its first steps on its start date (the sweep does it).
+        return report
+    definition = cycle_definition(session, cycle)
+    org, contacts = load_org(session, cycle.organisation_id, today_for(now, zone))
+    step_rows = session.execute(
+        select(UnitStep.id, UnitStep.unit_id, UnitStep.step_key, UnitStep.state, UnitStep.due_on).where(
+            UnitStep.cycle_id == cycle.id
+        )
+    ).all()
+    step_ids = {(r.unit_id, r.step_key): r.id for r in step_rows}
+    steps = {(r.unit_id, r.step_key): StepFact(UnitStepState(r.state), r.due_on) for r in step_rows}
+    tasks = [
+        TaskFact(
+            r.id,
+            r.natural_key,
+            r.unit_id,
+            r.step_key,
+            r.part_key,
+            TaskState(r.state),
+            r.subject_person_id,
+            r.measure_id,
+        )
+        for r in session.execute(
+            select(
+                HumanTask.id,
+                HumanTask.natural_key,
+                HumanTask.unit_id,
+                HumanTask.step_key,
+                HumanTask.part_key,
+                HumanTask.state,
+                HumanTask.subject_person_id,
+                HumanTask.measure_id,
+            ).where(HumanTask.cycle_id == cycle.id, HumanTask.step_key.not_in(LIVES_ON_STEP_KEYS))
+        )
+    ]
+    measures = [
+        MeasureFact(r.id, r.unit_id, MeasureState(r.state), r.revision)
+        for r in session.execute(
+            select(Measure.id, Measure.unit_id, Measure.state, Measure.revision).where(Measure.cycle_id == cycle.id)
+        )
+    ]
+    plan = CyclePlanner(definition, cycle.id, step_due_dates(cycle), org, now, zone).plan(steps, tasks, measures)
+    _write_plan(session, cycle.id, plan, step_ids, contacts, now, report)
+    return report
+
+
+def _write_plan(
+    session: Session,
+    cycle_id: int,
+    plan: AdvancePlan,
+    step_ids: dict[tuple[int, str], int],
+    contacts: dict[int, Contact],
+    now: dt.datetime,
+    report: AdvanceReport,
+) -> None:
+    insert = insert_for(session)
+    started = {UnitStepState.OPEN, UnitStepState.DONE, UnitStepState.SKIPPED}
+    finished = {UnitStepState.DONE, UnitStepState.SKIPPED}
+    new_steps = [
+        {
+            "cycle_id": cycle_id,
+            "unit_id": c.unit_id,
+            "step_key": c.step_key,
+            "state": c.state.value,
+            "due_on": c.due_on,
+            "opened_at": now if c.state in started else None,
+            "done_at": now if c.state in finished else None,
+        }
+        for c in plan.step_changes
+        if c.is_new
+    ]
+    if new_steps:
+        session.execute(
+            insert(UnitStep).on_conflict_do_nothing(index_elements=["cycle_id", "unit_id", "step_key"]), new_steps
+        )
+    changed = [
+        {
+            "b_id": step_ids[(c.unit_id, c.step_key)],
+            "b_state": c.state.value,
+            "b_opened": now if c.state in started else None,
+            "b_done": now if c.state in finished else None,
+        }
+        for c in plan.step_changes
+        if not c.is_new
+    ]
+    if changed:
+        table = cast(Table, UnitStep.__table__)
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(
+                state=bindparam("b_state"),
+                opened_at=func.coalesce(table.c.opened_at, bindparam("b_opened", type_=table.c.opened_at.type)),
+                done_at=bindparam("b_done", type_=table.c.done_at.type),
+            ),
+            changed,
+        )
+    for change in plan.step_changes:
+        if change.state is UnitStepState.OPEN:
+            report.steps_opened += 1
+        elif change.state is UnitStepState.DONE:
+            report.steps_done += 1
+        elif change.state is UnitStepState.SKIPPED:
+            report.steps_skipped += 1
+
+    if plan.cancel_task_ids:
+        session.execute(
+            update(HumanTask)
+            .where(HumanTask.id.in_(plan.cancel_task_ids))
+            .values(state=TaskState.CANCELLED.value, closed_at=now)
+        )
+        report.tasks_cancelled = len(plan.cancel_task_ids)
+
+    if plan.new_tasks:
+        rows = [_task_row(cycle_id, t, now) for t in plan.new_tasks]
+        created = session.execute(
+            insert(HumanTask)
+            .on_conflict_do_nothing(index_elements=["natural_key"])
+            .returning(HumanTask.id, HumanTask.assignee_id, HumanTask.link_version),
+            rows,
+        ).all()
+        report.tasks_created = len(created)
+        report.invitations_queued = queue_invitations(
+            session, [(r.id, r.assignee_id, r.link_version) for r in created], contacts, now
+        )
+    report.unassignable = plan.unassignable
+
+
+def _task_row(cycle_id: int, task: Any, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "natural_key": task.natural_key,
+        "cycle_id": cycle_id,
+        "unit_id": task.unit_id,
+        "step_key": task.step_key,
+        "part_key": task.part_key,
+        "form_key": task.form_key,
+        "subject_person_id": task.subject_id,
+        "measure_id": task.measure_id,
+        "assignee_id": task.assignee_id,
+        "state": TaskState.OPEN.value,
+        "due_on": task.due_on,
+        "reminders_sent": task.reminders_sent,
+        "escalation_level": 0,
+        "link_version": 1,
+        "created_at": now,
+        "submitted_at": None,
+        "closed_at": None,
+    }

@@ -1,0 +1,69 @@
+"""Measure proposals waiting for HR, with the chain each answers."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aarshjul.db.models import (
+    CompetenceArea,
+    CriticalNeed,
+    Measure,
+    StrategicGoal,
+    Unit,
+    UnitGoal,
+)
+from aarshjul.domain.enums import MeasureState
+from aarshjul.usecases.reporting.plan import MeasureDescription, _description
+
+
+class MeasureProposal(MeasureDescription):
+    """A measure as HR sees it when deciding: the description and the chain it answers."""
+
+    id: int
+    cycle_id: int
+    state: str
+    revision: int
+    unit_id: int
+    unit_name: str
+    need_title: str
+    need_strategy: str
+    area_name: str | None
+    unit_goal: str
+    strategic_goal: str
+    hr_comment: str
+
+
+def measure_proposals(
+    session: Session, cycle_id: int | None = None, states: tuple[str, ...] = (MeasureState.PROPOSED.value,)
+) -> list[MeasureProposal]:
+    query = (
+        select(Measure, Unit.name, CriticalNeed, CompetenceArea.name, UnitGoal.title, StrategicGoal.title)
+        .join(Unit, Unit.id == Measure.unit_id)
+        .join(CriticalNeed, CriticalNeed.id == Measure.critical_need_id)
+        .outerjoin(CompetenceArea, CompetenceArea.id == CriticalNeed.competence_area_id)
+        .join(UnitGoal, UnitGoal.id == CriticalNeed.unit_goal_id)
+        .join(StrategicGoal, StrategicGoal.id == UnitGoal.strategic_goal_id)
+        .where(Measure.state.in_(states))
+        .order_by(Measure.id)
+    )
+    if cycle_id is not None:
+        query = query.where(Measure.cycle_id == cycle_id)
+    return [
+        MeasureProposal(
+            **_description(m),
+            id=m.id,
+            cycle_id=m.cycle_id,
+            state=m.state,
+            revision=m.revision,
+            unit_id=m.unit_id,
+            unit_name=unit_name,
+            need_title=need.title,
+            need_strategy=need.strategy,
+            area_name=area_name,
+            unit_goal=goal,
+            strategic_goal=strategic,
+            hr_comment=m.hr_comment,
+        )
+        for m, unit_name, need, area_name, goal, strategic in session.execute(query)
+    ]

@@ -1,0 +1,110 @@
+"""Loading a task by its link, and what the person may do with it.
+
+Opening a link never changes anything: mail scanners follow links."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from aarshjul.db.models import (
+    Cycle,
+    HumanTask,
+    Submission,
+)
+from aarshjul.domain.enums import TALK_FORMS, CycleState, FormKey, TaskState
+from aarshjul.domain.errors import DomainError, Forbidden
+from aarshjul.domain.followups import LIVES_ON_STEP_KEYS
+from aarshjul.links import BadLink, read_token
+from aarshjul.runtime import Runtime
+from aarshjul.usecases.shared.cycles import today_for
+from aarshjul.usecases.shared.privacy import may_read_talk
+
+#: A decision is final; a changed proposal gets a new approval task (one per measure revision).
+NOT_AMENDABLE = frozenset({FormKey.MEASURE_APPROVAL})
+
+
+class LinkReason(StrEnum):
+    """Why a link does not open a form for input."""
+
+    INVALID = "invalid"  #: not a link we made, or its task is gone
+    REPLACED = "replaced"  #: the task was given to someone else or a newer link was sent
+    CANCELLED = "cancelled"  #: the task is no longer needed
+    EXPIRED = "expired"  #: closed more than the grace period ago
+    CLOSED = "closed"  #: closed recently: the receipt can be read, nothing can be changed
+
+
+class LinkRefused(DomainError):
+    def __init__(self, reason: LinkReason) -> None:
+        self.reason = reason
+        super().__init__(f"the link cannot be used: {reason.value}")
+
+
+class Mode(StrEnum):
+    """What the person can do with a task they opened."""
+
+    EDIT = "edit"  #: open or returned: fill in, save a draft, submit
+    AMEND = "amend"  #: submitted, still open for amendments (a new version)
+    READ = "read"  #: closed, or a decision already made: a read-only receipt
+
+
+def task_by_link(session: Session, runtime: Runtime, token: str, lock: bool = False) -> HumanTask:
+    try:
+        claims = read_token(runtime.settings.secret(), token)
+    except BadLink as exc:
+        raise LinkRefused(LinkReason.INVALID) from exc
+    task = session.get(HumanTask, claims.task_id, with_for_update=lock)
+    if task is None:
+        raise LinkRefused(LinkReason.INVALID)
+    if task.assignee_id != claims.assignee_id or task.link_version != claims.link_version:
+        raise LinkRefused(LinkReason.REPLACED)
+    return task
+
+
+def mode_of(session: Session, runtime: Runtime, task: HumanTask, now: dt.datetime) -> Mode:
+    if task.state == TaskState.CANCELLED.value:
+        raise LinkRefused(LinkReason.CANCELLED)
+    cycle = session.get(Cycle, task.cycle_id)
+    closed_at = task.closed_at
+    # Evaluation and follow-up tasks outlive their cycle; a closed cycle closes only its step tasks.
+    lives_on = task.step_key in LIVES_ON_STEP_KEYS
+    if closed_at is None and cycle is not None and cycle.state != CycleState.RUNNING.value and not lives_on:
+        closed_at = cycle.closed_at or now
+    if closed_at is not None:
+        if task.submitted_at is not None and now - closed_at <= dt.timedelta(days=runtime.settings.link_grace_days):
+            return Mode.READ
+        raise LinkRefused(LinkReason.EXPIRED)
+    if TaskState(task.state).is_actionable:
+        return Mode.EDIT
+    return Mode.READ if task.form_key in NOT_AMENDABLE else Mode.AMEND
+
+
+def guard_privacy(session: Session, task: HumanTask, today: dt.date) -> None:
+    if task.form_key in TALK_FORMS and not may_read_talk(session, task, task.assignee_id, today):
+        raise Forbidden("talk notes are only for the employee and their leader")
+
+
+def writable_task(session: Session, runtime: Runtime, token: str, now: dt.datetime) -> HumanTask:
+    task = task_by_link(session, runtime, token, lock=True)
+    mode = mode_of(session, runtime, task, now)
+    if mode is Mode.READ:
+        raise LinkRefused(LinkReason.CLOSED)
+    guard_privacy(session, task, today_for(now, runtime.settings.zone))
+    return task
+
+
+def versions_of(session: Session, task_id: int) -> list[Submission]:
+    return list(session.scalars(select(Submission).where(Submission.task_id == task_id).order_by(Submission.version)))
+
+
+def next_version(session: Session, task_id: int) -> int:
+    return (
+        int(
+            session.scalar(select(func.coalesce(func.max(Submission.version), 0)).where(Submission.task_id == task_id))
+            or 0
+        )
+        + 1
+    )

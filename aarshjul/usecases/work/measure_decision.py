@@ -1,0 +1,52 @@
+"""HR approves or returns a proposed measure from the board: the same as answering the approval task
+of the measure's current revision."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from aarshjul.db.engine import unit_of_work
+from aarshjul.db.models import (
+    HumanTask,
+    Measure,
+    Person,
+)
+from aarshjul.domain.enums import FormKey, Role, TaskState
+from aarshjul.domain.errors import Conflict, Forbidden, NotFound
+from aarshjul.runtime import Runtime
+from aarshjul.usecases.shared.cycles import today_for
+from aarshjul.usecases.work.form_context import task_inputs
+from aarshjul.usecases.work.recording import Receipt, record_version
+from forms.registry import validate_form
+
+
+def decide_measure(runtime: Runtime, measure_id: int, decision: str, comment: str, actor: int) -> Receipt:
+    """HR approves or returns a proposed measure from the board: the same as answering the
+    approval task of the measure's current revision. ``actor`` is the HR person's id."""
+    now = runtime.clock()
+    with unit_of_work(runtime.sessions) as session:
+        person = session.get(Person, actor)
+        if person is None or person.role != Role.HR.value:
+            raise Forbidden("only HR decides on measures")
+        measure = session.get(Measure, measure_id)
+        if measure is None:
+            raise NotFound(f"measure {measure_id} does not exist")
+        task = session.scalars(
+            select(HumanTask)
+            .where(
+                HumanTask.measure_id == measure_id,
+                HumanTask.form_key == FormKey.MEASURE_APPROVAL,
+                HumanTask.state.in_([TaskState.OPEN.value, TaskState.RETURNED.value]),
+                HumanTask.natural_key.endswith(f":r{measure.revision}"),
+            )
+            .with_for_update()
+        ).first()
+        if task is None:
+            raise Conflict(f"no approval is waiting for measure {measure_id}")
+        inputs = task_inputs(session, task, today_for(now, runtime.settings.zone))
+        form = validate_form(FormKey.MEASURE_APPROVAL, {"decision": decision, "comment": comment}, inputs.rules)
+        receipt = record_version(session, runtime, task, form, actor, now)
+        cycle_id = task.cycle_id
+    runtime.triggers.advance(cycle_id)
+    runtime.triggers.dispatch()
+    return receipt

@@ -1,0 +1,95 @@
+"""Recording a checked form as a new version of its task and projecting it, in the caller's transaction.
+
+A double click (the same input again, no ids yet) is recognised and stores nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from aarshjul.db.models import (
+    HumanTask,
+    Submission,
+)
+from aarshjul.domain.enums import TaskState
+from aarshjul.runtime import Runtime
+from aarshjul.usecases.shared.writes import audit
+from aarshjul.usecases.work.links import next_version, versions_of
+from aarshjul.usecases.work.projections import PROJECTIONS
+from aarshjul.usecases.work.talk_booking import book_talk
+from forms.fields import FormModel
+from forms.models import (
+    TalkRecordForm,
+)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    task_id: int
+    version: int
+    submitted_at: dt.datetime
+    state: str
+    repeated: bool = False  #: the same data was already submitted; nothing new was stored
+    invited: bool = False  #: a (new or changed) time of the talk went out as a calendar invitation
+
+
+def fingerprint(data: Any) -> str:
+    """What a version says, leaving out the ids the system filled in, so a double click (same input,
+    no ids yet) is recognised as the submission it repeats."""
+
+    def strip(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: strip(v) for k, v in node.items() if k != "id"}
+        if isinstance(node, list):
+            return [strip(v) for v in node]
+        return node
+
+    text = json.dumps(strip(data), sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def record_version(
+    session: Session,
+    runtime: Runtime,
+    task: HumanTask,
+    form: FormModel,
+    actor_id: int,
+    now: dt.datetime,
+) -> Receipt:
+    data = form.model_dump(mode="json")
+    if task.state == TaskState.SUBMITTED.value:
+        latest = next((v for v in reversed(versions_of(session, task.id)) if not v.is_draft), None)
+        if latest is not None and fingerprint(latest.data) == fingerprint(data):
+            return Receipt(task.id, latest.version, latest.created_at, task.state, repeated=True)
+    project = PROJECTIONS.get(task.form_key)
+    if project is not None:
+        data = project(session, runtime, task, form, now, actor_id)
+    version = next_version(session, task.id)
+    invited = False
+    if isinstance(form, TalkRecordForm):
+        invited = book_talk(session, runtime, task, form, version, now)
+    session.add(
+        Submission(
+            task_id=task.id, version=version, is_draft=False, data=data, submitted_by_id=actor_id, created_at=now
+        )
+    )
+    before = task.state
+    task.state = TaskState.SUBMITTED.value
+    task.submitted_at = now
+    audit(
+        session,
+        now,
+        f"person:{actor_id}",
+        "task.submit" if before != TaskState.SUBMITTED.value else "task.amend",
+        "task",
+        task.id,
+        before={"state": before},
+        after={"state": task.state, "version": version},
+    )
+    session.flush()
+    return Receipt(task.id, version, now, task.state, invited=invited)

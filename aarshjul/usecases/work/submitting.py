@@ -1,0 +1,90 @@
+"""Drafts and submissions from a task's link, one transaction each.
+
+A draft is kept unchecked (only a talk's time is checked, because a draft of the record books the
+talk). A submission is checked against the form and the task's rules, stored as a new version and
+projected; after it commits the advance of the cycle is triggered without waiting for it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, cast
+
+from aarshjul.db.engine import unit_of_work
+from aarshjul.db.models import (
+    Submission,
+)
+from aarshjul.domain.enums import FormKey
+from aarshjul.runtime import Runtime
+from aarshjul.usecases.shared.cycles import today_for
+from aarshjul.usecases.work.form_context import task_inputs
+from aarshjul.usecases.work.links import next_version, versions_of, writable_task
+from aarshjul.usecases.work.recording import Receipt, record_version
+from aarshjul.usecases.work.talk_booking import book_talk
+from forms.models import (
+    TALK_TIME_FIELDS,
+    TalkTime,
+)
+from forms.registry import validate_form, validate_form_part
+
+#: Forms whose submission queues mail itself (a returned measure, a follow-up the employee may read);
+#: the advance that follows dispatches only the invitations it queues.
+MAILING_FORMS = frozenset({FormKey.MEASURE_APPROVAL, FormKey.TALK_FOLLOW_UP, FormKey.TALK_RECORD})
+
+
+@dataclass(frozen=True)
+class DraftReceipt:
+    task_id: int
+    version: int
+    saved_at: dt.datetime
+    invited: bool = False  #: a (new or changed) time of the talk went out as a calendar invitation
+
+
+def save_draft(runtime: Runtime, token: str, data: dict[str, Any]) -> DraftReceipt:
+    """Keep unfinished input as a draft version; it is not checked and changes no state, except
+    the time of a talk: a draft of the record books the talk, so that part is checked and sent."""
+    now = runtime.clock()
+    with unit_of_work(runtime.sessions) as session:
+        task = writable_task(session, runtime, token, now)
+        versions = versions_of(session, task.id)
+        if versions and versions[-1].is_draft and versions[-1].data == data:
+            return DraftReceipt(task.id, versions[-1].version, versions[-1].created_at)
+        version = next_version(session, task.id)
+        invited = False
+        if task.form_key == FormKey.TALK_RECORD:
+            inputs = task_inputs(session, task, today_for(now, runtime.settings.zone))
+            when = cast(TalkTime, validate_form_part(TalkTime, data, TALK_TIME_FIELDS, inputs.rules))
+            invited = book_talk(session, runtime, task, when, version, now)
+        session.add(
+            Submission(
+                task_id=task.id,
+                version=version,
+                is_draft=True,
+                data=data,
+                submitted_by_id=task.assignee_id,
+                created_at=now,
+            )
+        )
+        receipt = DraftReceipt(task.id, version, now, invited)
+    if receipt.invited:
+        runtime.triggers.dispatch()
+    return receipt
+
+
+def submit_form(runtime: Runtime, token: str, data: Any) -> Receipt:
+    """Check the input against the form and the task's rules, store it as a new version, project it.
+
+    Raises ``FormRejected`` (nothing stored) or ``LinkRefused`` (the task no longer takes input).
+    """
+    now = runtime.clock()
+    with unit_of_work(runtime.sessions) as session:
+        task = writable_task(session, runtime, token, now)
+        inputs = task_inputs(session, task, today_for(now, runtime.settings.zone))
+        form = validate_form(task.form_key, data, inputs.rules)
+        receipt = record_version(session, runtime, task, form, task.assignee_id, now)
+        cycle_id, form_key = task.cycle_id, task.form_key
+    if not receipt.repeated:
+        runtime.triggers.advance(cycle_id)
+        if form_key in MAILING_FORMS:
+            runtime.triggers.dispatch()
+    return receipt
