@@ -86,8 +86,8 @@ def retry_delay(attempts: int, retry_after: float | None) -> dt.timedelta:
 
 def _due(now: dt.datetime) -> Any:
     return or_(
-        and_(Notification.state == NotificationState.PENDING.value, Notification.not_before <= now),
-        and_(Notification.state == NotificationState.SENDING.value, Notification.claimed_until < now),
+        and_(Notification.state == NotificationState.PENDING, Notification.not_before <= now),
+        and_(Notification.state == NotificationState.SENDING, Notification.claimed_until < now),
     )
 
 
@@ -103,11 +103,11 @@ def expire(session: Session, now: dt.datetime) -> int:
         .where(
             Notification.expires_at <= now,
             or_(
-                Notification.state == NotificationState.PENDING.value,
-                and_(Notification.state == NotificationState.SENDING.value, Notification.claimed_until < now),
+                Notification.state == NotificationState.PENDING,
+                and_(Notification.state == NotificationState.SENDING, Notification.claimed_until < now),
             ),
         )
-        .values(state=NotificationState.CANCELLED.value, last_error="expired before it could be sent", claim_token=None)
+        .values(state=NotificationState.CANCELLED, last_error="expired before it could be sent", claim_token=None)
         .execution_options(synchronize_session=False),
     )
     return int(result.rowcount or 0)
@@ -128,12 +128,12 @@ def claim(session: Session, now: dt.datetime, limit: int) -> tuple[list[_Claimed
     if not rows:
         return [], 0
     ids = [row.id for row in rows]
-    abandoned = [row.id for row in rows if row.state == NotificationState.SENDING.value]
+    abandoned = [row.id for row in rows if row.state == NotificationState.SENDING]
     session.execute(
         update(Notification)
         .where(Notification.id.in_(ids), _due(now))
         .values(
-            state=NotificationState.SENDING.value,
+            state=NotificationState.SENDING,
             claim_token=token,
             claimed_until=now + LEASE,
             attempts=Notification.attempts + 1,
@@ -215,7 +215,7 @@ def _finish(
             .where(
                 Notification.id == claimed.message.id,
                 Notification.claim_token == claimed.token,
-                Notification.state == NotificationState.SENDING.value,
+                Notification.state == NotificationState.SENDING,
             )
             .values(**values)
             .execution_options(synchronize_session=False),
@@ -260,13 +260,13 @@ def deliver_one(runtime: Runtime, backend: MailBackend, claimed: _Claimed, clock
             rendered = compose(session, message, settings, clock())
     except (UnknownTemplate, TemplateError, LookupError, ValueError, TypeError) as exc:
         error = f"cannot render {message.template}: {type(exc).__name__}: {exc}"
-        values: dict[str, Any] = {"state": NotificationState.FAILED.value, "last_error": error, "claim_token": None}
+        values: dict[str, Any] = {"state": NotificationState.FAILED, "last_error": error, "claim_token": None}
         return (
             Outcome.FAILED if _finish(runtime, claimed, clock(), Outcome.FAILED, values, None, None, error) else "lost"
         )
     if rendered is None:
         reason = "nothing left to send: its tasks were reassigned, done or cancelled"
-        values = {"state": NotificationState.CANCELLED.value, "last_error": reason, "claim_token": None}
+        values = {"state": NotificationState.CANCELLED, "last_error": reason, "claim_token": None}
         done = _finish(runtime, claimed, clock(), Outcome.CANCELLED, values, None, None, reason)
         return Outcome.CANCELLED if done else "lost"
 
@@ -276,11 +276,11 @@ def deliver_one(runtime: Runtime, backend: MailBackend, claimed: _Claimed, clock
         now = clock()
         if claimed.attempts >= MAX_ATTEMPTS:
             error = f"gave up after {claimed.attempts} attempts: {exc.detail}"
-            values = {"state": NotificationState.FAILED.value, "last_error": error, "claim_token": None}
+            values = {"state": NotificationState.FAILED, "last_error": error, "claim_token": None}
             done = _finish(runtime, claimed, now, Outcome.FAILED, values, rendered, exc.status_code, exc.detail)
             return Outcome.FAILED if done else "lost"
         values = {
-            "state": NotificationState.PENDING.value,
+            "state": NotificationState.PENDING,
             "not_before": now + retry_delay(claimed.attempts, exc.retry_after),
             "last_error": exc.detail,
             "claim_token": None,
@@ -289,13 +289,13 @@ def deliver_one(runtime: Runtime, backend: MailBackend, claimed: _Claimed, clock
         done = _finish(runtime, claimed, now, Outcome.RETRY, values, rendered, exc.status_code, exc.detail)
         return Outcome.RETRY if done else "lost"
     except PermanentSendError as exc:
-        values = {"state": NotificationState.FAILED.value, "last_error": exc.detail, "claim_token": None}
+        values = {"state": NotificationState.FAILED, "last_error": exc.detail, "claim_token": None}
         done = _finish(runtime, claimed, clock(), Outcome.FAILED, values, rendered, exc.status_code, exc.detail)
         return Outcome.FAILED if done else "lost"
 
     now = clock()
     values = {
-        "state": NotificationState.SENT.value,
+        "state": NotificationState.SENT,
         "sent_at": now,
         "provider_message_id": delivery.provider_message_id,
         "last_error": None,

@@ -43,7 +43,7 @@ def enqueue_many(session: Session, messages: Sequence[OutgoingMessage], now: dt.
             "language": m.language,
             "template": m.template,
             "context": m.context,
-            "state": NotificationState.PENDING.value,
+            "state": NotificationState.PENDING,
             "not_before": m.not_before,
             "expires_at": m.expires_at,
             "attempts": 0,

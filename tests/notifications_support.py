@@ -22,7 +22,7 @@ from aarshjul.db.models import (
     UnitStep,
 )
 from aarshjul.domain.cycle_spec import load_definition
-from aarshjul.domain.enums import MeasureState, TaskState
+from aarshjul.domain.enums import FormKey, MeasureState, TaskState
 from notifications.backends import Delivery, MailBackend, OutboundEmail
 from notifications.outbox import OutgoingMessage, enqueue
 from tests import builders
@@ -101,6 +101,17 @@ def build_world(session: Session, now: dt.datetime) -> World:
     return World(org.id, cycle.id, top.id, unit.id, hr.id, director.id, leader.id, employee.id, other.id, period.id)
 
 
+#: The form a (step, part) of the standard cycle uses, for tasks made by hand.
+FORM_OF_STEP = {
+    ("strategy_review", "review"): FormKey.STRATEGY_REVIEW,
+    ("unit_goals", "goals"): FormKey.UNIT_GOALS,
+    ("measure_proposals", "proposal"): FormKey.MEASURE_PROPOSAL,
+    ("talks", "talk"): FormKey.TALK_RECORD,
+    ("evaluation", "evaluation"): FormKey.MEASURE_EVALUATION,
+    ("follow_up", "follow_up"): FormKey.TALK_FOLLOW_UP,
+}
+
+
 def add_task(
     session: Session,
     world: World,
@@ -113,13 +124,14 @@ def add_task(
     state: TaskState = TaskState.OPEN,
     measure_id: int | None = None,
 ) -> HumanTask:
+    form_key = FORM_OF_STEP[(step_key, part_key)]
     task = HumanTask(
         natural_key=f"test:{next(_keys)}",
         cycle_id=world.cycle_id,
         unit_id=world.unit_id,
         step_key=step_key,
         part_key=part_key,
-        form_key=step_key,
+        form_key=form_key,
         subject_person_id=subject_person_id,
         measure_id=measure_id,
         assignee_id=assignee_id,

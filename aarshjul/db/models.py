@@ -1,4 +1,5 @@
-"""The storage model (SQLAlchemy 2, typed). States are the domain's StrEnums stored as text.
+"""The storage model (SQLAlchemy 2, typed). States and kinds are the domain's StrEnums, stored as their text
+value (``TextEnum``): a row read back carries the enum member.
 
 ORM objects stay inside use cases and queries; templates and API answers get view models.
 """
@@ -22,7 +23,20 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from aarshjul.db.types import UTCDateTime
+from aarshjul.db.types import TextEnum, UTCDateTime
+from aarshjul.domain.enums import (
+    CompetenceKind,
+    CompetenceStrategy,
+    CycleState,
+    FormKey,
+    Language,
+    LearningForm,
+    MeasureState,
+    NotificationState,
+    Role,
+    TaskState,
+    UnitStepState,
+)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -79,8 +93,8 @@ class Person(Base):
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(254))  #: stored lower-case
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
-    role: Mapped[str] = mapped_column(String(16))  #: Role
-    language: Mapped[str] = mapped_column(String(8), default="nb")  #: Language
+    role: Mapped[Role] = mapped_column(TextEnum(Role, 16))
+    language: Mapped[Language] = mapped_column(TextEnum(Language, 8), default=Language.NB)
     active_from: Mapped[dt.date | None] = mapped_column(Date)
     active_to: Mapped[dt.date | None] = mapped_column(Date)  #: set when an import finds them gone
     deputy_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
@@ -160,7 +174,7 @@ class Cycle(Base):
     definition_id: Mapped[int] = mapped_column(ForeignKey("cycle_definition.id"))
     year: Mapped[int] = mapped_column(Integer, index=True)
     starts_on: Mapped[dt.date] = mapped_column(Date)
-    state: Mapped[str] = mapped_column(String(16))  #: CycleState
+    state: Mapped[CycleState] = mapped_column(TextEnum(CycleState, 16))
     step_due: Mapped[dict[str, str]] = mapped_column(Json)  #: step key -> ISO date, fixed at start
     cloned_from_id: Mapped[int | None] = mapped_column(ForeignKey("cycle.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -178,7 +192,7 @@ class UnitStep(Base):
     cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"), index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
     step_key: Mapped[str] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(16))  #: UnitStepState
+    state: Mapped[UnitStepState] = mapped_column(TextEnum(UnitStepState, 16))
     due_on: Mapped[dt.date] = mapped_column(Date)
     opened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -204,11 +218,11 @@ class HumanTask(Base):
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
     step_key: Mapped[str] = mapped_column(String(64))
     part_key: Mapped[str] = mapped_column(String(64))
-    form_key: Mapped[str] = mapped_column(String(64))
+    form_key: Mapped[FormKey] = mapped_column(TextEnum(FormKey, 64))
     subject_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
     measure_id: Mapped[int | None] = mapped_column(ForeignKey("measure.id"))
     assignee_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
-    state: Mapped[str] = mapped_column(String(16))  #: TaskState
+    state: Mapped[TaskState] = mapped_column(TextEnum(TaskState, 16))
     due_on: Mapped[dt.date] = mapped_column(Date)
     reminders_sent: Mapped[int] = mapped_column(Integer, default=0)  #: rungs of the reminder ladder sent
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)  #: rungs of the escalation ladder sent
@@ -259,11 +273,11 @@ class CriticalNeed(Base):
     unit_goal_id: Mapped[int] = mapped_column(ForeignKey("unit_goal.id"))
     competence_area_id: Mapped[int | None] = mapped_column(ForeignKey("competence_area.id"))
     title: Mapped[str] = mapped_column(Text)
-    kind: Mapped[str] = mapped_column(String(32))  #: CompetenceKind
+    kind: Mapped[CompetenceKind] = mapped_column(TextEnum(CompetenceKind, 32))
     level_needed: Mapped[int] = mapped_column(Integer)
     level_today: Mapped[int] = mapped_column(Integer)
     passive_competence: Mapped[str] = mapped_column(Text, default="")  #: where it exists unused
-    strategy: Mapped[str] = mapped_column(String(32))  #: CompetenceStrategy
+    strategy: Mapped[CompetenceStrategy] = mapped_column(TextEnum(CompetenceStrategy, 32))
     retired: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
@@ -281,14 +295,14 @@ class Measure(Base):
     desired_effect: Mapped[str] = mapped_column(Text)
     success_criteria: Mapped[str] = mapped_column(Text)
     learning_goals: Mapped[str] = mapped_column(Text)
-    learning_form: Mapped[str] = mapped_column(String(32))  #: LearningForm
+    learning_form: Mapped[LearningForm] = mapped_column(TextEnum(LearningForm, 32))
     form_and_content: Mapped[str] = mapped_column(Text)
     evaluation_method: Mapped[str] = mapped_column(Text)
     evaluate_on: Mapped[dt.date | None] = mapped_column(Date)
     first_year: Mapped[int] = mapped_column(Integer)
     last_year: Mapped[int] = mapped_column(Integer)
     target_group: Mapped[str] = mapped_column(Text, default="")
-    state: Mapped[str] = mapped_column(String(16))  #: MeasureState
+    state: Mapped[MeasureState] = mapped_column(TextEnum(MeasureState, 16))
     revision: Mapped[int] = mapped_column(Integer, default=1)  #: raised when the leader amends it after a return
     hr_comment: Mapped[str] = mapped_column(Text, default="")
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -308,7 +322,7 @@ class PlanReviewer(Base):
     period_id: Mapped[int] = mapped_column(ForeignKey("strategy_period.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(254))
-    language: Mapped[str] = mapped_column(String(8))
+    language: Mapped[Language] = mapped_column(TextEnum(Language, 8))
     invited_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     invited_by: Mapped[str] = mapped_column(String(254))  #: the audit actor, "person:12"
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -347,10 +361,10 @@ class Notification(Base):
     idempotency_key: Mapped[str] = mapped_column(String(200))
     recipient_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
     to_email: Mapped[str] = mapped_column(String(254))
-    language: Mapped[str] = mapped_column(String(8))
+    language: Mapped[Language] = mapped_column(TextEnum(Language, 8))
     template: Mapped[str] = mapped_column(String(64))
     context: Mapped[dict[str, Any]] = mapped_column(Json)
-    state: Mapped[str] = mapped_column(String(16))  #: NotificationState
+    state: Mapped[NotificationState] = mapped_column(TextEnum(NotificationState, 16))
     not_before: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -81,13 +81,13 @@ def hash_token(token: str) -> str:
 
 def _active_hr(session: Session, email: str, today: dt.date) -> Person | None:
     person = session.scalars(select(Person).where(Person.email == email.strip().lower())).first()
-    if person is None or person.role != Role.HR.value or not person.is_active_on(today):
+    if person is None or person.role != Role.HR or not person.is_active_on(today):
         return None
     return person
 
 
 def _first_hr(session: Session, today: dt.date) -> Person | None:
-    people = session.scalars(select(Person).where(Person.role == Role.HR.value).order_by(Person.id))
+    people = session.scalars(select(Person).where(Person.role == Role.HR).order_by(Person.id))
     return next((p for p in people if p.is_active_on(today)), None)
 
 
@@ -179,7 +179,7 @@ def principal_for_session(session: Session, person_id: int, stamp: str, today: d
     if row is None:
         return None
     person, password_hash = row
-    if person.role != Role.HR.value or not person.is_active_on(today):
+    if person.role != Role.HR or not person.is_active_on(today):
         return None
     if not hmac.compare_digest(credential_stamp(password_hash), stamp):
         return None
@@ -197,7 +197,7 @@ def principal_for_token(session: Session, token: str, today: dt.date) -> HrPrinc
     if row is None:
         raise NotFound("unknown or revoked token")
     person = row[0]
-    if person.role != Role.HR.value or not person.is_active_on(today):
+    if person.role != Role.HR or not person.is_active_on(today):
         raise Forbidden("this token does not belong to an active HR person")
     return HrPrincipal(person.id, person.email, person.name, "token")
 

@@ -159,8 +159,8 @@ def apply_org(
                 row.name,
                 row.email,
                 units[row.unit].id,
-                row.role.value,
-                row.language.value,
+                row.role,
+                row.language,
             )
             if person.active_to is not None:
                 report.people_reactivated += 1
@@ -168,8 +168,8 @@ def apply_org(
             elif changed:
                 report.people_updated += 1
         person.employee_no = row.employee_no or person.employee_no
-        person.name, person.email, person.role = row.name, row.email, row.role.value
-        person.unit_id, person.language = units[row.unit].id, row.language.value
+        person.name, person.email, person.role = row.name, row.email, row.role
+        person.unit_id, person.language = units[row.unit].id, row.language
         if row.active_from:
             person.active_from = row.active_from
         matched[row.email] = person

@@ -32,7 +32,7 @@ def remind_late(runtime: Runtime, cycle_id: int, step_key: str, actor: str) -> i
         cycle = session.get(Cycle, cycle_id)
         if cycle is None:
             raise NotFound(f"cycle {cycle_id} does not exist")
-        if cycle.state != CycleState.RUNNING.value:
+        if cycle.state != CycleState.RUNNING:
             raise Conflict(f"cycle {cycle_id} is {cycle.state}, not running")
         if step_key not in {s.key for s in cycle_definition(session, cycle).active_steps}:
             raise InvalidInput("step_key", f"no step {step_key!r} in this cycle")

@@ -193,7 +193,7 @@ def _cycle_for(session: Session, cycle_id: int | None) -> Cycle:
         cycle = session.get(Cycle, cycle_id)
     else:
         cycle = session.scalars(
-            select(Cycle).where(Cycle.state == CycleState.RUNNING.value).order_by(Cycle.year.desc()).limit(1)
+            select(Cycle).where(Cycle.state == CycleState.RUNNING).order_by(Cycle.year.desc()).limit(1)
         ).first()
     if cycle is None:
         raise NotFound("no such cycle" if cycle_id is not None else "no cycle is running")
@@ -249,7 +249,7 @@ def handle_leavers(
         moves[(task.assignee_id, stand_in)].append(task)
     if cancelled:
         session.execute(
-            update(HumanTask).where(HumanTask.id.in_(cancelled)).values(state=TaskState.CANCELLED.value, closed_at=now)
+            update(HumanTask).where(HumanTask.id.in_(cancelled)).values(state=TaskState.CANCELLED, closed_at=now)
         )
     moved: list[tuple[int, int, int]] = []
     for (leaver, stand_in), group in sorted(moves.items()):

@@ -24,7 +24,7 @@ def revoke_task_link(runtime: Runtime, task_id: int, actor: str) -> int:
         task = session.get(HumanTask, task_id, with_for_update=True)
         if task is None:
             raise NotFound(f"task {task_id} does not exist")
-        if task.state == TaskState.CANCELLED.value or task.closed_at is not None:
+        if task.state == TaskState.CANCELLED or task.closed_at is not None:
             raise Conflict(f"task {task_id} is closed; its link no longer opens it for input")
         before = task.link_version
         task.link_version += 1

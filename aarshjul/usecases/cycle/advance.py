@@ -71,7 +71,7 @@ def advance_cycle(runtime: Runtime, cycle_id: int, now: dt.datetime | None = Non
 def _advance_in(session: Session, runtime: Runtime, cycle: Cycle, now: dt.datetime) -> AdvanceReport:
     report = AdvanceReport(cycle.id)
     zone = runtime.settings.zone
-    if cycle.state != CycleState.RUNNING.value or today_for(now, zone) < cycle.starts_on:
+    if cycle.state != CycleState.RUNNING or today_for(now, zone) < cycle.starts_on:
         # A cycle started ahead of time opens its first steps on its start date (the sweep does it).
         return report
     definition = cycle_definition(session, cycle)
@@ -135,7 +135,7 @@ def _write_plan(
             "cycle_id": cycle_id,
             "unit_id": c.unit_id,
             "step_key": c.step_key,
-            "state": c.state.value,
+            "state": c.state,
             "due_on": c.due_on,
             "opened_at": now if c.state in started else None,
             "done_at": now if c.state in finished else None,
@@ -150,7 +150,7 @@ def _write_plan(
     changed = [
         {
             "b_id": step_ids[(c.unit_id, c.step_key)],
-            "b_state": c.state.value,
+            "b_state": c.state,
             "b_opened": now if c.state in started else None,
             "b_done": now if c.state in finished else None,
         }
@@ -181,7 +181,7 @@ def _write_plan(
         session.execute(
             update(HumanTask)
             .where(HumanTask.id.in_(plan.cancel_task_ids))
-            .values(state=TaskState.CANCELLED.value, closed_at=now)
+            .values(state=TaskState.CANCELLED, closed_at=now)
         )
         report.tasks_cancelled = len(plan.cancel_task_ids)
 
@@ -211,7 +211,7 @@ def _task_row(cycle_id: int, task: Any, now: dt.datetime) -> dict[str, Any]:
         "subject_person_id": task.subject_id,
         "measure_id": task.measure_id,
         "assignee_id": task.assignee_id,
-        "state": TaskState.OPEN.value,
+        "state": TaskState.OPEN,
         "due_on": task.due_on,
         "reminders_sent": task.reminders_sent,
         "escalation_level": 0,

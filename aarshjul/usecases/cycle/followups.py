@@ -29,7 +29,7 @@ from aarshjul.usecases.shared.org import Contact, load_org
 from aarshjul.usecases.shared.writes import insert_for
 
 #: Talks of a cancelled cycle were abandoned; running and closed cycles' talks are followed up.
-FOLLOWED_CYCLE_STATES = (CycleState.RUNNING.value, CycleState.CLOSED.value)
+FOLLOWED_CYCLE_STATES = (CycleState.RUNNING, CycleState.CLOSED)
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def _records(session: Session, today: dt.date) -> list[_Record]:
         .join(Cycle, Cycle.id == HumanTask.cycle_id)
         .join(StrategyPeriod, StrategyPeriod.id == Cycle.period_id)
         .where(
-            HumanTask.state == TaskState.SUBMITTED.value,
+            HumanTask.state == TaskState.SUBMITTED,
             HumanTask.subject_person_id.is_not(None),
             Cycle.state.in_(FOLLOWED_CYCLE_STATES),
             StrategyPeriod.last_year >= today.year - 1,
@@ -138,7 +138,7 @@ def open_due_follow_ups(session: Session, now: dt.datetime, today: dt.date, zone
                 "subject_person_id": record.subject_id,
                 "measure_id": None,
                 "assignee_id": leader,
-                "state": TaskState.OPEN.value,
+                "state": TaskState.OPEN,
                 "due_on": due_on,
                 "reminders_sent": reminders_passed(due_on, EVALUATION_REMINDERS, now, zone),
                 "escalation_level": 0,

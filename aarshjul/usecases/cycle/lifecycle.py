@@ -25,7 +25,7 @@ def _running_cycle(session: Session, cycle_id: int) -> Cycle:
     cycle = session.get(Cycle, cycle_id)
     if cycle is None:
         raise NotFound(f"cycle {cycle_id} does not exist")
-    if cycle.state != CycleState.RUNNING.value:
+    if cycle.state != CycleState.RUNNING:
         raise Conflict(f"cycle {cycle_id} is {cycle.state}, not running")
     return cycle
 
@@ -37,9 +37,9 @@ def _stop(session: Session, cycle: Cycle, now: dt.datetime) -> int:
         .where(
             HumanTask.cycle_id == cycle.id,
             HumanTask.step_key.not_in(LIVES_ON_STEP_KEYS),
-            HumanTask.state.in_([TaskState.OPEN.value, TaskState.RETURNED.value]),
+            HumanTask.state.in_([TaskState.OPEN, TaskState.RETURNED]),
         )
-        .values(state=TaskState.CANCELLED.value, closed_at=now)
+        .values(state=TaskState.CANCELLED, closed_at=now)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
@@ -58,13 +58,13 @@ def close_cycle(runtime: Runtime, cycle_id: int, actor: str, force: bool = False
             .where(
                 UnitStep.cycle_id == cycle_id,
                 Unit.active.is_(True),
-                UnitStep.state.not_in([UnitStepState.DONE.value, UnitStepState.SKIPPED.value]),
+                UnitStep.state.not_in([UnitStepState.DONE, UnitStepState.SKIPPED]),
             )
         )
         if unfinished and not force:
             raise Conflict(f"{unfinished} unit steps of cycle {cycle_id} are not finished yet")
         cancelled = _stop(session, cycle, now)
-        cycle.state, cycle.closed_at = CycleState.CLOSED.value, now
+        cycle.state, cycle.closed_at = CycleState.CLOSED, now
         audit(
             session,
             now,
@@ -72,8 +72,8 @@ def close_cycle(runtime: Runtime, cycle_id: int, actor: str, force: bool = False
             "cycle.close",
             "cycle",
             cycle_id,
-            before={"state": CycleState.RUNNING.value, "unfinished_steps": unfinished},
-            after={"state": CycleState.CLOSED.value, "tasks_cancelled": cancelled},
+            before={"state": CycleState.RUNNING, "unfinished_steps": unfinished},
+            after={"state": CycleState.CLOSED, "tasks_cancelled": cancelled},
         )
 
 
@@ -84,7 +84,7 @@ def cancel_cycle(runtime: Runtime, cycle_id: int, actor: str) -> None:
         serialize(session, f"advance:{cycle_id}")
         cycle = _running_cycle(session, cycle_id)
         cancelled = _stop(session, cycle, now)
-        cycle.state, cycle.closed_at = CycleState.CANCELLED.value, now
+        cycle.state, cycle.closed_at = CycleState.CANCELLED, now
         audit(
             session,
             now,
@@ -92,11 +92,11 @@ def cancel_cycle(runtime: Runtime, cycle_id: int, actor: str) -> None:
             "cycle.cancel",
             "cycle",
             cycle_id,
-            before={"state": CycleState.RUNNING.value},
-            after={"state": CycleState.CANCELLED.value, "tasks_cancelled": cancelled},
+            before={"state": CycleState.RUNNING},
+            after={"state": CycleState.CANCELLED, "tasks_cancelled": cancelled},
         )
 
 
 def running_cycle_ids(runtime: Runtime) -> list[int]:
     with runtime.sessions() as session:
-        return list(session.scalars(select(Cycle.id).where(Cycle.state == CycleState.RUNNING.value).order_by(Cycle.id)))
+        return list(session.scalars(select(Cycle.id).where(Cycle.state == CycleState.RUNNING).order_by(Cycle.id)))

@@ -112,7 +112,7 @@ def _plan_start(
         raise InvalidInput("starts_on", f"{starts_on.isoformat()} is in the past")
     running = session.scalar(
         select(Cycle.id).where(
-            Cycle.organisation_id == organisation.id, Cycle.year == year, Cycle.state == CycleState.RUNNING.value
+            Cycle.organisation_id == organisation.id, Cycle.year == year, Cycle.state == CycleState.RUNNING
         )
     )
     if running is not None:
@@ -178,7 +178,7 @@ def start_cycle(
             definition_id=_definition_record(session, plan.definition, now),
             year=plan.year,
             starts_on=plan.starts_on,
-            state=CycleState.RUNNING.value,
+            state=CycleState.RUNNING,
             step_due={k: v.isoformat() for k, v in plan.step_due.items()},
             cloned_from_id=plan.clone_from,
             created_at=now,
@@ -267,7 +267,7 @@ def clone_last_year(runtime: Runtime, actor: str = "cli", starts_on: dt.date | N
     with runtime.sessions() as session:
         latest = session.scalars(
             select(Cycle)
-            .where(Cycle.state != CycleState.CANCELLED.value)
+            .where(Cycle.state != CycleState.CANCELLED)
             .order_by(Cycle.year.desc(), Cycle.id.desc())
             .limit(1)
         ).first()

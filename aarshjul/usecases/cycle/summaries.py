@@ -27,7 +27,7 @@ def queue_weekly_summaries(session: Session, now: dt.datetime) -> int:
     rows = session.execute(
         select(Cycle.id, Person.id.label("person_id"), Person.email, Person.language, Person.active_to)
         .join(Person, Person.organisation_id == Cycle.organisation_id)
-        .where(Cycle.state == CycleState.RUNNING.value, Person.role == Role.HR.value)
+        .where(Cycle.state == CycleState.RUNNING, Person.role == Role.HR)
         .order_by(Cycle.id, Person.id)
     ).all()
     today = local_date(now)

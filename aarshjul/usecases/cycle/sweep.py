@@ -140,7 +140,7 @@ def _reminders_and_escalations(
 ) -> list[OutgoingMessage]:
     zone = contexts.zone
     # Tasks of running cycles, and evaluation and follow-up tasks whatever their cycle's state.
-    live = (Cycle.state == CycleState.RUNNING.value) | HumanTask.step_key.in_(LIVES_ON_STEP_KEYS)
+    live = (Cycle.state == CycleState.RUNNING) | HumanTask.step_key.in_(LIVES_ON_STEP_KEYS)
     horizon = contexts.today + dt.timedelta(days=120)
     rows = session.execute(
         select(
@@ -225,7 +225,7 @@ def _evaluations(session: Session, contexts: _Contexts, now: dt.datetime, report
     has_task = exists().where(HumanTask.measure_id == Measure.id, HumanTask.step_key == EVALUATION_STEP_KEY)
     candidates = session.execute(
         select(Measure.id, Measure.cycle_id, Measure.unit_id, Measure.owner_id, Measure.evaluate_on, Measure.last_year)
-        .where(Measure.state == MeasureState.APPROVED.value, ~has_task)
+        .where(Measure.state == MeasureState.APPROVED, ~has_task)
         .order_by(Measure.id)
     ).all()
     rows = []
@@ -248,7 +248,7 @@ def _evaluations(session: Session, contexts: _Contexts, now: dt.datetime, report
                 "subject_person_id": None,
                 "measure_id": m.id,
                 "assignee_id": owner,
-                "state": TaskState.OPEN.value,
+                "state": TaskState.OPEN,
                 "due_on": due,
                 "reminders_sent": reminders_passed(due, EVALUATION_REMINDERS, now, contexts.zone),
                 "escalation_level": 0,

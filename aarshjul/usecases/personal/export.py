@@ -173,7 +173,7 @@ def _export(session: Session, runtime: Runtime, person: Person, now: dt.datetime
         session.scalars(
             select(Person.name).where(
                 Person.organisation_id == person.organisation_id,
-                Person.role == Role.HR.value,
+                Person.role == Role.HR,
                 Person.active_to.is_(None) | (Person.active_to >= today),
             )
         )

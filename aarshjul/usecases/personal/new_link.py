@@ -37,8 +37,8 @@ def request_new_link(runtime: Runtime, address: str, now: dt.datetime | None = N
     window = int(now.timestamp() // WINDOW.total_seconds())
     with unit_of_work(runtime.sessions) as session:
         open_tasks = or_(
-            HumanTask.state.in_([TaskState.OPEN.value, TaskState.RETURNED.value]),
-            and_(HumanTask.state == TaskState.SUBMITTED.value, HumanTask.closed_at.is_(None)),
+            HumanTask.state.in_([TaskState.OPEN, TaskState.RETURNED]),
+            and_(HumanTask.state == TaskState.SUBMITTED, HumanTask.closed_at.is_(None)),
         )
         rows = session.execute(
             select(Person.id, Person.email, Person.language, HumanTask.id.label("task_id"))

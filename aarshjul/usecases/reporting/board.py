@@ -40,10 +40,10 @@ from aarshjul.usecases.reporting.failed_notifications import failed_notification
 from aarshjul.usecases.reporting.followups import follow_up_counts
 from aarshjul.usecases.reporting.unit_tree import _UnitInfo, _units, subtree, tree_order
 
-_LIVE = (TaskState.OPEN.value, TaskState.SUBMITTED.value, TaskState.RETURNED.value)
+_LIVE = (TaskState.OPEN, TaskState.SUBMITTED, TaskState.RETURNED)
 
 
-_SUBMITTED = TaskState.SUBMITTED.value
+_SUBMITTED = TaskState.SUBMITTED
 
 LATE_LIST_LIMIT = 500  #: the page and the JSON list at most this many late tasks; ``late_total`` has them all
 FAILED_LIST_LIMIT = 200  #: the newest this many undeliverable emails
@@ -316,16 +316,16 @@ def _people_counts(
     return counts
 
 
-_NOT_STARTED, _DONE, _SKIPPED = UnitStepState.WAITING.value, UnitStepState.DONE.value, UnitStepState.SKIPPED.value
+_NOT_STARTED, _DONE, _SKIPPED = UnitStepState.WAITING, UnitStepState.DONE, UnitStepState.SKIPPED
 
 
-_CELL_NOT_STARTED, _CELL_OPEN, _CELL_DONE = CellState.NOT_STARTED.value, CellState.OPEN.value, CellState.DONE.value
+_CELL_NOT_STARTED, _CELL_OPEN, _CELL_DONE = CellState.NOT_STARTED, CellState.OPEN, CellState.DONE
 
 
 _CELL_OVERDUE, _CELL_ESCALATED, _CELL_SKIPPED = (
-    CellState.OVERDUE.value,
-    CellState.ESCALATED.value,
-    CellState.SKIPPED.value,
+    CellState.OVERDUE,
+    CellState.ESCALATED,
+    CellState.SKIPPED,
 )
 
 

@@ -13,6 +13,7 @@ from aarshjul.db.models import (
     CycleDefinitionRecord,
 )
 from aarshjul.domain.cycle_spec import CycleDefinition, parse_definition
+from aarshjul.domain.enums import CycleState
 from aarshjul.domain.errors import NotFound
 from aarshjul.usecases.reporting.board_model import CycleInfo, _Model
 
@@ -20,7 +21,9 @@ from aarshjul.usecases.reporting.board_model import CycleInfo, _Model
 def latest_cycle_id(session: Session) -> int | None:
     """The running cycle of the latest year, else the latest cycle of any state."""
     return session.scalar(
-        select(Cycle.id).order_by((Cycle.state == "running").desc(), Cycle.year.desc(), Cycle.id.desc()).limit(1)
+        select(Cycle.id)
+        .order_by((Cycle.state == CycleState.RUNNING).desc(), Cycle.year.desc(), Cycle.id.desc())
+        .limit(1)
     )
 
 

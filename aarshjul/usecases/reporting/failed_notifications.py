@@ -51,7 +51,7 @@ def failed_notifications(session: Session, cycle_id: int | None = None) -> list[
         select(Notification, Person.name, last_attempt.c.at)
         .outerjoin(Person, Person.id == Notification.recipient_id)
         .outerjoin(last_attempt, last_attempt.c.notification_id == Notification.id)
-        .where(Notification.state == NotificationState.FAILED.value)
+        .where(Notification.state == NotificationState.FAILED)
         .order_by(Notification.id.desc())
     ).all()
     contexts = {notification.id: dict(notification.context or {}) for notification, _, _ in rows}

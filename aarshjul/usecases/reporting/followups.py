@@ -27,8 +27,8 @@ def follow_up_counts(session: Session, cycle_id: int) -> dict[int, FollowUpCount
     rows = session.execute(
         select(
             HumanTask.unit_id,
-            func.sum(case((HumanTask.state == TaskState.SUBMITTED.value, 1), else_=0)),
-            func.sum(case((HumanTask.state.in_([TaskState.OPEN.value, TaskState.RETURNED.value]), 1), else_=0)),
+            func.sum(case((HumanTask.state == TaskState.SUBMITTED, 1), else_=0)),
+            func.sum(case((HumanTask.state.in_([TaskState.OPEN, TaskState.RETURNED]), 1), else_=0)),
         )
         .where(HumanTask.cycle_id == cycle_id, HumanTask.step_key == FOLLOW_UP_STEP_KEY)
         .group_by(HumanTask.unit_id)

@@ -30,7 +30,7 @@ from aarshjul.usecases.reporting.answers import FormField, flatten
 from forms.messages import CHOICE_LABELS
 from forms.registry import FORMS
 
-PLANNED_STATES = (MeasureState.APPROVED.value, MeasureState.EVALUATED.value)
+PLANNED_STATES = (MeasureState.APPROVED, MeasureState.EVALUATED)
 
 
 _Model = ConfigDict(frozen=True)
@@ -145,7 +145,7 @@ def _period(session: Session, period_id: int | None) -> StrategyPeriod:
         return period
     latest_cycle_period = session.scalar(
         select(Cycle.period_id)
-        .where(Cycle.state != CycleState.CANCELLED.value)
+        .where(Cycle.state != CycleState.CANCELLED)
         .order_by(Cycle.year.desc(), Cycle.id.desc())
         .limit(1)
     )
@@ -229,7 +229,7 @@ def _evaluations(session: Session, measure_ids: list[int]) -> dict[int, MeasureE
         .where(
             HumanTask.measure_id.in_(measure_ids),
             HumanTask.step_key == EVALUATION_STEP_KEY,
-            HumanTask.state == TaskState.SUBMITTED.value,
+            HumanTask.state == TaskState.SUBMITTED,
         )
     )
     return {
@@ -254,7 +254,7 @@ def _needs_roll_up(
         year = session.scalar(
             select(func.max(Cycle.year))
             .join(CriticalNeed, CriticalNeed.cycle_id == Cycle.id)
-            .where(Cycle.period_id == period.id, Cycle.state != CycleState.CANCELLED.value)
+            .where(Cycle.period_id == period.id, Cycle.state != CycleState.CANCELLED)
         )
     if year is None:
         return None, []
@@ -265,7 +265,7 @@ def _needs_roll_up(
         .where(
             Cycle.period_id == period.id,
             Cycle.year == year,
-            Cycle.state != CycleState.CANCELLED.value,
+            Cycle.state != CycleState.CANCELLED,
             CriticalNeed.retired.is_(False),
         )
         .order_by(CriticalNeed.id)

@@ -35,7 +35,7 @@ class MeasureProposal(MeasureDescription):
 
 
 def measure_proposals(
-    session: Session, cycle_id: int | None = None, states: tuple[str, ...] = (MeasureState.PROPOSED.value,)
+    session: Session, cycle_id: int | None = None, states: tuple[str, ...] = (MeasureState.PROPOSED,)
 ) -> list[MeasureProposal]:
     query = (
         select(Measure, Unit.name, CriticalNeed, CompetenceArea.name, UnitGoal.title, StrategicGoal.title)

@@ -128,7 +128,7 @@ def unit_detail(session: Session, cycle_id: int, unit_id: int, *, today: dt.date
                 state=task.state,
             )
         )
-    submitted_tasks = [(t, s) for t, _, s in tasks if t.state == TaskState.SUBMITTED.value]
+    submitted_tasks = [(t, s) for t, _, s in tasks if t.state == TaskState.SUBMITTED]
     latest = _latest_submissions(session, [t.id for t, _ in submitted_tasks])
     submitters = sorted({s.submitted_by_id for s in latest.values()})
     names = {

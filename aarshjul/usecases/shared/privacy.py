@@ -21,7 +21,7 @@ def may_read_talk(session: Session, task: HumanTask, viewer_id: int, today: dt.d
     if subject is None or viewer_id == subject:
         return viewer_id == subject
     viewer = session.get(Person, viewer_id)
-    if viewer is None or viewer.role == Role.HR.value:
+    if viewer is None or viewer.role == Role.HR:
         return False
     cycle = session.get(Cycle, task.cycle_id)
     if cycle is None:

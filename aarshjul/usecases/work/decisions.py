@@ -41,14 +41,14 @@ def project_decision(
         raise NotFound(f"task {task.id} names no measure")
     found = _REVISION.search(task.natural_key)
     asked_for = int(found.group(1)) if found else measure.revision
-    if measure.state != MeasureState.PROPOSED.value or measure.revision != asked_for:
+    if measure.state != MeasureState.PROPOSED or measure.revision != asked_for:
         raise Conflict("the proposal has changed since this approval was asked for; a new approval task follows")
     before = _decision_facts(measure)
     measure.hr_comment, measure.decided_at = form.comment, now
     if form.decision is MeasureDecision.APPROVE:
-        measure.state = MeasureState.APPROVED.value
+        measure.state = MeasureState.APPROVED
     else:
-        measure.state = MeasureState.RETURNED.value
+        measure.state = MeasureState.RETURNED
         _return_proposal(session, runtime, task, measure, now)
     # The decision on the measure itself, beside the approval task's task.submit: the audit log
     # answers "who approved this measure, which revision, with what comment" without joining tasks.
@@ -71,7 +71,7 @@ def _return_proposal(
                 HumanTask.cycle_id == approval.cycle_id,
                 HumanTask.unit_id == approval.unit_id,
                 HumanTask.form_key == FormKey.MEASURE_PROPOSAL,
-                HumanTask.state == TaskState.SUBMITTED.value,
+                HumanTask.state == TaskState.SUBMITTED,
             )
         )
     )
@@ -81,7 +81,7 @@ def _return_proposal(
     _org, contacts = load_org(session, cycle.organisation_id, today_for(now, runtime.settings.zone))
     messages = []
     for proposal in proposals:
-        proposal.state = TaskState.RETURNED.value
+        proposal.state = TaskState.RETURNED
         contact = contacts.get(proposal.assignee_id)
         if contact is not None:
             key = f"measure_returned:t{proposal.id}:m{measure.id}:r{measure.revision}"

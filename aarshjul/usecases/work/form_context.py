@@ -19,7 +19,7 @@ from aarshjul.db.models import (
     StrategyPeriod,
     UnitGoal,
 )
-from aarshjul.domain.enums import MeasureState
+from aarshjul.domain.enums import FormKey, MeasureState
 from aarshjul.usecases.shared.submissions import latest_submitted
 from forms.fields import FormRules, RefKind
 from forms.models import TalkPreparationForm
@@ -197,7 +197,7 @@ def task_inputs(session: Session, task: HumanTask, today: dt.date) -> TaskInputs
     main_titles = {g.id: f"{g.code} {g.title}" for g in mains}
     goal_titles = {g.id: g.title for g in all_goals.values()}
 
-    offered = AMENDABLE_MEASURES if task.form_key == "measure_proposal" else LIVE_MEASURES
+    offered = AMENDABLE_MEASURES if task.form_key == FormKey.MEASURE_PROPOSAL else LIVE_MEASURES
     usable_measures = [m for m in measures if MeasureState(m.state) in offered]
     choices: dict[str, list[tuple[int, str]]] = {
         RefKind.MAIN_GOAL: [(g.id, main_titles[g.id]) for g in mains],

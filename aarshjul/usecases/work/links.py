@@ -65,13 +65,13 @@ def task_by_link(session: Session, runtime: Runtime, token: str, lock: bool = Fa
 
 
 def mode_of(session: Session, runtime: Runtime, task: HumanTask, now: dt.datetime) -> Mode:
-    if task.state == TaskState.CANCELLED.value:
+    if task.state == TaskState.CANCELLED:
         raise LinkRefused(LinkReason.CANCELLED)
     cycle = session.get(Cycle, task.cycle_id)
     closed_at = task.closed_at
     # Evaluation and follow-up tasks outlive their cycle; a closed cycle closes only its step tasks.
     lives_on = task.step_key in LIVES_ON_STEP_KEYS
-    if closed_at is None and cycle is not None and cycle.state != CycleState.RUNNING.value and not lives_on:
+    if closed_at is None and cycle is not None and cycle.state != CycleState.RUNNING and not lives_on:
         closed_at = cycle.closed_at or now
     if closed_at is not None:
         if task.submitted_at is not None and now - closed_at <= dt.timedelta(days=runtime.settings.link_grace_days):

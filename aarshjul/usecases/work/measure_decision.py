@@ -26,7 +26,7 @@ def decide_measure(runtime: Runtime, measure_id: int, decision: str, comment: st
     now = runtime.clock()
     with unit_of_work(runtime.sessions) as session:
         person = session.get(Person, actor)
-        if person is None or person.role != Role.HR.value:
+        if person is None or person.role != Role.HR:
             raise Forbidden("only HR decides on measures")
         measure = session.get(Measure, measure_id)
         if measure is None:
@@ -36,7 +36,7 @@ def decide_measure(runtime: Runtime, measure_id: int, decision: str, comment: st
             .where(
                 HumanTask.measure_id == measure_id,
                 HumanTask.form_key == FormKey.MEASURE_APPROVAL,
-                HumanTask.state.in_([TaskState.OPEN.value, TaskState.RETURNED.value]),
+                HumanTask.state.in_([TaskState.OPEN, TaskState.RETURNED]),
                 HumanTask.natural_key.endswith(f":r{measure.revision}"),
             )
             .with_for_update()

@@ -15,6 +15,7 @@ from aarshjul.db.models import (
     Unit,
 )
 from aarshjul.domain.cycle_spec import LocalizedText
+from aarshjul.domain.enums import FormKey
 from aarshjul.domain.errors import NotFound
 from aarshjul.domain.followups import EVALUATION_NAME, FOLLOW_UP_NAME, FOLLOW_UP_STEP_KEY
 from aarshjul.runtime import Runtime
@@ -86,7 +87,7 @@ def open_task(runtime: Runtime, token: str) -> OpenedTask:
         mode = mode_of(session, runtime, task, now)
         guard_privacy(session, task, today)
         inputs = task_inputs(session, task, today)
-        if task.form_key == "goal_breakdown" and not may_read_talk(session, task, task.assignee_id, today):
+        if task.form_key == FormKey.GOAL_BREAKDOWN and not may_read_talk(session, task, task.assignee_id, today):
             inputs.context.record = None
         cycle = session.get(Cycle, task.cycle_id)
         unit = session.get(Unit, task.unit_id)

@@ -135,7 +135,7 @@ def _project_needs(
             CriticalNeed.cycle_id == task.cycle_id,
             CriticalNeed.unit_id == task.unit_id,
             CriticalNeed.retired.is_(False),
-            Measure.state.in_([s.value for s in CHAIN_MEASURES]),
+            Measure.state.in_(CHAIN_MEASURES),
         )
     ).all()
     used: dict[int, list[str]] = {}
@@ -146,7 +146,7 @@ def _project_needs(
 
     def fill(row: CriticalNeed, item: NeedItem) -> None:
         row.unit_goal_id, row.competence_area_id, row.title = item.unit_goal_id, item.competence_area_id, item.title
-        row.kind, row.strategy = item.kind.value, item.strategy.value
+        row.kind, row.strategy = item.kind, item.strategy
         row.level_needed, row.level_today = item.level_needed, item.level_today
         row.passive_competence = item.passive_competence
 
@@ -185,14 +185,14 @@ def _project_measures(
     kept: set[int] = set()
     for item in form.measures:
         values = {name: getattr(item, name) for name in _MEASURE_FIELDS}
-        values["learning_form"] = item.learning_form.value
+        values["learning_form"] = item.learning_form
         row = existing.get(item.id) if item.id is not None else None
         if row is None:
             row = Measure(
                 cycle_id=task.cycle_id,
                 unit_id=task.unit_id,
                 owner_id=task.assignee_id,
-                state=MeasureState.PROPOSED.value,
+                state=MeasureState.PROPOSED,
                 revision=1,
                 hr_comment="",
                 **values,
@@ -200,9 +200,9 @@ def _project_measures(
             session.add(row)
         else:
             changed = any(getattr(row, k) != v for k, v in values.items())
-            if row.state == MeasureState.RETURNED.value or (changed and row.state != MeasureState.PROPOSED.value):
+            if row.state == MeasureState.RETURNED or (changed and row.state != MeasureState.PROPOSED):
                 row.revision += 1
-                row.state, row.decided_at = MeasureState.PROPOSED.value, None
+                row.state, row.decided_at = MeasureState.PROPOSED, None
             elif changed:
                 row.revision += 1
             for name, value in values.items():
@@ -210,10 +210,10 @@ def _project_measures(
         session.flush()
         item.id = row.id
         kept.add(row.id)
-    settled = {MeasureState.WITHDRAWN.value, MeasureState.EVALUATED.value}
+    settled = {MeasureState.WITHDRAWN, MeasureState.EVALUATED}
     for row in existing.values():
         if row.id not in kept and row.state not in settled:
-            row.state = MeasureState.WITHDRAWN.value
+            row.state = MeasureState.WITHDRAWN
     return form.model_dump(mode="json")
 
 
@@ -223,9 +223,9 @@ def _project_evaluation(
     measure = session.get(Measure, task.measure_id) if task.measure_id is not None else None
     if measure is None:
         raise NotFound(f"task {task.id} names no measure")
-    if measure.state not in (MeasureState.APPROVED.value, MeasureState.EVALUATED.value):
+    if measure.state not in (MeasureState.APPROVED, MeasureState.EVALUATED):
         raise Conflict(f"measure {measure.id} is {measure.state}; only an approved measure is evaluated")
-    measure.state = MeasureState.EVALUATED.value
+    measure.state = MeasureState.EVALUATED
     return form.model_dump(mode="json")
 
 

@@ -62,7 +62,7 @@ def record_version(
     now: dt.datetime,
 ) -> Receipt:
     data = form.model_dump(mode="json")
-    if task.state == TaskState.SUBMITTED.value:
+    if task.state == TaskState.SUBMITTED:
         latest = next((v for v in reversed(versions_of(session, task.id)) if not v.is_draft), None)
         if latest is not None and fingerprint(latest.data) == fingerprint(data):
             return Receipt(task.id, latest.version, latest.created_at, task.state, repeated=True)
@@ -79,13 +79,13 @@ def record_version(
         )
     )
     before = task.state
-    task.state = TaskState.SUBMITTED.value
+    task.state = TaskState.SUBMITTED
     task.submitted_at = now
     audit(
         session,
         now,
         f"person:{actor_id}",
-        "task.submit" if before != TaskState.SUBMITTED.value else "task.amend",
+        "task.submit" if before != TaskState.SUBMITTED else "task.amend",
         "task",
         task.id,
         before={"state": before},
