@@ -16,9 +16,9 @@ from typing import Any
 from prefect import flow, get_client, tags
 from prefect.runtime import flow_run
 
-from flows.dispatch import dispatch_batch_task
 from notifications.dispatcher import DEFAULT_LIMIT
 from tasks.cycle_tasks import advance_task, cycle_year, running_cycles_task, time_driven_work_task
+from tasks.dispatch_tasks import dispatch_batch_task
 
 ANNUAL_CYCLE_FLOW = "annual_cycle"
 SWEEP_FLOW = "sweep"

@@ -1,8 +1,6 @@
 """The outbox dispatcher as a Prefect flow: served on a one-minute schedule and triggered after
-commits that queued mail. The logic is ``notifications.dispatcher.dispatch_due``; this only wraps it.
-
-Each batch is one task. A retry is safe: rows are claimed with a lease and marked only under their
-claim, so a batch that died half-way leaves nothing to repeat but what was not yet recorded.
+commits that queued mail. The logic is ``notifications.dispatcher.dispatch_due``; each batch is one
+task (tasks/dispatch_tasks.py).
 """
 
 from __future__ import annotations
@@ -11,21 +9,14 @@ import asyncio
 import datetime as dt
 from typing import Any
 
-from prefect import flow, task
+from prefect import flow
 
-from notifications.dispatcher import DEFAULT_LIMIT, dispatch_due
-from tasks.context import flow_runtime
+from notifications.dispatcher import DEFAULT_LIMIT
+from tasks.dispatch_tasks import dispatch_batch_task
 
 DISPATCH_FLOW = "dispatch_outbox"
 DISPATCH_DEPLOYMENT = f"{DISPATCH_FLOW}/dispatch"
 MAX_BATCHES = 20
-
-
-def dispatch_batch(limit: int = DEFAULT_LIMIT, now: dt.datetime | None = None) -> dict[str, int]:
-    return dispatch_due(flow_runtime(), now=now, limit=limit).as_dict()
-
-
-dispatch_batch_task = task(name="dispatch-batch", retries=2, retry_delay_seconds=10)(dispatch_batch)
 
 
 @flow(name=DISPATCH_FLOW, log_prints=False)

@@ -17,9 +17,9 @@ from functools import partial
 from fastapi import BackgroundTasks, Request
 from fastapi.responses import Response
 
+from aarshjul.domain.addresses import normalise_email
 from aarshjul.presentation.i18n import gettext
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.personal.new_link import normalise_email
 from service.pages import message_page, page
 from service.rate_limit import LinkRequestLimiter
 

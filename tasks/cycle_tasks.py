@@ -12,9 +12,8 @@ from typing import Any
 
 from prefect import task
 
-from aarshjul.db.models import Cycle
 from aarshjul.usecases.cycle.advance import advance_cycle
-from aarshjul.usecases.cycle.lifecycle import running_cycle_ids
+from aarshjul.usecases.cycle.lifecycle import running_cycle_ids, year_of_cycle
 from aarshjul.usecases.cycle.sweep import sweep
 from tasks.context import flow_runtime
 
@@ -34,9 +33,7 @@ def time_driven_work(now: dt.datetime | None = None) -> dict[str, Any]:
 
 
 def cycle_year(cycle_id: int) -> int | None:
-    with flow_runtime().sessions() as session:
-        cycle = session.get(Cycle, cycle_id)
-        return cycle.year if cycle is not None else None
+    return year_of_cycle(flow_runtime(), cycle_id)
 
 
 advance_task = task(name="advance-cycle", retries=2, retry_delay_seconds=5)(advance)

@@ -17,7 +17,6 @@ from aarshjul.db.models import CriticalNeed, HumanTask, Measure, Person, Unit, U
 from aarshjul.domain.enums import MeasureState, TaskState
 from aarshjul.links import LinkClaims, make_token
 from aarshjul.runtime import Runtime
-from aarshjul.triggers import InlineTriggers
 from aarshjul.usecases.admin.org_import import seed_demo
 from aarshjul.usecases.cycle.advance import advance_cycle
 from aarshjul.usecases.cycle.start import start_cycle
@@ -25,6 +24,7 @@ from aarshjul.usecases.cycle.sweep import sweep
 from aarshjul.usecases.work.opening import OpenedTask, open_task
 from aarshjul.usecases.work.submitting import submit_form
 from forms.fields import RefKind
+from tests.fakes import InlineTriggers
 
 CYCLE_YEAR = 2027
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +16,10 @@ from typing import Any
 
 import yaml
 
+from aarshjul.domain.addresses import EMAIL
 from aarshjul.domain.enums import Language, Role
 from aarshjul.domain.errors import ImportProblem
 
-EMAIL = re.compile(r"^[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+\.[^@\s<>\"(),;:.]{2,}$")
 CSV_COLUMNS = ("employee_no", "name", "email", "unit", "unit_name", "parent_unit", "role", "language", "deputy")
 REQUIRED_CSV_COLUMNS = ("name", "email", "unit", "role")
 

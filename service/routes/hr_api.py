@@ -12,10 +12,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import select
 
 from aarshjul.clock import local_date
-from aarshjul.db.models import Person
 from aarshjul.domain.errors import InvalidInput
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.admin.hr_access import ApiTokenInfo, api_tokens, revoke_api_token_by_id
@@ -29,7 +27,7 @@ from aarshjul.usecases.reporting import plan as plan_reports
 from aarshjul.usecases.reporting.audit_log import AuditPage, audit_log
 from aarshjul.usecases.reporting.board import cycle_status, cycle_status_json
 from aarshjul.usecases.reporting.board_model import BoardFilters, CycleStatus
-from aarshjul.usecases.reporting.cycles import CycleSummary, load_cycle
+from aarshjul.usecases.reporting.cycles import CycleSummary
 from aarshjul.usecases.reporting.plan_review import PlanWithComments, plan_with_comments
 from aarshjul.usecases.reporting.proposals import MeasureProposal, measure_proposals
 from aarshjul.usecases.reporting.unit_detail import UnitDetail, unit_detail
@@ -223,20 +221,11 @@ def extend(cycle_id: int, body: ExtendDeadline, access: ApiHr, runtime: RuntimeD
     return Changed(changed=changed)
 
 
-def person_id_for(session: SessionDep, email: str | None, person_id: int | None) -> int:
-    if person_id is not None:
-        return person_id
-    found = session.scalar(select(Person.id).where(Person.email == (email or "").strip().lower()))
-    if found is None:
-        raise InvalidInput("assignee_email", "no person has this email")
-    return found
-
-
 @router.post("/cycles/{cycle_id}/reassignments", response_model=Changed)
-def reassign(cycle_id: int, body: Reassign, access: ApiHr, runtime: RuntimeDep, session: SessionDep) -> Changed:
-    load_cycle(session, cycle_id)
-    assignee = person_id_for(session, body.assignee_email, body.assignee_id)
-    return Changed(changed=reassign_tasks(runtime, body.task_ids, assignee, actor=access.principal.actor))
+def reassign(cycle_id: int, body: Reassign, access: ApiHr, runtime: RuntimeDep) -> Changed:
+    assignee: int | str = body.assignee_id if body.assignee_id is not None else (body.assignee_email or "")
+    moved = reassign_tasks(runtime, body.task_ids, assignee, actor=access.principal.actor, cycle_id=cycle_id)
+    return Changed(changed=moved)
 
 
 @router.post("/cycles/{cycle_id}/reminders", response_model=Changed)

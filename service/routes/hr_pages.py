@@ -13,10 +13,8 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from aarshjul.db.models import Person
 from aarshjul.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from aarshjul.presentation.i18n import gettext
 from aarshjul.presentation.templating import render
@@ -29,7 +27,7 @@ from aarshjul.usecases.cycle.start import clone_last_year, preview_cycle, start_
 from aarshjul.usecases.reporting.audit_log import audit_log
 from aarshjul.usecases.reporting.board import cycle_status
 from aarshjul.usecases.reporting.board_model import BoardFilters
-from aarshjul.usecases.reporting.cycles import latest_cycle_id, list_cycles, load_cycle
+from aarshjul.usecases.reporting.cycles import latest_cycle_id, list_cycles
 from aarshjul.usecases.reporting.plan_review import (
     active_reviewers,
     invite_reviewer,
@@ -452,7 +450,6 @@ async def reassign_page(
     cycle_id: int,
     access: PageHr,
     runtime: RuntimeDep,
-    session: SessionDep,
     language: LanguageDep,
 ) -> Response:
     form = await request.form()
@@ -463,11 +460,7 @@ async def reassign_page(
     try:
         if not task_ids:
             raise InvalidInput("task_id", "choose at least one task")
-        assignee = session.scalar(select(Person.id).where(Person.email == email))
-        if assignee is None:
-            raise InvalidInput("assignee_email", "no person has this email")
-        load_cycle(session, cycle_id)
-        reassign_tasks(runtime, task_ids, assignee, actor=access.principal.actor)
+        reassign_tasks(runtime, task_ids, email, actor=access.principal.actor, cycle_id=cycle_id)
     except DomainError as exc:
         return _refused(request, language, exc, back)
     return RedirectResponse(_with_notice(back, "reassigned"), status_code=303)

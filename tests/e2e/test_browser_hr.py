@@ -13,12 +13,12 @@ from sqlalchemy import select, update
 
 from aarshjul.db.models import CompetenceArea, CriticalNeed
 from aarshjul.runtime import Runtime
-from aarshjul.triggers import InlineTriggers
 from aarshjul.usecases.admin.hr_access import set_password
 from aarshjul.usecases.admin.org_import import seed_demo
 from aarshjul.usecases.cycle.advance import advance_cycle
 from notifications.dispatcher import dispatch_due
 from tests.builders import drive_unit, unit_id
+from tests.fakes import InlineTriggers
 from tests.hr_support import HR_EMAIL, HR_PASSWORD
 
 pytestmark = pytest.mark.e2e

@@ -10,7 +10,6 @@ from aarshjul.db.models import Person
 from aarshjul.runtime import Runtime
 from flows.dispatch import DISPATCH_DEPLOYMENT, dispatch_outbox
 from notifications.dev_outbox import list_outbox
-from notifications.flows import dispatch
 from tasks.context import use_runtime
 from tests.notifications_support import add_task, build_world, queue
 
@@ -38,4 +37,4 @@ def test_the_flow_sends_every_due_message_in_batches(prefect_api: None, runtime:
         use_runtime(None)
     assert result["sent"] == 5 and result["batches"] == 3
     assert {e["state"] for e in list_outbox(runtime)} == {"sent"}
-    assert dispatch is dispatch_outbox and DISPATCH_DEPLOYMENT == "dispatch_outbox/dispatch"
+    assert DISPATCH_DEPLOYMENT == "dispatch_outbox/dispatch"

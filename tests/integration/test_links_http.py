@@ -18,7 +18,6 @@ from sqlalchemy import func, select
 from aarshjul.db.models import AuditEvent, HumanTask, Notification, Person, Submission
 from aarshjul.links import LinkClaims, make_token
 from aarshjul.runtime import Runtime
-from aarshjul.triggers import InlineTriggers
 from aarshjul.usecases.admin.hr_access import issue_api_token
 from aarshjul.usecases.cycle.advance import advance_cycle
 from aarshjul.usecases.cycle.lifecycle import close_cycle
@@ -31,6 +30,7 @@ from service.routes import links
 from service.routes.forms import csrf_token
 from tests.builders import TaskRef, demo_cycle, drive_unit, unit_id, valid_input
 from tests.conftest import TEST_SECRET
+from tests.fakes import InlineTriggers
 
 UNIT = "HR"
 

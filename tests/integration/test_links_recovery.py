@@ -13,7 +13,6 @@ from aarshjul.db.models import HumanTask, Notification, Person
 from aarshjul.domain.enums import TaskState
 from aarshjul.links import LinkClaims, make_token
 from aarshjul.runtime import Runtime
-from aarshjul.triggers import RecordingTriggers
 from aarshjul.usecases.work.links import LinkReason, LinkRefused
 from aarshjul.usecases.work.opening import open_task
 from notifications.backends import OutboxBackend
@@ -21,6 +20,7 @@ from notifications.dispatcher import dispatch_due
 from service.app import create_app
 from service.routes.links import link_problem_page
 from tests.conftest import TEST_SECRET
+from tests.fakes import RecordingTriggers
 from tests.notifications_support import World, add_task, build_world
 
 

@@ -7,13 +7,13 @@ from sqlalchemy import select
 
 from aarshjul.db.models import Notification
 from aarshjul.runtime import Runtime
-from aarshjul.triggers import InlineTriggers
 from aarshjul.usecases.cycle.advance import advance_cycle
 from aarshjul.usecases.work.opening import open_task
 from aarshjul.usecases.work.submitting import submit_form
 from notifications.backends import OutboxBackend
 from notifications.dispatcher import dispatch_due
 from tests.builders import demo_cycle, drive_unit, find_tasks, follow_up_task, unit_id, valid_input
+from tests.fakes import InlineTriggers
 
 
 def test_a_follow_up_submission_asks_for_the_dispatcher(runtime: Runtime) -> None:

@@ -19,7 +19,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from aarshjul.clock import OSLO
 from aarshjul.db.engine import unit_of_work
-from aarshjul.db.models import Cycle, HumanTask, Organisation, UnitStep
+from aarshjul.db.models import Cycle, HumanTask, Organisation, Person, UnitStep
+from aarshjul.domain.addresses import normalise_email
 from aarshjul.domain.cycle_spec import CycleDefinition
 from aarshjul.domain.enums import ACTIONABLE_TASK_STATES, CycleState, TaskState
 from aarshjul.domain.errors import Conflict, InvalidInput, NotFound
@@ -51,16 +52,31 @@ def _reassign(session: Session, tasks: Sequence[HumanTask], new_assignee_id: int
     return sorted((task_id, new_assignee_id, version) for task_id, version in versions.items())
 
 
-def reassign_tasks(runtime: Runtime, task_ids: Sequence[int], new_assignee_id: int, actor: str) -> int:
-    """Give open tasks to someone else (leave, illness, deputy). Returns how many were moved."""
+def _person_id(session: Session, person: int | str) -> int:
+    if isinstance(person, int):
+        return person
+    found = session.scalar(select(Person.id).where(Person.email == normalise_email(person)))
+    if found is None:
+        raise InvalidInput("assignee_email", "no person has this email")
+    return found
+
+
+def reassign_tasks(
+    runtime: Runtime, task_ids: Sequence[int], new_assignee: int | str, actor: str, cycle_id: int | None = None
+) -> int:
+    """Give open tasks to someone else (leave, illness, deputy): ``new_assignee`` is a person's id or
+    email address; with ``cycle_id`` every task must belong to that cycle. Returns how many were moved."""
     now = runtime.clock()
     if not task_ids:
         raise InvalidInput("task_ids", "choose at least one task")
     with unit_of_work(runtime.sessions) as session:
+        new_assignee_id = _person_id(session, new_assignee)
+        if cycle_id is not None and session.get(Cycle, cycle_id) is None:
+            raise NotFound(f"cycle {cycle_id} does not exist")
         tasks = list(session.scalars(select(HumanTask).where(HumanTask.id.in_(task_ids)).order_by(HumanTask.id)))
-        missing = sorted(set(task_ids) - {t.id for t in tasks})
+        missing = sorted(set(task_ids) - {t.id for t in tasks if cycle_id is None or t.cycle_id == cycle_id})
         if missing:
-            raise NotFound(f"tasks {missing} do not exist")
+            raise NotFound(f"tasks {missing} do not exist" + (f" in cycle {cycle_id}" if cycle_id else ""))
         closed = [t.id for t in tasks if t.state not in ACTIONABLE_TASK_STATES]
         if closed:
             raise Conflict(f"tasks {closed} are no longer open and cannot be reassigned")

@@ -100,3 +100,9 @@ def cancel_cycle(runtime: Runtime, cycle_id: int, actor: str) -> None:
 def running_cycle_ids(runtime: Runtime) -> list[int]:
     with runtime.sessions() as session:
         return list(session.scalars(select(Cycle.id).where(Cycle.state == CycleState.RUNNING).order_by(Cycle.id)))
+
+
+def year_of_cycle(runtime: Runtime, cycle_id: int) -> int | None:
+    """The cycle's year, for naming its runs; None if there is no such cycle."""
+    with runtime.sessions() as session:
+        return session.scalar(select(Cycle.year).where(Cycle.id == cycle_id))

@@ -25,6 +25,7 @@ from aarshjul.db.models import (
     Submission,
     Unit,
 )
+from aarshjul.domain.addresses import normalise_email
 from aarshjul.domain.enums import Role
 from aarshjul.domain.errors import DomainError
 from aarshjul.personal_links import (
@@ -34,7 +35,6 @@ from aarshjul.personal_links import (
     read_export_token,
 )
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.personal.new_link import normalise_email
 from aarshjul.usecases.shared.cycles import today_for
 from aarshjul.usecases.shared.org import load_org
 from aarshjul.usecases.shared.writes import audit, serialize

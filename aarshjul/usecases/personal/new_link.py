@@ -14,6 +14,7 @@ from sqlalchemy import and_, func, or_, select
 
 from aarshjul.db.engine import unit_of_work
 from aarshjul.db.models import HumanTask, Person
+from aarshjul.domain.addresses import normalise_email
 from aarshjul.domain.enums import TaskState
 from aarshjul.runtime import Runtime
 from notifications.outbox import OutgoingMessage, enqueue_many
@@ -22,10 +23,6 @@ from notifications.outbox import OutgoingMessage, enqueue_many
 WINDOW = dt.timedelta(minutes=15)
 #: A new-link email that could not go out within a day is stale; the person will ask again.
 LIFETIME = dt.timedelta(days=1)
-
-
-def normalise_email(address: str) -> str:
-    return address.strip().lower()
 
 
 def request_new_link(runtime: Runtime, address: str, now: dt.datetime | None = None) -> int:

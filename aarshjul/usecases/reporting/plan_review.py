@@ -23,11 +23,10 @@ from sqlalchemy.orm import Session
 
 from aarshjul.db.engine import unit_of_work
 from aarshjul.db.models import CompetenceArea, Cycle, Measure, PlanComment, PlanReviewer
+from aarshjul.domain.addresses import EMAIL, normalise_email
 from aarshjul.domain.errors import Conflict, DomainError, InvalidInput, NotFound
-from aarshjul.domain.org_import import EMAIL
 from aarshjul.personal_links import BadPersonalLink, ReviewClaims, read_review_token
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.personal.new_link import normalise_email
 from aarshjul.usecases.reporting.plan import PLANNED_STATES, CompetencePlan, competence_plan
 from aarshjul.usecases.shared.writes import audit
 from notifications.outbox import OutgoingMessage, enqueue

@@ -1,0 +1,33 @@
+"""Fakes of the ports the use cases depend on, subclassing nothing but honouring their protocols."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+
+class RecordingTriggers:
+    """Remembers what was asked for; tests assert on it."""
+
+    def __init__(self) -> None:
+        self.advanced: list[int] = []
+        self.dispatched = 0
+
+    def advance(self, cycle_id: int) -> None:
+        self.advanced.append(cycle_id)
+
+    def dispatch(self) -> None:
+        self.dispatched += 1
+
+
+class InlineTriggers:
+    """Runs the work at once in this process (tests and the CLI)."""
+
+    def __init__(self, advance: Callable[[int], object], dispatch: Callable[[], object]) -> None:
+        self._advance = advance
+        self._dispatch = dispatch
+
+    def advance(self, cycle_id: int) -> None:
+        self._advance(cycle_id)
+
+    def dispatch(self) -> None:
+        self._dispatch()
