@@ -230,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--now",
         type=lambda t: _parse_moment(t, zone),
-        help="run as of this moment (ISO date or datetime, Europe/Oslo unless a zone is given)",
+        help=f"run as of this moment (ISO date or datetime, {zone.key} unless a zone is given)",
     )
 
     outbox = add("outbox", cmd_outbox, "Show the local mail outbox", commands)

@@ -1,4 +1,7 @@
-"""One clock for all time logic, so a sweep can run "as of" a moment and tests can step through a year."""
+"""One clock for all time logic, so a sweep can run "as of" a moment and tests can step through a year.
+
+The organisation's time zone is always passed in (from the settings), never assumed.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,6 @@ from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 Clock = Callable[[], dt.datetime]
-
-OSLO = ZoneInfo("Europe/Oslo")
 
 
 def system_clock() -> dt.datetime:
@@ -22,13 +23,13 @@ def fixed_clock(moment: dt.datetime) -> Clock:
     return lambda: at
 
 
-def end_of_day_utc(day: dt.date, zone: ZoneInfo = OSLO) -> dt.datetime:
+def end_of_day_utc(day: dt.date, zone: ZoneInfo) -> dt.datetime:
     """A deadline date means the end of that day in the organisation's time zone."""
     local = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0, 0), tzinfo=zone)
     return local.astimezone(dt.UTC)
 
 
-def local_date(moment: dt.datetime, zone: ZoneInfo = OSLO) -> dt.date:
+def local_date(moment: dt.datetime, zone: ZoneInfo) -> dt.date:
     return moment.astimezone(zone).date()
 
 

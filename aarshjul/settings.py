@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from aarshjul.domain.enums import Language
+
 WEAK_SECRETS = {"secret", "changeme", "change-me", "password", "development", "dev"}
 MIN_SECRET_LENGTH = 32
 
@@ -29,7 +31,7 @@ class Settings(BaseSettings):
     demo: bool = False
     environment: Literal["development", "production"] = "development"
     time_zone: str = "Europe/Oslo"
-    default_language: Literal["nb", "en"] = "nb"
+    default_language: Language = Language.NB
 
     mail_backend: Literal["outbox", "sendgrid", "smtp"] = "outbox"
     mail_from: str = "Årshjul <aarshjul@example.no>"

@@ -38,7 +38,7 @@ from aarshjul.domain.followups import FOLLOW_UP_STEP_KEY
 from aarshjul.domain.progression import EVALUATION_STEP_KEY
 from aarshjul.links import LinkClaims, task_url
 from aarshjul.personal_links import ExportClaims, FollowUpClaims, ReviewClaims, export_url, follow_up_url, review_url
-from aarshjul.presentation.i18n import gettext, normalise
+from aarshjul.presentation.i18n import gettext, supported
 from aarshjul.presentation.templating import format_date, format_datetime, render
 from aarshjul.settings import Settings
 from notifications.backends import Attachment
@@ -118,6 +118,12 @@ class _Reader:
 
     def _(self, message: str) -> str:
         return gettext(self.language, message)
+
+    def date(self, value: dt.date | dt.datetime | str | None) -> str:
+        return format_date(value, self.language, self.settings.zone)
+
+    def moment(self, value: dt.datetime) -> str:
+        return format_datetime(value, self.language, self.settings.zone)
 
     def tasks(self, ids: Iterable[int]) -> list[_Task]:
         wanted = sorted({int(i) for i in ids})
@@ -203,7 +209,7 @@ class _Reader:
             "title": self.task_title(task),
             "unit": task.unit_name,
             "about": task.subject_name or task.measure_title,
-            "due": format_date(task.due_on, self.language),
+            "due": self.date(task.due_on),
             "days_left": (task.due_on - self.today).days,
             "url": self.link(task) if with_link else None,
         }
@@ -280,7 +286,7 @@ def _late_lines(reader: _Reader, message: QueuedMessage) -> list[dict[str, Any]]
             "title": reader.task_title(task),
             "unit": task.unit_name,
             "about": task.subject_name or task.measure_title,
-            "due": format_date(task.due_on, reader.language),
+            "due": reader.date(task.due_on),
             "days_late": days_late,
         }
         keyed.append(((task.unit_name, reader.step_number(task), task.part_key, person or "", task.id), line))
@@ -358,7 +364,7 @@ def _cycle_steps(reader: _Reader, cycle: Cycle) -> list[dict[str, Any]]:
         {
             "key": step.key,
             "title": f"{step.number}. {step.name.get(reader.language)}",
-            "due": format_date(cycle.step_due.get(step.key), reader.language),
+            "due": reader.date(cycle.step_due.get(step.key)),
         }
         for step in definition.active_steps
         if step.key in cycle.step_due
@@ -374,7 +380,7 @@ def _cycle_started(reader: _Reader, message: QueuedMessage) -> _View | None:
         subject,
         {
             "year": cycle.year,
-            "starts_on": format_date(cycle.starts_on, reader.language),
+            "starts_on": reader.date(cycle.starts_on),
             "steps": _cycle_steps(reader, cycle),
             "board_url": reader.url(BOARD_PATH),
         },
@@ -421,7 +427,7 @@ def _talk_scheduled(reader: _Reader, message: QueuedMessage) -> _View | None:
     employee = reader.person(task.subject_person_id)
     if leader is None or employee is None:
         return None
-    when = format_datetime(starts_at, reader.language, reader.settings.zone)
+    when = reader.moment(starts_at)
     summary = reader._("Goal and development talk: {leader} and {employee}").format(
         leader=leader.name, employee=employee.name
     )
@@ -470,7 +476,7 @@ def _personal_data_link(reader: _Reader, message: QueuedMessage) -> _View | None
     if claims.expires_at() <= reader.now:
         return None
     url = export_url(reader.settings.base_url, reader.settings.secret(), claims)
-    expires = format_datetime(claims.expires_at(), reader.language, reader.settings.zone)
+    expires = reader.moment(claims.expires_at())
     return _View(reader._("Your data in Årshjul"), {"url": url, "expires": expires})
 
 
@@ -483,7 +489,7 @@ def _plan_review_invitation(reader: _Reader, message: QueuedMessage) -> _View | 
     period = reader.session.get(StrategyPeriod, reviewer.period_id)
     claims = ReviewClaims(reviewer.id, int(reviewer.invited_at.timestamp()))
     url = review_url(reader.settings.base_url, reader.settings.secret(), claims)
-    expires = format_date(reviewer.expires_at, reader.language, reader.settings.zone)
+    expires = reader.date(reviewer.expires_at)
     subject = reader._("Comment on the draft competence plan {period}").format(period=period.name if period else "")
     return _View(
         subject,
@@ -515,7 +521,7 @@ def compose(session: Session, message: QueuedMessage, settings: Settings, now: d
     builder = BUILDERS.get(message.template)
     if builder is None:
         raise UnknownTemplate(message.template)
-    language = normalise(message.language)
+    language = supported(message.language)
     zone = settings.zone
     reader = _Reader(session, settings, now, language)
     view = builder(reader, message)

@@ -15,8 +15,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aarshjul.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
-from aarshjul.presentation.i18n import gettext, negotiate
+from aarshjul.presentation.i18n import gettext
 from aarshjul.runtime import Runtime
+from service.deps import get_language
 from service.pages import message_page
 
 log = logging.getLogger(__name__)
@@ -67,10 +68,7 @@ async def _too_large(scope: Scope, send: Send) -> None:
         body = b'{"detail":[{"loc":["body"],"msg":"the request body is larger than 1 MB","type":"too_large"}]}'
         content_type = b"application/json"
     else:
-        language = "nb"
-        for key, value in scope.get("headers") or []:
-            if key == b"accept-language":
-                language = negotiate(None, value.decode("latin-1"))
+        language = get_language(Request(scope))
         title = gettext(language, "The request is too large")
         text_ = gettext(language, "What you sent is larger than 1 MB. Shorten the text and try again.")
         body = f"<!doctype html><meta charset=utf-8><title>{title}</title><h1>{title}</h1><p>{text_}</p>".encode()
@@ -81,10 +79,6 @@ async def _too_large(scope: Scope, send: Send) -> None:
 
 def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path == "/healthz"
-
-
-def _language(request: Request) -> str:
-    return negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -127,7 +121,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if _wants_json(request):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-        language = _language(request)
+        language = get_language(request)
         if exc.status_code == 404:
             return message_page(
                 request,
@@ -173,7 +167,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         if _wants_json(request):
             return JSONResponse({"detail": "internal error; nothing was saved"}, status_code=500)
-        language = _language(request)
+        language = get_language(request)
         return message_page(
             request,
             language,

@@ -28,7 +28,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from aarshjul.clock import local_date
 from aarshjul.domain.errors import Forbidden, NotFound
-from aarshjul.presentation.i18n import gettext, negotiate
+from aarshjul.presentation.i18n import gettext
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.admin.hr_access import (
     HrPrincipal,
@@ -37,7 +37,7 @@ from aarshjul.usecases.admin.hr_access import (
     principal_for_token,
     sign_in,
 )
-from service.deps import RuntimeDep
+from service.deps import RuntimeDep, get_language
 from service.pages import message_page, page
 
 SESSION_COOKIE = "aarshjul_hr"
@@ -199,13 +199,13 @@ class HrPageRoute(APIRoute):
                 return await original(request)
             except SignInRequired:
                 runtime: Runtime = request.app.state.runtime
-                language = negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
+                language = get_language(request)
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 if request.method not in SAFE_METHODS:
                     target = request.headers.get("referer", "") or request.url.path
                 return sign_in_method(runtime).start(request, language, _safe_next(target), status_code=401)
             except NotHr:
-                language = negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
+                language = get_language(request)
                 title = gettext(language, "Only for HR")
                 return message_page(request, language, title, [gettext(language, "Only HR may see this page.")], 403)
 

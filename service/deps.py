@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from aarshjul.domain.enums import Language
 from aarshjul.presentation.i18n import negotiate
 from aarshjul.runtime import Runtime
 
@@ -23,10 +24,11 @@ def get_session(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Iterator[S
         yield session
 
 
-def get_language(request: Request) -> str:
+def get_language(request: Request) -> Language:
+    """``?lang=`` wins, then the browser's Accept-Language, then bokmål."""
     return negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SessionDep = Annotated[Session, Depends(get_session)]
-LanguageDep = Annotated[str, Depends(get_language)]
+LanguageDep = Annotated[Language, Depends(get_language)]

@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from aarshjul.presentation.templating import OSLO, render
-
-LANGUAGES = ("nb", "en")
+from aarshjul.presentation.i18n import LANGUAGES
+from aarshjul.presentation.templating import render
+from aarshjul.settings import get_settings
 
 
 def lang_query(request: Request, **extra: str) -> str:
@@ -27,20 +28,27 @@ def language_links(request: Request) -> dict[str, str]:
     """For each language, this page's query string in that language. The other parameters stay, so
     switching language keeps, say, the board's filters."""
     kept = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
-    return {code: "?" + urlencode([*kept, ("lang", code)]) for code in LANGUAGES}
+    return {code.value: "?" + urlencode([*kept, ("lang", code.value)]) for code in LANGUAGES}
+
+
+def zone_of(request: Request) -> ZoneInfo:
+    """The organisation's time zone, from the settings of the runtime serving the request."""
+    runtime = getattr(getattr(request.scope.get("app"), "state", None), "runtime", None)
+    if runtime is not None:
+        return runtime.settings.zone
+    # A request that never reached the app (an ASGI middleware, a test) has no runtime: the settings
+    # this process would build one from say which zone it is.
+    return get_settings().zone
 
 
 def page(
     request: Request, template: str, context: Mapping[str, Any], language: str, status_code: int = 200
 ) -> HTMLResponse:
-    # A page can be rendered for a request that never reached the app (an ASGI middleware, a test).
-    runtime = getattr(getattr(request.scope.get("app"), "state", None), "runtime", None)
-    zone = runtime.settings.zone if runtime is not None else OSLO
     html = render(
         template,
         {**context, "request_path": request.url.path, "language_links": language_links(request)},
         language,
-        zone,
+        zone_of(request),
     )
     return HTMLResponse(html, status_code=status_code, headers={"Content-Language": language})
 

@@ -17,7 +17,9 @@ class Role(StrEnum):
 
 
 class Language(StrEnum):
-    """The languages the product speaks; bokmål first."""
+    """The languages the product speaks, bokmål first: the one list that language negotiation, the
+    language links, the organisation file and the plan's reviewers all follow. A language is added here
+    and as a folder of catalogues under aarshjul/presentation/locale/."""
 
     NB = "nb"
     EN = "en"

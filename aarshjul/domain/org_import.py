@@ -191,11 +191,11 @@ def _person(row: Mapping[str, str], where: str, source: str, problems: list[str]
     except ValueError:
         problems.append(f'{source} {where}: unknown role "{row.get("role", "")}" (use hr, leader or employee)')
         role = Role.EMPLOYEE
-    language_text = (row.get("language") or "nb").lower()
+    language_text = (row.get("language") or Language.NB).lower()
     try:
         language = Language(language_text)
     except ValueError:
-        problems.append(f'{source} {where}: unknown language "{language_text}" (use nb or en)')
+        problems.append(f'{source} {where}: unknown language "{language_text}" (use {" or ".join(Language)})')
         language = Language.NB
     active_from = None
     if row.get("active_from"):

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from aarshjul.clock import OSLO, local_date
+from aarshjul.clock import local_date
 from aarshjul.domain.cycle_spec import CycleDefinition, PartSpec, StepSpec
 from aarshjul.domain.enums import AssigneeRule, MeasureState, PartScope, Role, TaskState, UnitStepState
 from aarshjul.domain.schedule import reminders_passed, task_due_date
@@ -286,7 +286,7 @@ class CyclePlanner:
         step_due: Mapping[str, dt.date],
         org: OrgChart,
         now: dt.datetime,
-        zone: ZoneInfo = OSLO,
+        zone: ZoneInfo,
     ) -> None:
         self.definition = definition
         self.cycle_id = cycle_id

@@ -1,7 +1,7 @@
 """Time rules of the cycle: task due dates, reminder and escalation rungs, evaluation dates.
 
 Everything takes "now" from the caller (one clock), so a sweep can run as of any moment. A date
-means the end of that day in the organisation's time zone (Europe/Oslo by default).
+means the end of that day in the organisation's time zone, which the caller passes in from the settings.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from aarshjul.clock import OSLO, end_of_day_utc, local_date
+from aarshjul.clock import end_of_day_utc, local_date
 from aarshjul.domain.cycle_spec import EscalationRung
 
 #: Evaluation tasks belong to no step; they get the standard ladders.
@@ -35,7 +35,7 @@ def evaluation_date(evaluate_on: dt.date | None, last_year: int) -> dt.date:
     return evaluate_on if evaluate_on is not None else dt.date(last_year, 12, 31)
 
 
-def days_late(due_on: dt.date, now: dt.datetime, zone: ZoneInfo = OSLO) -> int:
+def days_late(due_on: dt.date, now: dt.datetime, zone: ZoneInfo) -> int:
     return (local_date(now, zone) - due_on).days
 
 
@@ -44,13 +44,13 @@ def _reminder_ladder(days_before: Sequence[int]) -> list[int]:
     return sorted(set(days_before), reverse=True)
 
 
-def reminder_moment(due_on: dt.date, days_before: int, zone: ZoneInfo = OSLO) -> dt.datetime:
+def reminder_moment(due_on: dt.date, days_before: int, zone: ZoneInfo) -> dt.datetime:
     """A reminder "N days before" goes out as the day N days before the due date begins (local
     midnight), so it can say "due in N days" all that day."""
     return end_of_day_utc(due_on - dt.timedelta(days=days_before + 1), zone)
 
 
-def reminders_passed(due_on: dt.date, days_before: Sequence[int], now: dt.datetime, zone: ZoneInfo = OSLO) -> int:
+def reminders_passed(due_on: dt.date, days_before: Sequence[int], now: dt.datetime, zone: ZoneInfo) -> int:
     """How many rungs of the reminder ladder have come by ``now``.
 
     Used when a task opens or its deadline moves: rungs already behind us are counted as sent, so
@@ -66,7 +66,7 @@ class ReminderDue:
 
 
 def reminder_due(
-    due_on: dt.date, days_before: Sequence[int], rungs_sent: int, now: dt.datetime, zone: ZoneInfo = OSLO
+    due_on: dt.date, days_before: Sequence[int], rungs_sent: int, now: dt.datetime, zone: ZoneInfo
 ) -> ReminderDue | None:
     """The reminder to send now, if any. After downtime several rungs may have come; one email covers them."""
     ladder = _reminder_ladder(days_before)
@@ -76,12 +76,12 @@ def reminder_due(
     return ReminderDue(rungs_sent=passed, days_left=ladder[passed - 1])
 
 
-def escalation_moment(due_on: dt.date, after_days: int, zone: ZoneInfo = OSLO) -> dt.datetime:
+def escalation_moment(due_on: dt.date, after_days: int, zone: ZoneInfo) -> dt.datetime:
     return end_of_day_utc(due_on + dt.timedelta(days=after_days), zone)
 
 
 def escalations_due(
-    due_on: dt.date, ladder: Sequence[EscalationRung], level: int, now: dt.datetime, zone: ZoneInfo = OSLO
+    due_on: dt.date, ladder: Sequence[EscalationRung], level: int, now: dt.datetime, zone: ZoneInfo
 ) -> tuple[list[EscalationRung], int]:
     """Rungs of the escalation ladder that have come and were not sent yet, and the new level.
 

@@ -1,9 +1,11 @@
-"""Gettext catalogues (Babel) for everything a person reads: pages, forms, the board and emails.
+"""Languages, gettext catalogues and locales (Babel) for everything a person reads: pages, forms, the
+board and emails.
 
-Message ids are English; each area keeps its own catalogue file under
-``aarshjul/presentation/locale/<lang>/LC_MESSAGES/<area>.po`` and they are merged per language at start-up, so a
-language (nynorsk, say) is added by adding a folder of catalogues. ``en`` needs no catalogue entries
-unless wording differs from the message id.
+The languages the product speaks are the domain's ``Language`` enum; everything here (negotiation,
+the language links, formatting) follows it. Message ids are English; each area keeps its own catalogue
+file under ``aarshjul/presentation/locale/<lang>/LC_MESSAGES/<area>.po`` and they are merged per language
+at start-up, so a language (nynorsk, say) is added by adding a member to ``Language`` and a folder of
+catalogues. ``en`` needs no catalogue entries unless wording differs from the message id.
 """
 
 from __future__ import annotations
@@ -12,23 +14,103 @@ import io
 from functools import cache
 from pathlib import Path
 
+from babel import Locale
+from babel.core import negotiate_locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
+from aarshjul.domain.enums import Language
+
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
-SUPPORTED = ("nb", "en")
-DEFAULT = "nb"
+#: Every language the product speaks, in the order the language links show them.
+LANGUAGES: tuple[Language, ...] = tuple(Language)
+DEFAULT_LANGUAGE = Language.NB
+
+#: Readers whose language has no catalogue of its own read a close one: "no" is Norwegian without
+#: saying which written form (bokmål is the more common), and nynorsk readers get bokmål until a
+#: nynorsk catalogue exists. A tag whose language is in LANGUAGES is never redirected.
+_FALLBACKS = {"no": Language.NB, "nn": Language.NB}
+_ALIASES = {
+    tag: fallback
+    for language, fallback in _FALLBACKS.items()
+    if language not in LANGUAGES
+    for tag in (language, f"{language}-no")
+}
+
+#: How a language writes dates and numbers, where its bare locale is not what our readers expect:
+#: English as written in Europe (4 January 2027, 24-hour clock), not the United States' default.
+_FORMAT_LOCALES = {Language.EN: "en_GB"}
+
+
+def language_of(tag: str | None) -> Language | None:
+    """The language we speak for one language tag (``nb-NO``, ``en_GB``, ``no``), or None."""
+    if not tag:
+        return None
+    wanted = tag.strip().lower().replace("_", "-")
+    found = negotiate_locale([wanted], LANGUAGES, sep="-", aliases=_ALIASES)
+    return Language(found) if found else None
+
+
+def _preferences(accept_language: str) -> list[str]:
+    """The tags of an Accept-Language header, most wanted first (Babel negotiates but parses no header).
+
+    Equal weights keep the header's order; ``q=0`` means "not this one".
+    """
+    ranked: list[tuple[float, str]] = []
+    for part in accept_language.split(","):
+        tag, *params = (piece.strip() for piece in part.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if tag and tag != "*" and quality > 0:
+            ranked.append((quality, tag))
+    return [tag for _quality, tag in sorted(ranked, key=lambda pair: -pair[0])]
+
+
+def negotiate(query_lang: str | None, accept_language: str | None) -> Language:
+    """``?lang=`` wins; else the first language we speak in Accept-Language (by weight); else bokmål."""
+    for tag in [query_lang, *_preferences(accept_language or "")]:
+        language = language_of(tag)
+        if language is not None:
+            return language
+    return DEFAULT_LANGUAGE
+
+
+def supported(language: str | None) -> Language:
+    """A stored or given language as one we speak (bokmål when it is not)."""
+    return language_of(language) or DEFAULT_LANGUAGE
+
+
+@cache
+def locale(language: str) -> Locale:
+    """The Babel locale that formats dates and numbers for ``language``."""
+    code = supported(language)
+    return Locale.parse(_FORMAT_LOCALES.get(code, code.value))
+
+
+@cache
+def language_name(language: str) -> str:
+    """A language's name in itself ("Norsk bokmål", "English"), for the language links."""
+    code = supported(language)
+    name = Locale.parse(code.value).get_display_name(code.value) or code.value
+    return name[:1].upper() + name[1:]
 
 
 @cache
 def translations(language: str) -> NullTranslations:
-    folder = LOCALE_DIR / language / "LC_MESSAGES"
+    code = supported(language).value
+    folder = LOCALE_DIR / code / "LC_MESSAGES"
     merged: NullTranslations = NullTranslations()
     first: Translations | None = None
     for po_file in sorted(folder.glob("*.po")):
         with po_file.open("rb") as fh:
-            catalog = read_po(fh, locale=language)
+            catalog = read_po(fh, locale=code)
         buffer = io.BytesIO()
         write_mo(buffer, catalog)
         buffer.seek(0)
@@ -41,43 +123,8 @@ def translations(language: str) -> NullTranslations:
 
 
 def gettext(language: str, message: str) -> str:
-    return translations(normalise(language)).gettext(message)
+    return translations(language).gettext(message)
 
 
-def normalise(language: str | None) -> str:
-    if not language:
-        return DEFAULT
-    code = language.strip().lower().replace("_", "-")
-    if code in ("nb", "no", "nn", "nb-no", "no-no", "nn-no"):
-        # nynorsk readers get bokmål until a nynorsk catalogue exists
-        return "nb"
-    if code.startswith("en"):
-        return "en"
-    return DEFAULT
-
-
-def negotiate(query_lang: str | None, accept_language: str | None) -> str:
-    """``?lang=`` wins; else the first supported language in Accept-Language (by q); else bokmål."""
-    if query_lang and query_lang.lower() in SUPPORTED:
-        return query_lang.lower()
-    if accept_language:
-        ranked: list[tuple[float, int, str]] = []
-        for index, part in enumerate(accept_language.split(",")):
-            pieces = part.strip().split(";")
-            tag = pieces[0].strip().lower()
-            quality = 1.0
-            for param in pieces[1:]:
-                if param.strip().startswith("q="):
-                    try:
-                        quality = float(param.strip()[2:])
-                    except ValueError:
-                        quality = 0.0
-            if tag:
-                ranked.append((-quality, index, tag))
-        for _q, _i, tag in sorted(ranked):
-            primary = tag.split("-")[0]
-            if primary in ("nb", "no", "nn"):
-                return "nb"
-            if primary == "en":
-                return "en"
-    return DEFAULT
+def ngettext(language: str, singular: str, plural: str, count: int) -> str:
+    return translations(language).ngettext(singular, plural, count)

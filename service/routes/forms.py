@@ -12,6 +12,7 @@ import hmac
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.encoders import jsonable_encoder
@@ -110,11 +111,11 @@ def _refusal_page(request: Request, language: str, exc: Forbidden | Conflict) ->
     )
 
 
-def _dates(language: str) -> Callable[[str], str]:
-    return lambda value: format_date(value, language)
+def _dates(language: str, zone: ZoneInfo) -> Callable[[str], str]:
+    return lambda value: format_date(value, language, zone)
 
 
-def _earlier_views(opened: OpenedTask, tr: Callable[[str], str], language: str) -> list[dict[str, Any]]:
+def _earlier_views(opened: OpenedTask, tr: Callable[[str], str], dates: Callable[[str], str]) -> list[dict[str, Any]]:
     titles = {
         "preparation": "The employee's preparation",
         "record": "The record of the talk",
@@ -125,9 +126,7 @@ def _earlier_views(opened: OpenedTask, tr: Callable[[str], str], language: str) 
         part = getattr(opened.context, name)
         if part is None:
             continue
-        view = build_view(
-            form_class(part.form_key), part.data, {}, opened.choices, tr, editable=False, date=_dates(language)
-        )
+        view = build_view(form_class(part.form_key), part.data, {}, opened.choices, tr, editable=False, date=dates)
         view.parts = [p for p in view.parts if p.name in part.data]
         views.append(
             {
@@ -155,6 +154,7 @@ def render_task(
     status: int = 200,
 ) -> HTMLResponse:
     tr = _gettext(language)
+    dates = _dates(language, runtime.settings.zone)
     task = opened.task
     if editing is None:
         editing = task.mode is Mode.EDIT or (task.mode is Mode.AMEND and opened.data_is_draft)
@@ -168,7 +168,7 @@ def render_task(
         tr,
         extra_rows=extra_rows,
         editable=editing,
-        date=_dates(language),
+        date=dates,
         rules=opened.rules,
     )
     context = {
@@ -181,7 +181,7 @@ def render_task(
         "csrf": csrf_token(runtime, token),
         "notice": notice,
         "context": opened.context,
-        "earlier": _earlier_views(opened, tr, language),
+        "earlier": _earlier_views(opened, tr, dates),
         "submitted": opened.submitted,
         "draft": opened.data_is_draft,
         "label": lambda value: tr(CHOICE_LABELS.get(value, value)),

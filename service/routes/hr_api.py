@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aarshjul.clock import local_date
+from aarshjul.domain.enums import Language
 from aarshjul.domain.errors import InvalidInput
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.admin.hr_access import ApiTokenInfo, api_tokens, revoke_api_token_by_id
@@ -190,7 +191,7 @@ def status_csv(
     runtime: RuntimeDep,
     session: SessionDep,
     filters: FiltersDep,
-    lang: Annotated[Literal["nb", "en"], Query()] = "nb",
+    lang: Annotated[Language, Query()] = Language.NB,
 ) -> Response:
     result = cycle_status(session, cycle_id, filters, today=today_of(runtime))
     return download(board_model.status_csv(result, lang), CSV_MEDIA, f"aarshjul-{result.cycle.year}-status.csv")

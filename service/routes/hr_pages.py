@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from aarshjul.domain.errors import Conflict, DomainError, InvalidInput, NotFound
-from aarshjul.presentation.i18n import gettext
+from aarshjul.presentation.i18n import DEFAULT_LANGUAGE, gettext
 from aarshjul.presentation.templating import render
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.admin.reminders import remind_late
@@ -174,9 +174,7 @@ def board_page(
             "status": status,
             "wheel": wheel_view(everything, language),
             "unit_choices": [(u.id, u.name, u.depth) for u in everything.units],
-            "step_choices": [
-                (s.key, s.number, s.names.en if language == "en" else s.names.nb) for s in everything.steps
-            ],
+            "step_choices": [(s.key, s.number, s.names.get(language)) for s in everything.steps],
             "cycles": list_cycles(session),
             "query": query,
             "csv_query": csv_query,
@@ -200,7 +198,9 @@ def wheel_svg(
     if cycle_id is None:
         raise NotFound("no cycle has been started yet")
     status = cycle_status(session, cycle_id, today=today_of(runtime))
-    svg = render("hr/wheel.svg", {"wheel": wheel_view(status, language), "standalone": True}, language)
+    svg = render(
+        "hr/wheel.svg", {"wheel": wheel_view(status, language), "standalone": True}, language, runtime.settings.zone
+    )
     return Response(svg, media_type="image/svg+xml")
 
 
@@ -556,7 +556,7 @@ def _plan_page(
         "reviewers": reviewers,
         "notice": NOTICES.get(notice or ""),
         "invite_errors": invite_errors or {},
-        "invite": invite_values or {"name": "", "email": "", "language": "nb"},
+        "invite": invite_values or {"name": "", "email": "", "language": DEFAULT_LANGUAGE},
     }
     return page(request, "hr/plan.html", context, language, status_code)
 
@@ -581,7 +581,7 @@ def invite_reviewer_page(
     language: LanguageDep,
     name: Annotated[str, Form(max_length=400)] = "",
     email: Annotated[str, Form(max_length=400)] = "",
-    reviewer_language: Annotated[str, Form(alias="language", max_length=8)] = "nb",
+    reviewer_language: Annotated[str, Form(alias="language", max_length=8)] = DEFAULT_LANGUAGE,
 ) -> Response:
     try:
         invite_reviewer(runtime, name, email, reviewer_language, actor=access.principal.actor)

@@ -12,16 +12,15 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
+from babel.dates import get_month_names
+
+from aarshjul.presentation.i18n import locale
 from aarshjul.usecases.reporting.board_model import CellState, CycleStatus
 
 SIZE = 420
 CENTRE = SIZE / 2
 OUTER = 186
 RING = 17
-MONTHS = {
-    "nb": ["jan", "feb", "mar", "apr", "mai", "jun", "jul", "aug", "sep", "okt", "nov", "des"],
-    "en": ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
-}
 
 
 @dataclass(frozen=True)
@@ -99,7 +98,7 @@ def wheel_view(status: CycleStatus, language: str) -> WheelView:
         steps.append(
             WheelStep(
                 number=step.number,
-                name=step.names.en if language == "en" else step.names.nb,
+                name=step.names.get(language),
                 starts_on=begins,
                 due_on=step.due_on,
                 done_share=share,
@@ -110,13 +109,15 @@ def wheel_view(status: CycleStatus, language: str) -> WheelView:
                 percent=round(share * 100),
             )
         )
+    # The short month names as they stand alone on the dial: "jan", "feb", "mar" (not "mars" as in a date).
+    month_names = get_month_names("abbreviated", context="stand-alone", locale=locale(language))
     months = []
     for month in range(12):
         angle = _angle(dt.date(year, month + 1, 1), year)
         x1, y1 = _point(angle, OUTER - 8)
         x2, y2 = _point(angle, OUTER + 2)
         lx, ly = _point(angle + math.pi / 12, OUTER + 12)
-        months.append(MonthTick(MONTHS.get(language, MONTHS["nb"])[month], x1, y1, x2, y2, lx, ly))
+        months.append(MonthTick(month_names[month + 1], x1, y1, x2, y2, lx, ly))
     today_x, today_y = _point(_angle(status.today, year), OUTER + 4)
     return WheelView(
         size=SIZE,

@@ -35,7 +35,7 @@ CSRF_PURPOSE = "plan-review-comment"
 
 #: What the form says about a refused comment, by field (English message ids).
 FIELD_ERRORS = {
-    "body": "Write a comment of at most 4,000 characters.",
+    "body": "Write a comment of at most {count} characters.",
     "target": "Choose a competence area or a measure from the list.",
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from zoneinfo import ZoneInfo
 
 from aarshjul.domain.cycle_spec import load_definition
 from aarshjul.domain.enums import MeasureState, Role, TaskState, UnitStepState
@@ -20,6 +21,7 @@ from aarshjul.domain.progression import (
 )
 
 NOW = dt.datetime(2027, 1, 4, 7, tzinfo=dt.UTC)
+OSLO = ZoneInfo("Europe/Oslo")  #: the organisation's zone, which the planner takes from its caller
 DEFINITION = load_definition()
 DUE = DEFINITION.due_dates(dt.date(2027, 1, 4))
 
@@ -67,7 +69,7 @@ def _steps(
 
 
 def test_the_first_plan_opens_step_one_for_every_unit_leader() -> None:
-    plan = CyclePlanner(DEFINITION, 7, DUE, ORG, NOW).plan({}, [], [])
+    plan = CyclePlanner(DEFINITION, 7, DUE, ORG, NOW, OSLO).plan({}, [], [])
     assert [(t.unit_id, t.assignee_id, t.due_on) for t in plan.new_tasks] == [
         (1, 1, dt.date(2027, 1, 25)),
         (10, 10, dt.date(2027, 1, 25)),
@@ -79,7 +81,7 @@ def test_the_first_plan_opens_step_one_for_every_unit_leader() -> None:
 def test_talks_go_to_each_direct_report_and_an_empty_unit_skips_them() -> None:
     done = UnitStepState.DONE
     before = {k: done for k in ("strategy_review", "unit_goals", "action_plan", "needs_mapping", "measure_proposals")}
-    plan = CyclePlanner(DEFINITION, 7, DUE, ORG, NOW).plan(_steps(before), [], [])
+    plan = CyclePlanner(DEFINITION, 7, DUE, ORG, NOW, OSLO).plan(_steps(before), [], [])
     prepare = [(t.unit_id, t.subject_id, t.assignee_id) for t in plan.new_tasks]
     assert prepare == [(1, 2, 2), (1, 3, 3), (1, 10, 10), (1, 20, 20), (10, 11, 11), (10, 12, 12)]
     assert {(c.unit_id, c.step_key, c.state) for c in plan.step_changes if not c.is_new} == set()
@@ -98,11 +100,11 @@ def test_the_next_part_follows_a_submitted_part_and_a_unit_finishes_alone() -> N
         TaskFact(2, task_natural_key(7, 10, "talks", "prepare", 12), 10, "talks", "prepare", TaskState.OPEN, 12),
     ]
     org = OrgChart([OrgUnit(10, None, 10)], [p for p in ORG.people.values() if p.unit_id == 10] + [ORG.people[2]])
-    plan = CyclePlanner(DEFINITION, 7, DUE, org, NOW).plan(steps, tasks, [])
+    plan = CyclePlanner(DEFINITION, 7, DUE, org, NOW, OSLO).plan(steps, tasks, [])
     assert [(t.part_key, t.subject_id, t.assignee_id) for t in plan.new_tasks] == [("record", 11, 10)]
     # A late opening still gets the minimum time to respond.
     late = NOW.replace(month=6, day=5)
-    plan = CyclePlanner(DEFINITION, 7, DUE, org, late).plan(steps, tasks, [])
+    plan = CyclePlanner(DEFINITION, 7, DUE, org, late, OSLO).plan(steps, tasks, [])
     assert plan.new_tasks[0].due_on == dt.date(2027, 6, 12)
 
 
@@ -122,13 +124,13 @@ def test_measure_proposals_wait_for_hr_and_void_stale_approvals() -> None:
     stale_key = task_natural_key(7, 10, "measure_proposals", "approval", measure_id=5, revision=1)
     stale = TaskFact(2, stale_key, 10, "measure_proposals", "approval", TaskState.OPEN, measure_id=5)
     measures = [MeasureFact(5, 10, MeasureState.PROPOSED, 2)]
-    plan = CyclePlanner(DEFINITION, 7, DUE, ORG, NOW).plan(steps, [proposal, stale], measures)
+    plan = CyclePlanner(DEFINITION, 7, DUE, ORG, NOW, OSLO).plan(steps, [proposal, stale], measures)
     assert [(t.part_key, t.measure_id, t.assignee_id) for t in plan.new_tasks if t.step_key == "measure_proposals"] == [
         ("approval", 5, 2)
     ]
     assert plan.cancel_task_ids == [2]
     approved = [MeasureFact(5, 10, MeasureState.APPROVED, 2)]
-    plan = CyclePlanner(DEFINITION, 7, DUE, ORG, NOW).plan(steps, [proposal], approved)
+    plan = CyclePlanner(DEFINITION, 7, DUE, ORG, NOW, OSLO).plan(steps, [proposal], approved)
     assert (10, "measure_proposals", UnitStepState.DONE) in {
         (c.unit_id, c.step_key, c.state) for c in plan.step_changes
     }

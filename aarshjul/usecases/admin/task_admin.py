@@ -17,7 +17,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from aarshjul.clock import OSLO
 from aarshjul.db.engine import unit_of_work
 from aarshjul.db.models import Cycle, HumanTask, Organisation, Person, UnitStep
 from aarshjul.domain.addresses import normalise_email
@@ -222,9 +221,7 @@ class LeaverReport:
     cancelled: dict[int, list[int]] = field(default_factory=dict)  #: leaver -> tasks about them, stopped
 
 
-def handle_leavers(
-    session: Session, person_ids: Sequence[int], now: dt.datetime, zone: ZoneInfo = OSLO
-) -> LeaverReport:
+def handle_leavers(session: Session, person_ids: Sequence[int], now: dt.datetime, zone: ZoneInfo) -> LeaverReport:
     """Take care of the open tasks of people who left; runs inside the org import's transaction.
 
     Tasks about a leader's talk with the leaver (or the leaver's own talk tasks) are stopped: the talk

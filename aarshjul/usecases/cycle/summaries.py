@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from aarshjul.clock import OSLO, local_date
+from aarshjul.clock import local_date
 from aarshjul.db.models import Cycle, Person
 from aarshjul.domain.enums import CycleState, Role
 from notifications.outbox import OutgoingMessage, enqueue_many
@@ -18,19 +19,20 @@ WEEKLY_SUMMARY_LIFETIME = dt.timedelta(days=3)
 WEEKLY_SUMMARY_HOUR = dt.time(7, 0)
 
 
-def queue_weekly_summaries(session: Session, now: dt.datetime) -> int:
-    """One summary per running cycle per HR person per ISO week; calling it again that week adds nothing."""
-    year, week, weekday = local_date(now).isocalendar()
-    # Read on Monday morning, not at the first sweep after midnight.
-    monday = local_date(now) - dt.timedelta(days=weekday - 1)
-    send_from = max(now, dt.datetime.combine(monday, WEEKLY_SUMMARY_HOUR, tzinfo=OSLO).astimezone(dt.UTC))
+def queue_weekly_summaries(session: Session, now: dt.datetime, zone: ZoneInfo) -> int:
+    """One summary per running cycle per HR person per ISO week of the organisation's ``zone``;
+    calling it again that week adds nothing."""
+    today = local_date(now, zone)
+    year, week, weekday = today.isocalendar()
+    # Read on Monday morning at seven where HR works, not at the first sweep after midnight.
+    monday = today - dt.timedelta(days=weekday - 1)
+    send_from = max(now, dt.datetime.combine(monday, WEEKLY_SUMMARY_HOUR, tzinfo=zone).astimezone(dt.UTC))
     rows = session.execute(
         select(Cycle.id, Person.id.label("person_id"), Person.email, Person.language, Person.active_to)
         .join(Person, Person.organisation_id == Cycle.organisation_id)
         .where(Cycle.state == CycleState.RUNNING, Person.role == Role.HR)
         .order_by(Cycle.id, Person.id)
     ).all()
-    today = local_date(now)
     messages = [
         OutgoingMessage(
             idempotency_key=f"weekly_summary:{row.id}:{row.person_id}:{year}-W{week:02d}",

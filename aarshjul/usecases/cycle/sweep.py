@@ -91,7 +91,7 @@ def sweep(runtime: Runtime, now: dt.datetime | None = None, advance: bool = True
         enqueue_many(session, messages, now)
         follow_ups = open_due_follow_ups(session, now, contexts.today, contexts.zone)
         report.follow_ups_opened = follow_ups.tasks
-        report.weekly_summaries = queue_weekly_summaries(session, now)
+        report.weekly_summaries = queue_weekly_summaries(session, now, contexts.zone)
     if messages or report.weekly_summaries or follow_ups.invitations:
         runtime.triggers.dispatch()
     return report

@@ -39,6 +39,9 @@ class LocalizedName(BaseModel):
     nb: str
     en: str
 
+    def get(self, language: str) -> str:
+        return self.en if language == "en" else self.nb
+
 
 class FollowUps(BaseModel):
     """Follow-ups of the talks' development plans (principle 3): how many are written and how many
@@ -147,7 +150,7 @@ class CycleStatus(BaseModel):
         for step in self.steps:
             states = ", ".join(f"{state.value} {n}" for state, n in step.units_by_state.items() if n)
             people = f"; employees {step.people.done}/{step.people.total}" if step.people else ""
-            name = step.names.en if language == "en" else step.names.nb
+            name = step.names.get(language)
             lines.append(f"  {step.number}. {name} (due {step.due_on.isoformat()}): {states}{people}")
         lines.append(f"Late tasks: {self.late_total}; failed emails: {len(self.failed_emails)}")
         return "\n".join(lines)
@@ -158,7 +161,7 @@ def status_csv(status: CycleStatus, language: str = "nb") -> str:
     follow-ups (written and waiting)."""
     header = ["unit_id", "unit_code", "unit", "parent_id", "depth"]
     for step in status.steps:
-        name = step.names.en if language == "en" else step.names.nb
+        name = step.names.get(language)
         header += [f"{step.number}. {name}", f"{step.number}. done/total"]
     header += ["follow_ups_done", "follow_ups_open"]
     rows: list[list[Any]] = [header]

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from aarshjul.db.engine import unit_of_work
 from aarshjul.db.models import CompetenceArea, Cycle, Measure, PlanComment, PlanReviewer
 from aarshjul.domain.addresses import EMAIL, normalise_email
+from aarshjul.domain.enums import Language
 from aarshjul.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from aarshjul.personal_links import BadPersonalLink, ReviewClaims, read_review_token
 from aarshjul.runtime import Runtime
@@ -35,7 +36,6 @@ REVIEW_LINK_LIFETIME = dt.timedelta(days=60)
 INVITATION_TEMPLATE = "plan_review_invitation"
 COMMENT_MAX_CHARS = 4000
 NAME_MAX_CHARS = 200
-LANGUAGES = ("nb", "en")
 INVITE_ACTION = "plan_review.invite"
 REMOVE_ACTION = "plan_review.remove"
 AUDIT_OBJECT = "plan_reviewer"
@@ -106,8 +106,8 @@ def invite_reviewer(runtime: Runtime, name: str, email: str, language: str, acto
         raise InvalidInput("name", f"write the reviewer's name (at most {NAME_MAX_CHARS} characters)")
     if len(address) > 254 or not EMAIL.match(address):  # the same rule as the organisation import
         raise InvalidInput("email", "write a valid email address")
-    if language not in LANGUAGES:
-        raise InvalidInput("language", "choose nb or en")
+    if language not in tuple(Language):
+        raise InvalidInput("language", f"choose {' or '.join(Language)}")
     now = runtime.clock().replace(microsecond=0)
     with unit_of_work(runtime.sessions) as session:
         period_id = competence_plan(session).period.id
