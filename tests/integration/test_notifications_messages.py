@@ -3,6 +3,7 @@ the weekly summary, talk invitations and HR's list of failed messages."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -14,6 +15,7 @@ from aarshjul.domain.enums import NotificationState, TaskState
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.admin.reminders import remind_late
 from aarshjul.usecases.cycle.summaries import queue_weekly_summaries
+from aarshjul.usecases.cycle.sweep import sweep
 from aarshjul.usecases.reporting.board import cycle_status
 from aarshjul.usecases.reporting.failed_notifications import failed_notifications
 from aarshjul.usecases.work.talk_booking import queue_talk_invitations
@@ -132,15 +134,71 @@ def test_every_template_renders_in_both_languages(runtime: Runtime, world: World
 
 def test_weekly_summary_is_queued_once_per_iso_week_per_hr_person(runtime: Runtime, world: World, clock) -> None:  # type: ignore[no-untyped-def]
     with runtime.sessions.begin() as session:
-        assert queue_weekly_summaries(session, clock()) == 1
-        assert queue_weekly_summaries(session, clock() + dt.timedelta(days=3)) == 0
-        assert queue_weekly_summaries(session, clock() + dt.timedelta(days=7)) == 1
+        zone = runtime.settings.zone
+        assert queue_weekly_summaries(session, clock(), zone) == 1
+        assert queue_weekly_summaries(session, clock() + dt.timedelta(days=3), zone) == 0
+        assert queue_weekly_summaries(session, clock() + dt.timedelta(days=7), zone) == 1
     with runtime.sessions() as session:
         keys = sorted(session.scalars(select(Notification.idempotency_key)))
     assert keys == [
         f"weekly_summary:{world.cycle_id}:{world.hr_id}:2027-W01",
         f"weekly_summary:{world.cycle_id}:{world.hr_id}:2027-W02",
     ]
+
+
+@pytest.mark.parametrize(
+    ("zone", "now", "week", "send_from"),
+    [
+        # Monday 05:00 in Tokyo is still Sunday evening in Oslo (ISO week 2026-W53 there).
+        ("Asia/Tokyo", "2027-01-03T20:00:00+00:00", "2027-W01", "2027-01-03T22:00:00+00:00"),
+        # Monday 04:00 in New York is 10:00 in Oslo, after Oslo's seven o'clock.
+        ("America/New_York", "2027-01-04T09:00:00+00:00", "2027-W01", "2027-01-04T12:00:00+00:00"),
+    ],
+)
+def test_the_weekly_summary_goes_out_at_seven_on_monday_in_the_organisations_zone(
+    runtime: Runtime,
+    world: World,
+    clock,
+    zone: str,
+    now: str,
+    week: str,
+    send_from: str,  # type: ignore[no-untyped-def]
+) -> None:
+    """AARSHJUL_TIME_ZONE decides HR's Monday morning: the sweep passes the settings' zone on."""
+    elsewhere = dataclasses.replace(runtime, settings=runtime.settings.model_copy(update={"time_zone": zone}))
+    clock.set(dt.datetime.fromisoformat(now))
+    assert sweep(elsewhere, advance=False).weekly_summaries == 1
+    with runtime.sessions() as session:
+        (summary,) = session.scalars(select(Notification).where(Notification.template == "weekly_summary"))
+    assert summary.idempotency_key == f"weekly_summary:{world.cycle_id}:{world.hr_id}:{week}"
+    assert summary.not_before == dt.datetime.fromisoformat(send_from)
+    assert summary.not_before.astimezone(elsewhere.settings.zone).time() == dt.time(7, 0)
+
+
+@pytest.mark.parametrize(
+    ("language", "one", "two"),
+    [
+        ("nb", "har frist om 1 dag eller mindre", "har frist om 2 dager eller mindre"),
+        ("en", "are due in 1 day or less", "are due in 2 days or less"),
+    ],
+)
+def test_the_reminder_counts_its_days_with_plural_forms(
+    runtime: Runtime, world: World, language: str, one: str, two: str
+) -> None:
+    now = runtime.clock()
+    with runtime.sessions.begin() as session:
+        ola = session.get(Person, world.employee_id)
+        assert ola
+        ola.language = language
+        for days in (1, 2):
+            task = add_task(session, world, world.employee_id, now, due_on=now.date() + dt.timedelta(days=days))
+            queue(session, f"reminder:{days}", ola, "task_reminder", {"task_ids": [task.id], "days_left": days}, now)
+    backend = Capture()
+    assert dispatch_due(runtime, backend=backend).sent == 2
+    by_days = {int(m.idempotency_key.split(":")[1]): m for m in backend.sent}
+    for days, says in ((1, one), (2, two)):
+        assert says in by_days[days].text and says in " ".join(by_days[days].html.split()), (days, language)
+    assert "1 dager" not in by_days[1].text and "1 days" not in by_days[1].text
 
 
 def test_talk_invitation_goes_to_both_people_with_a_calendar(runtime: Runtime, world: World) -> None:

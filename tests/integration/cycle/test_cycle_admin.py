@@ -108,7 +108,7 @@ def test_a_leaving_leader_hands_open_tasks_to_a_stand_in(runtime: Runtime, clock
         assert person is not None
         person.active_to = dt.date(2027, 1, 3)
         session.flush()
-        report = handle_leavers(session, [leader.id], clock())
+        report = handle_leavers(session, [leader.id], clock(), runtime.settings.zone)
     assert report.reassigned == {leader.id: [task.id]}
     (moved,) = open_tasks(runtime, unit_id=unit.id)
     assert (moved.assignee_id, moved.link_version) == (deputy, 2)
