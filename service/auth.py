@@ -39,11 +39,14 @@ from aarshjul.usecases.admin.hr_access import (
 )
 from service.deps import RuntimeDep, get_language
 from service.pages import message_page, page
+from service.redirects import path_on_site, safe_next
 
 SESSION_COOKIE = "aarshjul_hr"
 LOGIN_CSRF_COOKIE = "aarshjul_login_csrf"
 SESSION_MAX_AGE = 8 * 3600
 LOGIN_PATH = "/hr/login"
+#: Where HR lands after signing in when the page they came from is unknown or not on this site.
+HOME = "/board"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -201,24 +204,15 @@ class HrPageRoute(APIRoute):
                 runtime: Runtime = request.app.state.runtime
                 language = get_language(request)
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-                if request.method not in SAFE_METHODS:
-                    target = request.headers.get("referer", "") or request.url.path
-                return sign_in_method(runtime).start(request, language, _safe_next(target), status_code=401)
+                if request.method not in SAFE_METHODS:  # back to the page the form was on, not its action
+                    target = path_on_site(request.headers.get("referer", ""), str(request.base_url)) or target
+                return sign_in_method(runtime).start(request, language, safe_next(target, HOME), status_code=401)
             except NotHr:
                 language = get_language(request)
                 title = gettext(language, "Only for HR")
                 return message_page(request, language, title, [gettext(language, "Only HR may see this page.")], 403)
 
         return handler
-
-
-def _safe_next(target: str) -> str:
-    """Only a path on this site: never an absolute URL an attacker could slip in."""
-    if "://" in target:
-        target = "/" + target.split("://", 1)[1].partition("/")[2]
-    if not target.startswith("/") or target.startswith("//"):
-        return "/board"
-    return target
 
 
 # --- signing in ---------------------------------------------------------------------------------
@@ -234,7 +228,7 @@ class SignInMethod(Protocol):
 
 
 def signed_in_response(runtime: Runtime, principal: HrPrincipal, stamp: str, next_url: str) -> Response:
-    response = RedirectResponse(_safe_next(next_url), status_code=303)
+    response = RedirectResponse(safe_next(next_url, HOME), status_code=303)
     set_session_cookie(response, runtime, principal, stamp)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path=LOGIN_PATH)
     return response
@@ -270,7 +264,7 @@ class PasswordSignIn:
         form: Mapping[str, Any] = await request.form()
         email = str(form.get("email", ""))[:254]
         password = str(form.get("password", ""))[:1024]
-        next_url = _safe_next(str(form.get("next", "/board")))
+        next_url = safe_next(str(form.get("next", HOME)), HOME)
         expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
         given = str(form.get("csrf_token", ""))
         if not expected or not hmac.compare_digest(expected, given):

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from aarshjul.usecases.admin.hr_access import record_sign_out
-from service.auth import HrPageRoute, PageHr, clear_session_cookie, sign_in_method
+from service.auth import HOME, HrPageRoute, PageHr, clear_session_cookie, sign_in_method
 from service.deps import LanguageDep, RuntimeDep
+from service.redirects import safe_next
 from service.routes import hr_api, hr_pages
 
 router = APIRouter()
@@ -17,10 +18,10 @@ router = APIRouter()
 
 @router.get("/hr/login", include_in_schema=False)
 def login_form(
-    request: Request, language: LanguageDep, next_url: Annotated[str, Query(alias="next")] = "/board"
+    request: Request, language: LanguageDep, next_url: Annotated[str, Query(alias="next")] = HOME
 ) -> Response:
     runtime = request.app.state.runtime
-    return sign_in_method(runtime).start(request, language, next_url)
+    return sign_in_method(runtime).start(request, language, safe_next(next_url, HOME))
 
 
 @router.post("/hr/login", include_in_schema=False)

@@ -39,6 +39,7 @@ from aarshjul.usecases.reporting.unit_detail import unit_detail
 from service.auth import HrAccess, HrPageRoute, PageHr
 from service.deps import LanguageDep, RuntimeDep, SessionDep
 from service.pages import message_page, page
+from service.redirects import safe_next
 from service.routes.hr_api import decide_measure, today_of
 from service.routes.hr_wheel import wheel_view
 
@@ -245,7 +246,7 @@ def revoke_link_page(
     back: Annotated[str, Form()] = "/board",
 ) -> Response:
     """Every link sent for the task stops working; the assignee gets a new one (audited by the use case)."""
-    back = back if back.startswith("/") and not back.startswith("//") else "/board"
+    back = safe_next(back, "/board")
     try:
         revoke_task_link(runtime, task_id, actor=access.principal.actor)
     except DomainError as exc:
@@ -420,7 +421,7 @@ def extend_page(
     task_id: Annotated[str, Form()] = "",
     back: Annotated[str, Form()] = "/board",
 ) -> Response:
-    back = back if back.startswith("/") and not back.startswith("//") else "/board"
+    back = safe_next(back, "/board")
     try:
         try:
             day = dt.date.fromisoformat(new_due)
@@ -454,7 +455,7 @@ async def reassign_page(
 ) -> Response:
     form = await request.form()
     back = str(form.get("back", "/board"))
-    back = back if back.startswith("/") and not back.startswith("//") else "/board"
+    back = safe_next(back, "/board")
     task_ids = [int(v) for v in form.getlist("task_id") if isinstance(v, str) and v.isdigit()]
     email = str(form.get("assignee_email", "")).strip().lower()
     try:

@@ -105,14 +105,44 @@ def test_the_login_form_refuses_a_forged_post_and_locks_after_five_failures(hr: 
     assert right.status_code == 429
 
 
-def test_an_open_redirect_through_next_is_not_possible(hr: HrClients) -> None:
+@pytest.mark.parametrize(
+    ("next_url", "location"),
+    [
+        ("https://evil.example/x", "/board"),  # refused, not rewritten: it is not a path of ours
+        ("//evil.example/x", "/board"),
+        ("/\\evil.example", "/board"),
+        ("/%2F%2Fevil.example", "/board"),
+        ("/\t/evil.example", "/board"),
+        ("/plan?year=2027", "/plan?year=2027"),
+    ],
+)
+def test_an_open_redirect_through_next_is_not_possible(hr: HrClients, next_url: str, location: str) -> None:
     token = csrf_of(hr.client.get("/hr/login").text)
     response = hr.client.post(
         "/hr/login",
-        data={"email": HR_EMAIL, "password": HR_PASSWORD, "csrf_token": token, "next": "https://evil.example/x"},
+        data={"email": HR_EMAIL, "password": HR_PASSWORD, "csrf_token": token, "next": next_url},
         follow_redirects=False,
     )
-    assert response.headers["location"] == "/x"
+    assert response.headers["location"] == location
+
+
+@pytest.mark.parametrize(
+    ("referer", "next_url"),
+    [
+        ("http://testserver/board/units/3?cycle=2", "/board/units/3?cycle=2"),  # back to the page of the form
+        ("https://evil.example/board", "/hr/tasks/1/link/revoke"),  # another site's page is not followed
+        ("http://testserver//evil.example", "/board"),  # ours, but not a plain path: the default
+        (None, "/hr/tasks/1/link/revoke"),
+    ],
+)
+def test_a_form_posted_without_a_session_asks_to_sign_in_and_comes_back_to_this_site(
+    hr: HrClients, referer: str | None, next_url: str
+) -> None:
+    headers = {"referer": referer} if referer else {}
+    response = hr.client.post("/hr/tasks/1/link/revoke", data={"csrf_token": "x"}, headers=headers)
+    assert response.status_code == 401
+    found = re.search(r'name="next" value="([^"]*)"', response.text)
+    assert found and found.group(1) == next_url
 
 
 def test_start_a_cycle_by_api_and_read_its_status(hr: HrClients) -> None:
