@@ -36,11 +36,19 @@ from aarshjul.domain.cycle_spec import CycleDefinition, parse_definition
 from aarshjul.domain.enums import TaskState, UnitStepState
 from aarshjul.domain.followups import FOLLOW_UP_STEP_KEY
 from aarshjul.domain.progression import EVALUATION_STEP_KEY
-from aarshjul.links import LinkClaims, task_url
-from aarshjul.personal_links import ExportClaims, FollowUpClaims, ReviewClaims, export_url, follow_up_url, review_url
 from aarshjul.presentation.i18n import gettext, supported
 from aarshjul.presentation.templating import format_date, format_datetime, render
 from aarshjul.settings import Settings
+from aarshjul.signing import (
+    ExportClaims,
+    FollowUpClaims,
+    ReviewClaims,
+    TaskLinkClaims,
+    export_url,
+    follow_up_url,
+    review_url,
+    task_url,
+)
 from notifications.backends import Attachment
 from notifications.ics import CalendarInvitation, CalendarPerson, build_invitation
 
@@ -201,7 +209,7 @@ class _Reader:
         return {row.id: row.name for row in rows}
 
     def link(self, task: _Task) -> str:
-        claims = LinkClaims(task.id, task.assignee_id, task.link_version)
+        claims = TaskLinkClaims(task.id, task.assignee_id, task.link_version)
         return task_url(self.settings.base_url, self.settings.secret(), claims)
 
     def task_line(self, task: _Task, with_link: bool) -> dict[str, Any]:

@@ -5,16 +5,17 @@ OIDC method (Entra ID, ID-porten) would redirect to the provider in ``start`` an
 in ``finish``. Whatever the method, a successful sign-in ends in the same signed session cookie, and
 every HR page and API checks that cookie or an ``Authorization: Bearer`` token through ``current_hr``.
 
-The cookie is signed (HMAC via itsdangerous), HttpOnly, SameSite=Lax, Secure on https, and lives
-eight hours. It carries a CSRF token that every HR form must echo; API calls authenticated by the
-cookie must send it as ``X-CSRF-Token``. Calls with a bearer token need no CSRF token: a browser
-never sends one on its own.
+The cookie is a token of ``aarshjul.signing`` (its own purpose), HttpOnly, SameSite=Lax, Secure on
+https, and lives eight hours. It carries a CSRF token that every HR form must echo; API calls
+authenticated by the cookie must send it as ``X-CSRF-Token``. Calls with a bearer token need no CSRF
+token: a browser never sends one on its own. The sign-in form, before any session, has its own CSRF
+token: a random value in a cookie, signed for that form. After signing in, the browser goes back only
+to a path on this site (``service.redirects``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 import secrets
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
@@ -24,12 +25,22 @@ from urllib.parse import quote
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from aarshjul.clock import local_date
 from aarshjul.domain.errors import Forbidden, NotFound
 from aarshjul.presentation.i18n import gettext
 from aarshjul.runtime import Runtime
+from aarshjul.signing import (
+    HR_SESSION_MAX_AGE,
+    BadToken,
+    FormPurpose,
+    HrSessionClaims,
+    form_csrf,
+    form_csrf_ok,
+    hr_session_token,
+    read_hr_session_token,
+    tokens_equal,
+)
 from aarshjul.usecases.admin.hr_access import (
     HrPrincipal,
     SignInOutcome,
@@ -43,41 +54,10 @@ from service.redirects import path_on_site, safe_next
 
 SESSION_COOKIE = "aarshjul_hr"
 LOGIN_CSRF_COOKIE = "aarshjul_login_csrf"
-SESSION_MAX_AGE = 8 * 3600
 LOGIN_PATH = "/hr/login"
 #: Where HR lands after signing in when the page they came from is unknown or not on this site.
 HOME = "/board"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-@dataclass(frozen=True)
-class HrSession:
-    """What the session cookie holds."""
-
-    person_id: int
-    stamp: str  #: the credential fingerprint: a password change ends the session
-    csrf: str
-
-
-class SessionSigner:
-    def __init__(self, secret: str) -> None:
-        self._serializer = URLSafeTimedSerializer(secret, salt="aarshjul-hr-session")
-
-    def dumps(self, hr_session: HrSession) -> str:
-        return self._serializer.dumps({"p": hr_session.person_id, "s": hr_session.stamp, "c": hr_session.csrf})
-
-    def loads(self, value: str) -> HrSession | None:
-        try:
-            data = self._serializer.loads(value, max_age=SESSION_MAX_AGE)
-        except BadSignature:
-            return None
-        if not isinstance(data, dict) or not isinstance(data.get("p"), int):
-            return None
-        return HrSession(int(data["p"]), str(data.get("s", "")), str(data.get("c", "")))
-
-
-def signer(runtime: Runtime) -> SessionSigner:
-    return SessionSigner(runtime.settings.secret())
 
 
 def _secure(runtime: Runtime) -> bool:
@@ -85,11 +65,12 @@ def _secure(runtime: Runtime) -> bool:
 
 
 def set_session_cookie(response: Response, runtime: Runtime, principal: HrPrincipal, stamp: str) -> None:
-    value = signer(runtime).dumps(HrSession(principal.person_id, stamp, secrets.token_urlsafe(24)))
+    claims = HrSessionClaims(principal.person_id, stamp, secrets.token_urlsafe(24))
+    value = hr_session_token(runtime.settings.secret(), claims, runtime.clock())
     response.set_cookie(
         SESSION_COOKIE,
         value,
-        max_age=SESSION_MAX_AGE,
+        max_age=int(HR_SESSION_MAX_AGE.total_seconds()),
         httponly=True,
         samesite="lax",
         secure=_secure(runtime),
@@ -101,9 +82,14 @@ def clear_session_cookie(response: Response) -> None:
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
-def read_session(request: Request, runtime: Runtime) -> HrSession | None:
+def read_session(request: Request, runtime: Runtime) -> HrSessionClaims | None:
     value = request.cookies.get(SESSION_COOKIE)
-    return signer(runtime).loads(value) if value else None
+    if not value:
+        return None
+    try:
+        return read_hr_session_token(runtime.settings.secret(), value, runtime.clock())
+    except BadToken:  # also when expired
+        return None
 
 
 # --- the checks ---------------------------------------------------------------------------------
@@ -161,7 +147,7 @@ async def _check_csrf(request: Request, access: HrAccess) -> None:
         form = await request.form()  # starlette caches the parsed form for the route's own Form fields
         value = form.get("csrf_token")
         given = value if isinstance(value, str) else ""
-    if not given or not hmac.compare_digest(given, access.csrf):
+    if not given or not tokens_equal(given, access.csrf):
         raise HTTPException(status_code=403, detail="missing or wrong CSRF token; reload the page and try again")
 
 
@@ -246,7 +232,9 @@ class PasswordSignIn:
         error: str | None = None,
         email: str = "",
     ) -> Response:
-        token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
+        runtime: Runtime = request.app.state.runtime
+        nonce = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
+        token = form_csrf(runtime.settings.secret(), FormPurpose.HR_SIGN_IN, nonce)
         response = page(
             request,
             "hr/login.html",
@@ -254,9 +242,8 @@ class PasswordSignIn:
             language,
             status_code,
         )
-        runtime: Runtime = request.app.state.runtime
         response.set_cookie(
-            LOGIN_CSRF_COOKIE, token, httponly=True, samesite="lax", secure=_secure(runtime), path=LOGIN_PATH
+            LOGIN_CSRF_COOKIE, nonce, httponly=True, samesite="lax", secure=_secure(runtime), path=LOGIN_PATH
         )
         return response
 
@@ -265,9 +252,8 @@ class PasswordSignIn:
         email = str(form.get("email", ""))[:254]
         password = str(form.get("password", ""))[:1024]
         next_url = safe_next(str(form.get("next", HOME)), HOME)
-        expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-        given = str(form.get("csrf_token", ""))
-        if not expected or not hmac.compare_digest(expected, given):
+        nonce = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+        if not form_csrf_ok(runtime.settings.secret(), FormPurpose.HR_SIGN_IN, nonce, form.get("csrf_token")):
             return self.start(
                 request, language, next_url, 403, gettext(language, "The form had expired. Try again."), email
             )

@@ -1,14 +1,13 @@
 """Forms anyone may post with an email address: "send me a new link" and "send me my data".
 
-They share what keeps them safe: a CSRF token (a random value in a cookie, its HMAC in the form),
-limits per client and per address, no caching, and one answer for known and unknown addresses. The
-lookup itself runs after the answer has gone out, so not even its timing tells the two apart.
+They share what keeps them safe: a CSRF token (a random value in a cookie, and in the form that
+value signed for this form's purpose by ``aarshjul.signing``), limits per client and per address, no
+caching, and one answer for known and unknown addresses. The lookup itself runs after the answer has
+gone out, so not even its timing tells the two apart.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from fastapi.responses import Response
 from aarshjul.domain.addresses import normalise_email
 from aarshjul.presentation.i18n import gettext
 from aarshjul.runtime import Runtime
+from aarshjul.signing import FormPurpose, form_csrf, form_csrf_ok
 from service.pages import message_page, page
 from service.rate_limit import LinkRequestLimiter
 
@@ -33,15 +33,11 @@ def no_store(response: Response) -> Response:
     return response
 
 
-def signed(runtime: Runtime, purpose: str, value: str) -> str:
-    return hmac.new(runtime.settings.secret().encode(), f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
-
-
 @dataclass(frozen=True)
 class EmailRequestForm:
     path: str
     template: str
-    purpose: str  #: binds the CSRF token to this form
+    purpose: FormPurpose  #: binds the CSRF token to this form
     cookie: str
     limiter_name: str  #: each form has its own limits, so one does not use up the other
     ask_address: str  #: message id: the address is missing or malformed
@@ -66,7 +62,7 @@ class EmailRequestForm:
     ) -> Response:
         nonce = request.cookies.get(self.cookie) or secrets.token_urlsafe(24)
         context = {
-            "csrf_token": signed(runtime, self.purpose, nonce),
+            "csrf_token": form_csrf(runtime.settings.secret(), self.purpose, nonce),
             "email": email,
             "error": error,
             "action": self.path,
@@ -95,7 +91,7 @@ class EmailRequestForm:
     ) -> Response:
         _ = partial(gettext, language)
         nonce = request.cookies.get(self.cookie, "")
-        if not nonce or not hmac.compare_digest(csrf_token, signed(runtime, self.purpose, nonce)):
+        if not form_csrf_ok(runtime.settings.secret(), self.purpose, nonce, csrf_token):
             return self.render(request, runtime, language, email, _("The form had expired. Please send it again."), 403)
         address = normalise_email(email)
         if "@" not in address:

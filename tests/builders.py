@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from aarshjul.db.models import CriticalNeed, HumanTask, Measure, Person, Unit, UnitGoal
 from aarshjul.domain.enums import MeasureState, TaskState
-from aarshjul.links import LinkClaims, make_token
 from aarshjul.runtime import Runtime
+from aarshjul.signing import TaskLinkClaims, task_token
 from aarshjul.usecases.admin.org_import import seed_demo
 from aarshjul.usecases.cycle.advance import advance_cycle
 from aarshjul.usecases.cycle.start import start_cycle
@@ -112,7 +112,7 @@ def token_for(runtime: Runtime, task_id: int) -> str:
         task = session.get(HumanTask, task_id)
         if task is None:
             raise LookupError(task_id)
-        return make_token(runtime.settings.secret(), LinkClaims(task.id, task.assignee_id, task.link_version))
+        return task_token(runtime.settings.secret(), TaskLinkClaims(task.id, task.assignee_id, task.link_version))
 
 
 def unit_id(runtime: Runtime, code: str) -> int:
@@ -157,7 +157,7 @@ def find_tasks(
             t.assignee_id,
             t.link_version,
             t.form_key,
-            make_token(secret, LinkClaims(t.id, t.assignee_id, t.link_version)),
+            task_token(secret, TaskLinkClaims(t.id, t.assignee_id, t.link_version)),
             t.unit_id,
             t.subject_person_id,
             t.measure_id,

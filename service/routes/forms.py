@@ -7,8 +7,6 @@ version; the JSON API takes no cookie, so it needs none.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Annotated, Any
@@ -21,10 +19,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from aarshjul.domain.errors import Conflict, Forbidden
-from aarshjul.links import BadLink, read_token
 from aarshjul.presentation.i18n import translations
 from aarshjul.presentation.templating import format_date
 from aarshjul.runtime import Runtime
+from aarshjul.signing import BadToken, read_task_token, task_form_csrf, task_form_csrf_ok
 from aarshjul.usecases.work.links import LinkReason, LinkRefused, Mode
 from aarshjul.usecases.work.opening import OpenedTask, open_task
 from aarshjul.usecases.work.submitting import save_draft, submit_form
@@ -66,16 +64,15 @@ FormData = Annotated[dict[str, str], Depends(posted_form)]
 
 def csrf_token(runtime: Runtime, token: str) -> str:
     """A CSRF token bound to the task and its link version (a new link makes old pages invalid)."""
-    claims = read_token(runtime.settings.secret(), token)
-    message = f"csrf:{claims.task_id}:{claims.link_version}".encode()
-    return hmac.new(runtime.settings.secret().encode(), message, hashlib.sha256).hexdigest()
+    return task_form_csrf(runtime.settings.secret(), read_task_token(runtime.settings.secret(), token))
 
 
-def _csrf_ok(runtime: Runtime, token: str, given: str) -> bool:
+def _csrf_ok(runtime: Runtime, token: str, given: object) -> bool:
     try:
-        return hmac.compare_digest(csrf_token(runtime, token), given)
-    except BadLink:
+        claims = read_task_token(runtime.settings.secret(), token)
+    except BadToken:
         return False
+    return task_form_csrf_ok(runtime.settings.secret(), claims, given)
 
 
 # --- pages ----------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ A link that is not ours (tampered, unknown task) gets one page and status whatev
 tells an outsider nothing about which tasks or people exist. Only a link we signed learns more
 (replaced, cancelled, expired, closed), so its holder knows what to do next. The request form answers the same
 for known and unknown addresses, is limited per client and per address, and needs a CSRF token: a
-random value in a cookie, and its HMAC in the form.
+random value in a cookie, and that value signed for this form in the form.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
 from aarshjul.presentation.i18n import gettext
+from aarshjul.signing import FormPurpose
 from aarshjul.usecases.admin.task_links import revoke_task_link
 from aarshjul.usecases.personal.new_link import request_new_link
 from aarshjul.usecases.work.links import LinkReason
@@ -83,7 +84,7 @@ def link_problem_page(request: Request, language: str, reason: LinkReason, poste
 NEW_LINK_FORM = EmailRequestForm(
     path=NEW_LINK_PATH,
     template="links/new.html",
-    purpose="link-new",
+    purpose=FormPurpose.NEW_LINK,
     cookie=CSRF_COOKIE,
     limiter_name="link_limiter",
     ask_address="Type the email address you got the link at.",

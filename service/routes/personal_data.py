@@ -2,14 +2,13 @@
 ``/me/data/{token}`` (the emailed one-time link: a page, then the download) and
 ``/me/follow-ups/{token}`` (an employee reads the follow-up their leader wrote about them).
 
-No JavaScript. The request form follows ``/link/new``: a CSRF cookie and its HMAC in the form, limits
+No JavaScript. The request form follows ``/link/new``: a CSRF cookie and its signature in the form, limits
 per client and per address, and the same answer for known and unknown addresses. Opening the export
 link changes nothing; only the download button (a POST, with a CSRF token bound to the link) spends it.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 from functools import partial
 from typing import Annotated
@@ -18,6 +17,7 @@ from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from aarshjul.presentation.i18n import gettext, translations
+from aarshjul.signing import FormPurpose, form_csrf, form_csrf_ok
 from aarshjul.usecases.personal.export import (
     ExportLinkProblem,
     ExportLinkRefused,
@@ -29,7 +29,7 @@ from aarshjul.usecases.personal.follow_up_view import FollowUpNotFound, read_fol
 from forms.layout import build_view
 from forms.models import TalkFollowUpForm
 from service.deps import LanguageDep, RuntimeDep
-from service.email_request import EmailRequestForm, no_store, signed
+from service.email_request import EmailRequestForm, no_store
 from service.pages import message_page, page
 
 router = APIRouter(tags=["personal data"])
@@ -42,7 +42,7 @@ EXPORT_FILENAME = "aarshjul-my-data.json"
 DATA_REQUEST_FORM = EmailRequestForm(
     path=DATA_PATH,
     template="personal_data/request.html",
-    purpose="me-data",
+    purpose=FormPurpose.DATA_REQUEST,
     cookie=CSRF_COOKIE,
     limiter_name="personal_data_limiter",
     ask_address="Type your work email address.",
@@ -111,7 +111,8 @@ def export_page(token: str, request: Request, runtime: RuntimeDep, language: Lan
         link = check_export_link(runtime, token)
     except ExportLinkRefused as exc:
         return _refused(request, language, exc.problem)
-    context = {"name": link.name, "expires_at": link.expires_at, "csrf_token": signed(runtime, "me-data-export", token)}
+    csrf = form_csrf(runtime.settings.secret(), FormPurpose.DATA_DOWNLOAD, token)
+    context = {"name": link.name, "expires_at": link.expires_at, "csrf_token": csrf}
     return no_store(page(request, "personal_data/download.html", context, language))
 
 
@@ -123,7 +124,7 @@ def export_download(
     language: LanguageDep,
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    if not hmac.compare_digest(csrf_token, signed(runtime, "me-data-export", token)):
+    if not form_csrf_ok(runtime.settings.secret(), FormPurpose.DATA_DOWNLOAD, token, csrf_token):
         _ = partial(gettext, language)
         return no_store(
             message_page(

@@ -8,7 +8,6 @@ expired, withdrawn by HR) shows one plain page that says which and what to do.
 
 from __future__ import annotations
 
-import hmac
 from functools import partial
 from typing import Annotated, Any
 
@@ -17,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from aarshjul.domain.errors import InvalidInput
 from aarshjul.presentation.i18n import gettext
+from aarshjul.signing import FormPurpose, form_csrf, form_csrf_ok
 from aarshjul.usecases.reporting.plan_review import (
     COMMENT_MAX_CHARS,
     ReviewLinkProblem,
@@ -25,13 +25,12 @@ from aarshjul.usecases.reporting.plan_review import (
     open_review,
 )
 from service.deps import LanguageDep, RuntimeDep
-from service.email_request import no_store, signed
+from service.email_request import no_store
 from service.pages import lang_query, message_page, page
 
 router = APIRouter(tags=["plan review"], include_in_schema=False)
 
 REVIEW_PATH = "/plan-review"
-CSRF_PURPOSE = "plan-review-comment"
 
 #: What the form says about a refused comment, by field (English message ids).
 FIELD_ERRORS = {
@@ -81,7 +80,7 @@ def _page(
     context: dict[str, Any] = {
         "review": review,
         "plan": review.plan,
-        "csrf_token": signed(runtime, CSRF_PURPOSE, token),
+        "csrf_token": form_csrf(runtime.settings.secret(), FormPurpose.PLAN_REVIEW_COMMENT, token),
         "max_chars": COMMENT_MAX_CHARS,
         "saved": saved,
         "errors": errors or {},
@@ -112,7 +111,7 @@ def comment(
     target: Annotated[str, Form(max_length=40)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    if not hmac.compare_digest(csrf_token, signed(runtime, CSRF_PURPOSE, token)):
+    if not form_csrf_ok(runtime.settings.secret(), FormPurpose.PLAN_REVIEW_COMMENT, token, csrf_token):
         _ = partial(gettext, language)
         return no_store(
             message_page(

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select, update
 
 from aarshjul.db.models import AuditEvent, HumanTask, Notification, Person
-from aarshjul.links import LinkClaims, make_token
 from aarshjul.runtime import Runtime
+from aarshjul.signing import TaskLinkClaims, task_token
 from notifications.backends import OutboxBackend
 from notifications.dispatcher import dispatch_due
 from tests.builders import TaskRef, demo_cycle, drive_unit, unit_id
@@ -79,7 +79,7 @@ def test_hr_revokes_a_link_from_the_unit_page_and_the_assignee_gets_a_new_one(
         ).one()
         audit = session.scalars(select(AuditEvent).where(AuditEvent.action == "task.link_revoked")).one()
     assert (mail.recipient_id, mail.to_email, mail.state) == (task.assignee_id, assignee.email, "sent")
-    fresh = make_token(TEST_SECRET, LinkClaims(task.id, task.assignee_id, task.link_version + 1))
+    fresh = task_token(TEST_SECRET, TaskLinkClaims(task.id, task.assignee_id, task.link_version + 1))
     assert f"/t/{fresh}" in (mail.body_text or "") and f"/t/{task.token}" not in (mail.body_text or "")
     assert hr.client.get(f"/t/{fresh}").status_code == 200
     assert audit.object_id == str(task.id) and audit.actor == f"person:{hr_id}"

@@ -14,8 +14,8 @@ from sqlalchemy import select, update
 
 from aarshjul.db.models import HumanTask, Notification, NotificationAttempt, Person
 from aarshjul.domain.enums import NotificationState, TaskState
-from aarshjul.links import read_token
 from aarshjul.runtime import Runtime
+from aarshjul.signing import read_task_token
 from aarshjul.usecases.admin.hr_access import set_password
 from notifications.backends import (
     Delivery,
@@ -97,7 +97,7 @@ def test_one_invitation_lists_every_task_with_its_own_current_link(runtime: Runt
     assert "Ola Nordmann" in (row.body_text or "") and "25 January 2027" in (row.body_text or "")
     links = [w for w in (row.body_text or "").split() if w.startswith("http://testserver/t/")]
     assert len(links) == 2
-    claims = sorted((read_token(TEST_SECRET, link.rsplit("/", 1)[1]) for link in links), key=lambda c: c.task_id)
+    claims = sorted((read_task_token(TEST_SECRET, link.rsplit("/", 1)[1]) for link in links), key=lambda c: c.task_id)
     assert [(c.task_id, c.assignee_id, c.link_version) for c in claims] == [
         (first.id, world.leader_id, 1),
         (second.id, world.leader_id, 3),

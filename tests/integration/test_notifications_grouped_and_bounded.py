@@ -13,8 +13,8 @@ from sqlalchemy import func, insert, select, update
 from aarshjul.clock import ManualClock
 from aarshjul.db.models import HumanTask, Notification, Person
 from aarshjul.domain.enums import MeasureState
-from aarshjul.links import LinkClaims, task_url
 from aarshjul.runtime import Runtime
+from aarshjul.signing import TaskLinkClaims, task_url
 from aarshjul.usecases.cycle.sweep import sweep
 from notifications.compose import LATE_LINES_SHOWN, QueuedMessage, compose
 from notifications.dispatcher import dispatch_due
@@ -39,7 +39,7 @@ def _approved_measure(runtime: Runtime, world: World, owner_id: int, title: str,
 
 
 def _link(runtime: Runtime, task: HumanTask) -> str:
-    claims = LinkClaims(task.id, task.assignee_id, task.link_version)
+    claims = TaskLinkClaims(task.id, task.assignee_id, task.link_version)
     return task_url(runtime.settings.base_url, runtime.settings.secret(), claims)
 
 

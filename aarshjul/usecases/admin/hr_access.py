@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
@@ -26,6 +25,7 @@ from aarshjul.db.models import ApiToken, HrCredential, Person
 from aarshjul.domain.enums import Role
 from aarshjul.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from aarshjul.runtime import Runtime
+from aarshjul.signing import tokens_equal
 from aarshjul.usecases.shared.writes import audit
 
 MAX_FAILED_ATTEMPTS = 5
@@ -181,7 +181,7 @@ def principal_for_session(session: Session, person_id: int, stamp: str, today: d
     person, password_hash = row
     if person.role != Role.HR or not person.is_active_on(today):
         return None
-    if not hmac.compare_digest(credential_stamp(password_hash), stamp):
+    if not tokens_equal(stamp, credential_stamp(password_hash)):
         return None
     return HrPrincipal(person.id, person.email, person.name, "password")
 

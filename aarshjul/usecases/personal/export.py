@@ -28,13 +28,8 @@ from aarshjul.db.models import (
 from aarshjul.domain.addresses import normalise_email
 from aarshjul.domain.enums import Role
 from aarshjul.domain.errors import DomainError
-from aarshjul.personal_links import (
-    BadPersonalLink,
-    ExportClaims,
-    new_nonce,
-    read_export_token,
-)
 from aarshjul.runtime import Runtime
+from aarshjul.signing import BadToken, ExpiredToken, ExportClaims, new_nonce, read_export_token
 from aarshjul.usecases.shared.cycles import today_for
 from aarshjul.usecases.shared.org import load_org
 from aarshjul.usecases.shared.writes import audit, serialize
@@ -110,16 +105,20 @@ class ExportLink:
     expires_at: dt.datetime
 
 
-def _claims(session: Session, runtime: Runtime, token: str, now: dt.datetime) -> tuple[ExportClaims, Person]:
+def _read(runtime: Runtime, token: str, now: dt.datetime) -> ExportClaims:
     try:
-        claims = read_export_token(runtime.settings.secret(), token)
-    except BadPersonalLink as exc:
+        return read_export_token(runtime.settings.secret(), token, now)
+    except ExpiredToken as exc:
+        raise ExportLinkRefused(ExportLinkProblem.EXPIRED) from exc
+    except BadToken as exc:
         raise ExportLinkRefused(ExportLinkProblem.INVALID) from exc
+
+
+def _unspent(session: Session, claims: ExportClaims) -> Person:
+    """The link's person, unless the link was already spent."""
     person = session.get(Person, claims.person_id)
-    if person is None or claims.issued_at > now:
+    if person is None:
         raise ExportLinkRefused(ExportLinkProblem.INVALID)
-    if claims.expires_at() <= now:
-        raise ExportLinkRefused(ExportLinkProblem.EXPIRED)
     used = session.scalar(
         select(func.count())
         .select_from(AuditEvent)
@@ -131,14 +130,15 @@ def _claims(session: Session, runtime: Runtime, token: str, now: dt.datetime) ->
     )
     if used:
         raise ExportLinkRefused(ExportLinkProblem.USED)
-    return claims, person
+    return person
 
 
 def check_export_link(runtime: Runtime, token: str) -> ExportLink:
     """Whether the link gives an export now. Reads only."""
     now = runtime.clock()
     with runtime.sessions() as session:
-        claims, person = _claims(session, runtime, token, now)
+        claims = _read(runtime, token, now)
+        person = _unspent(session, claims)
         return ExportLink(person.name, claims.expires_at())
 
 
@@ -146,12 +146,9 @@ def export_personal_data(runtime: Runtime, token: str) -> dict[str, Any]:
     """Everything stored about the link's person, as a JSON-ready document; spends the link."""
     now = runtime.clock()
     with unit_of_work(runtime.sessions) as session:
-        try:
-            nonce = read_export_token(runtime.settings.secret(), token).nonce
-        except BadPersonalLink as exc:
-            raise ExportLinkRefused(ExportLinkProblem.INVALID) from exc
-        serialize(session, f"{EXPORT_ACTION}:{nonce}")  # two presses of the button: one export
-        claims, person = _claims(session, runtime, token, now)
+        claims = _read(runtime, token, now)
+        serialize(session, f"{EXPORT_ACTION}:{claims.nonce}")  # two presses of the button: one export
+        person = _unspent(session, claims)
         document = _export(session, runtime, person, now)
         audit(session, now, f"person:{person.id}", EXPORT_ACTION, EXPORT_OBJECT, claims.nonce)
         return document

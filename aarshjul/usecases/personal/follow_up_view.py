@@ -14,11 +14,8 @@ from aarshjul.db.models import (
 )
 from aarshjul.domain.enums import FormKey
 from aarshjul.domain.errors import DomainError
-from aarshjul.personal_links import (
-    BadPersonalLink,
-    read_follow_up_token,
-)
 from aarshjul.runtime import Runtime
+from aarshjul.signing import BadToken, read_follow_up_token
 from aarshjul.usecases.personal.export import _names_of
 from aarshjul.usecases.shared.cycles import today_for
 from aarshjul.usecases.shared.privacy import may_read_talk
@@ -43,7 +40,7 @@ def read_follow_up(runtime: Runtime, token: str) -> FollowUpView:
     now = runtime.clock()
     try:
         claims = read_follow_up_token(runtime.settings.secret(), token)
-    except BadPersonalLink as exc:
+    except BadToken as exc:
         raise FollowUpNotFound("not a follow-up link") from exc
     with runtime.sessions() as session:
         task = session.get(HumanTask, claims.task_id)

@@ -26,8 +26,8 @@ from aarshjul.db.models import CompetenceArea, Cycle, Measure, PlanComment, Plan
 from aarshjul.domain.addresses import EMAIL, normalise_email
 from aarshjul.domain.enums import Language
 from aarshjul.domain.errors import Conflict, DomainError, InvalidInput, NotFound
-from aarshjul.personal_links import BadPersonalLink, ReviewClaims, read_review_token
 from aarshjul.runtime import Runtime
+from aarshjul.signing import BadToken, ReviewClaims, read_review_token
 from aarshjul.usecases.reporting.plan import PLANNED_STATES, CompetencePlan, competence_plan
 from aarshjul.usecases.shared.writes import audit
 from notifications.outbox import OutgoingMessage, enqueue
@@ -215,7 +215,7 @@ def plan_with_comments(
 def _reviewer(session: Session, runtime: Runtime, token: str, now: dt.datetime) -> PlanReviewer:
     try:
         claims = read_review_token(runtime.settings.secret(), token)
-    except BadPersonalLink as exc:
+    except BadToken as exc:
         raise ReviewLinkRefused(ReviewLinkProblem.INVALID) from exc
     reviewer = session.get(PlanReviewer, claims.reviewer_id)
     if reviewer is None or int(reviewer.invited_at.timestamp()) != claims.invited_at:

@@ -18,8 +18,8 @@ from aarshjul.db.models import (
 from aarshjul.domain.enums import TALK_FORMS, CycleState, FormKey, TaskState
 from aarshjul.domain.errors import DomainError, Forbidden
 from aarshjul.domain.followups import LIVES_ON_STEP_KEYS
-from aarshjul.links import BadLink, read_token
 from aarshjul.runtime import Runtime
+from aarshjul.signing import BadToken, read_task_token
 from aarshjul.usecases.shared.cycles import today_for
 from aarshjul.usecases.shared.privacy import may_read_talk
 
@@ -53,8 +53,8 @@ class Mode(StrEnum):
 
 def task_by_link(session: Session, runtime: Runtime, token: str, lock: bool = False) -> HumanTask:
     try:
-        claims = read_token(runtime.settings.secret(), token)
-    except BadLink as exc:
+        claims = read_task_token(runtime.settings.secret(), token)
+    except BadToken as exc:
         raise LinkRefused(LinkReason.INVALID) from exc
     task = session.get(HumanTask, claims.task_id, with_for_update=lock)
     if task is None:

@@ -11,8 +11,8 @@ from aarshjul.clock import ManualClock
 from aarshjul.db.engine import unit_of_work
 from aarshjul.db.models import AuditEvent, Cycle, CycleDefinitionRecord, Person, Unit, UnitStep
 from aarshjul.domain.errors import Conflict, InvalidInput
-from aarshjul.links import LinkClaims, make_token
 from aarshjul.runtime import Runtime
+from aarshjul.signing import TaskLinkClaims, task_token
 from aarshjul.usecases.admin.org_import import seed_demo
 from aarshjul.usecases.admin.task_admin import extend_deadline, handle_leavers, reassign_tasks
 from aarshjul.usecases.cycle.lifecycle import cancel_cycle, close_cycle
@@ -125,7 +125,7 @@ def test_hr_reassigns_in_bulk_the_old_links_die_and_one_reminder_lists_every_tas
         stand_in = session.scalars(select(Person.id).where(Person.role == "employee").order_by(Person.id)).first()
     assert stand_in is not None
     secret = runtime.settings.secret()
-    old_links = [make_token(secret, LinkClaims(t.id, t.assignee_id, t.link_version)) for t in moving]
+    old_links = [task_token(secret, TaskLinkClaims(t.id, t.assignee_id, t.link_version)) for t in moving]
 
     assert reassign_tasks(runtime, [t.id for t in moving], stand_in, actor="person:hr") == 3
     invitations = [n for n in notifications(runtime, "task_invitation") if n.recipient_id == stand_in]
@@ -135,7 +135,7 @@ def test_hr_reassigns_in_bulk_the_old_links_die_and_one_reminder_lists_every_tas
             open_task(runtime, old)
         assert refused.value.reason is LinkReason.REPLACED
     for task in open_tasks(runtime, assignee_id=stand_in):
-        opened = open_task(runtime, make_token(secret, LinkClaims(task.id, stand_in, task.link_version)))
+        opened = open_task(runtime, task_token(secret, TaskLinkClaims(task.id, stand_in, task.link_version)))
         assert opened.task.id == task.id
 
     # Seven days before: the stand-in gets one reminder naming the three tasks, each leader one.
