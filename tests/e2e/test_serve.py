@@ -26,6 +26,7 @@ from aarshjul.db.models import HumanTask, Notification
 from aarshjul.domain.enums import NotificationState
 from aarshjul.runtime import Runtime
 from aarshjul.settings import Settings
+from aarshjul.signing import read_task_token
 from tests.e2e.conftest import free_port
 
 pytestmark = pytest.mark.e2e
@@ -125,7 +126,7 @@ def test_a_submission_reaches_the_next_step_through_a_real_flow_run(service: Ser
     outbox = json.loads(service.cli("outbox", "--json"))
     invitation = next(m for m in outbox if m["template"] == "task_invitation" and "Gjennomgang" in m["subject"])
     link = invitation["links"][0]
-    task_id = int(link.rsplit("/", 1)[1].split(".")[0])
+    task_id = read_task_token(service.runtime.settings.secret(), link.rsplit("/", 1)[1]).task_id
     with service.runtime.sessions() as session:
         task = session.get(HumanTask, task_id)
         assert task is not None
