@@ -60,13 +60,7 @@ def hr_clients(runtime: Runtime) -> Iterator[HrClients]:
 
 ROOT = Path(__file__).resolve().parent.parent
 HR_TEMPLATES = ROOT / "service" / "templates" / "hr"
-HR_CODE = [
-    ROOT / "service" / "routes" / "hr.py",
-    ROOT / "service" / "routes" / "hr_pages.py",
-    ROOT / "service" / "routes" / "hr_api.py",
-    ROOT / "service" / "routes" / "hr_wheel.py",
-    ROOT / "service" / "auth.py",
-]
+HR_CODE = [*sorted((ROOT / "service" / "routes" / "hr").glob("*.py")), ROOT / "service" / "auth.py"]
 _TEMPLATE_MSGID = re.compile(r"""_\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')\s*\)""")
 _CODE_MSGID = re.compile(r"""gettext\(\s*\w+,\s*"((?:[^"\\]|\\.)*)"\s*\)""")
 
@@ -78,6 +72,7 @@ def hr_msgids() -> set[str]:
         found |= {a or b for a, b in _TEMPLATE_MSGID.findall(template.read_text(encoding="utf-8"))}
     for module in HR_CODE:
         found |= set(_CODE_MSGID.findall(module.read_text(encoding="utf-8")))
-    from service.routes.hr_pages import AUDIT_ACTIONS, AUDIT_GROUPS, NOTICES
+    from service.routes.hr.audit import AUDIT_ACTIONS, AUDIT_GROUPS
+    from service.routes.hr.common import NOTICES
 
     return found | set(NOTICES.values()) | set(AUDIT_ACTIONS.values()) | set(AUDIT_GROUPS.values())

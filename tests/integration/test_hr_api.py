@@ -12,7 +12,6 @@ from aarshjul.runtime import Runtime
 from aarshjul.usecases.admin.hr_access import issue_api_token
 from aarshjul.usecases.admin.org_import import seed_demo
 from service.routes import hr as hr_routes
-from service.routes import hr_api, hr_pages
 from tests.hr_support import HR_EMAIL, HR_PASSWORD, HrClients, csrf_of, hr_clients, sign_in
 
 PUBLIC = {("GET", "/hr/login"), ("POST", "/hr/login")}
@@ -20,12 +19,7 @@ PUBLIC = {("GET", "/hr/login"), ("POST", "/hr/login")}
 
 def _hr_endpoints() -> list[tuple[str, str]]:
     found = []
-    routes = [
-        *hr_routes.router.routes,
-        *hr_routes.sign_out_router.routes,
-        *hr_pages.router.routes,
-        *hr_api.router.routes,
-    ]
+    routes = [route for router in hr_routes.ROUTERS for route in router.routes]
     for route in routes:
         if not isinstance(route, APIRoute):
             continue

@@ -13,10 +13,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from aarshjul.clock import local_date
 from aarshjul.domain.enums import Language
-from aarshjul.domain.errors import InvalidInput
-from aarshjul.runtime import Runtime
 from aarshjul.usecases.admin.hr_access import ApiTokenInfo, api_tokens, revoke_api_token_by_id
 from aarshjul.usecases.admin.reminders import remind_late
 from aarshjul.usecases.admin.task_admin import extend_deadline, reassign_tasks
@@ -32,10 +29,9 @@ from aarshjul.usecases.reporting.cycles import CycleSummary
 from aarshjul.usecases.reporting.plan_review import PlanWithComments, plan_with_comments
 from aarshjul.usecases.reporting.proposals import MeasureProposal, measure_proposals
 from aarshjul.usecases.reporting.unit_detail import UnitDetail, unit_detail
-from aarshjul.usecases.work import measure_decision
-from forms.registry import FormRejected
-from service.auth import ApiHr, HrAccess
+from service.auth import ApiHr
 from service.deps import RuntimeDep, SessionDep
+from service.routes.hr.common import decide_measure, today_of
 
 router = APIRouter(prefix="/api", tags=["hr"])
 
@@ -112,10 +108,6 @@ class Me(BaseModel):
     email: str
     name: str
     via: str
-
-
-def today_of(runtime: Runtime) -> dt.date:
-    return local_date(runtime.clock(), runtime.settings.zone)
 
 
 def board_filters(
@@ -298,13 +290,3 @@ def audit(
     action: Annotated[str | None, Query(description="Prefix, e.g. 'cycle.'")] = None,
 ) -> AuditPage:
     return audit_log(session, limit=limit, offset=offset, action=action)
-
-
-def decide_measure(runtime: Runtime, measure_id: int, decision: str, comment: str, access: HrAccess) -> None:
-    """HR's decision on a proposal, through the forms area's use case (it owns the measure's life)."""
-    try:
-        measure_decision.decide_measure(runtime, measure_id, decision, comment, access.principal.person_id)
-    except FormRejected as exc:
-        first = exc.problems[0] if exc.problems else None
-        field = ".".join(str(part) for part in first.loc) if first and first.loc else "decision"
-        raise InvalidInput(field, first.type if first else "rejected") from exc
