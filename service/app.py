@@ -139,6 +139,15 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if not _wants_json(request):
+            # A page's address or form holds a value its typed parameters refuse (a hand-edited
+            # address, say): a page in the reader's language, not the API's JSON.
+            language = get_language(request)
+            title = gettext(language, "Something in the request is not valid")
+            text_ = gettext(
+                language, "The address or the form holds a value this page cannot use. Go back and try again."
+            )
+            return message_page(request, language, title, [text_], 422)
         errors = [
             {"loc": list(e.get("loc", [])), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
             for e in exc.errors()

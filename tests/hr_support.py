@@ -66,13 +66,17 @@ _CODE_MSGID = re.compile(r"""gettext\(\s*\w+,\s*"((?:[^"\\]|\\.)*)"\s*\)""")
 
 
 def hr_msgids() -> set[str]:
-    """Every message id HR's templates and routes pass to gettext literally (the notices too)."""
+    """Every message id HR's templates and routes pass to gettext literally, and those their code
+    holds in tables (the notices, the audit log's names, the commands' error messages)."""
     found: set[str] = set()
     for template in HR_TEMPLATES.iterdir():
         found |= {a or b for a, b in _TEMPLATE_MSGID.findall(template.read_text(encoding="utf-8"))}
     for module in HR_CODE:
         found |= set(_CODE_MSGID.findall(module.read_text(encoding="utf-8")))
+    from service.commands import FIELD_MESSAGES
+    from service.html_forms import COMMAND_MESSAGES
     from service.routes.hr.audit import AUDIT_ACTIONS, AUDIT_GROUPS
     from service.routes.hr.common import NOTICES
 
-    return found | set(NOTICES.values()) | set(AUDIT_ACTIONS.values()) | set(AUDIT_GROUPS.values())
+    shown_by_code = {*NOTICES.values(), *AUDIT_ACTIONS.values(), *AUDIT_GROUPS.values()}
+    return found | shown_by_code | FIELD_MESSAGES | set(COMMAND_MESSAGES.values())

@@ -11,6 +11,7 @@ from aarshjul.usecases.reporting.audit_log import audit_log
 from service.auth import HrPageRoute, PageHr
 from service.deps import LanguageDep, SessionDep
 from service.pages import page
+from service.queries import AuditPageQuery
 from service.routes.hr.common import hr_context
 
 router = APIRouter(route_class=HrPageRoute, include_in_schema=False)
@@ -64,16 +65,16 @@ def audit_page(
     access: PageHr,
     session: SessionDep,
     language: LanguageDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    action: Annotated[str | None, Query()] = None,
+    query: Annotated[AuditPageQuery, Query()],
 ) -> Response:
-    log = audit_log(session, limit=100, offset=offset, action=action or None)
+    action = query.action or ""
+    log = audit_log(session, limit=100, offset=query.offset, action=action or None)
     groups = dict(AUDIT_GROUPS)
-    groups.setdefault(action or "", action or "")  # a prefix typed into the address is kept
+    groups.setdefault(action, action)  # a prefix typed into the address is kept
     context = {
         "hr": hr_context(access),
         "log": log,
-        "action": action or "",
+        "action": action,
         "actions": AUDIT_ACTIONS,
         "groups": groups,
     }

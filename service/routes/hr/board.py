@@ -1,24 +1,35 @@
-"""The status board (with the wheel), the drill-down into one unit, and revoking a task's link from it."""
+"""The status board (with the wheel), the drill-down into one unit, and revoking a task's link from it.
+
+The board and the drill-down also show a refused form posted from them (``page_at``): the task
+actions in ``task_actions`` post there and come back with the errors beside the fields.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from aarshjul.domain.errors import DomainError, NotFound
 from aarshjul.presentation.i18n import gettext
 from aarshjul.presentation.templating import render
+from aarshjul.runtime import Runtime
 from aarshjul.usecases.admin.task_links import revoke_task_link
 from aarshjul.usecases.reporting.board import cycle_status
 from aarshjul.usecases.reporting.board_model import BoardFilters
 from aarshjul.usecases.reporting.cycles import list_cycles
 from aarshjul.usecases.reporting.unit_detail import unit_detail
-from service.auth import HrPageRoute, PageHr
+from service.auth import HrAccess, HrPageRoute, PageHr
 from service.deps import LanguageDep, RuntimeDep, SessionDep
-from service.pages import page
+from service.html_forms import NOTHING_FAILED, FailedForm
+from service.pages import message_page, page
+from service.params import MAX_ID, IdPath
+from service.queries import BoardQuery, CycleQuery, UnitQuery
 from service.redirects import safe_next
 from service.routes.hr.common import (
     NOTICES,
@@ -32,25 +43,23 @@ from service.routes.hr.wheel import wheel_view
 
 router = APIRouter(route_class=HrPageRoute, include_in_schema=False)
 
+_UNIT_PATH = re.compile(r"/board/units/([0-9]{1,19})")
 
-@router.get("/board")
-def board_page(
+
+def board_view(
     request: Request,
-    access: PageHr,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    language: LanguageDep,
-    cycle: Annotated[int | None, Query()] = None,
-    unit: Annotated[str | None, Query()] = None,
-    step: Annotated[str | None, Query()] = None,
-    late: Annotated[bool, Query()] = False,
-    notice: Annotated[str | None, Query()] = None,
+    access: HrAccess,
+    runtime: Runtime,
+    session: Session,
+    language: str,
+    query: BoardQuery,
+    failed: FailedForm = NOTHING_FAILED,
+    address: str | None = None,
 ) -> Response:
-    cycle_id = cycle_or_latest(session, cycle)
+    cycle_id = cycle_or_latest(session, query.cycle)
     if cycle_id is None:
         return page(request, "hr/no_cycle.html", {"hr": hr_context(access)}, language)
-    unit_id = int(unit) if unit and unit.isdigit() else None
-    filters = BoardFilters(unit_id=unit_id, step=step or None, late_only=late)
+    filters = query.filters()
     status = cycle_status(session, cycle_id, filters, today=today_of(runtime))
     # The filter choices come from the whole cycle, whatever the current filter shows.
     everything = (
@@ -58,10 +67,8 @@ def board_page(
         if filters == BoardFilters()
         else cycle_status(session, cycle_id, BoardFilters(), today=today_of(runtime))
     )
-    query = urlencode({k: v for k, v in {"unit": unit_id, "step": step, "late": "1" if late else ""}.items() if v})
-    csv_query = urlencode(
-        {k: v for k, v in {"unit_id": unit_id, "step": step, "late_only": "true" if late else ""}.items() if v}
-    )
+    shown = {"unit": query.unit, "step": query.step, "late": "1" if query.late else ""}
+    csv = {"unit_id": query.unit, "step": query.step, "late_only": "true" if query.late else ""}
     return page(
         request,
         "hr/board.html",
@@ -72,14 +79,85 @@ def board_page(
             "unit_choices": [(u.id, u.name, u.depth) for u in everything.units],
             "step_choices": [(s.key, s.number, s.names.get(language)) for s in everything.steps],
             "cycles": list_cycles(session),
-            "query": query,
-            "csv_query": csv_query,
-            "notice": NOTICES.get(notice or ""),
+            "query": urlencode({k: v for k, v in shown.items() if v}),
+            "csv_query": urlencode({k: v for k, v in csv.items() if v}),
+            "notice": NOTICES.get(query.notice or ""),
             # A column of its own once the talks' follow-ups have begun, and not on a one-step board.
             "show_follow_ups": filters.step is None and (everything.follow_ups.done + everything.follow_ups.open) > 0,
+            "failed": failed,
         },
         language,
+        422 if failed else 200,
+        address=address,
     )
+
+
+def unit_view(
+    request: Request,
+    access: HrAccess,
+    runtime: Runtime,
+    session: Session,
+    language: str,
+    unit_id: int,
+    query: UnitQuery,
+    failed: FailedForm = NOTHING_FAILED,
+    address: str | None = None,
+) -> Response:
+    cycle_id = cycle_or_latest(session, query.cycle)
+    if cycle_id is None:
+        raise NotFound("no cycle has been started yet")
+    detail = unit_detail(session, cycle_id, unit_id, today=today_of(runtime))
+    shown = NOTICES.get(query.notice or "")
+    if query.notice == "revoked":
+        revoked = next((t for t in detail.open_tasks if t.task_id == query.task), None)
+        if revoked is not None:  # still listed: say whom the new link went to
+            shown = gettext(language, "The link has been revoked, and a new one has been sent to {name}.").format(
+                name=revoked.assignee_name
+            )
+    context = {"hr": hr_context(access), "detail": detail, "notice": shown, "failed": failed}
+    return page(request, "hr/unit.html", context, language, 422 if failed else 200, address=address)
+
+
+def page_at(
+    request: Request, access: HrAccess, runtime: Runtime, language: str, back: str, failed: FailedForm
+) -> Response:
+    """The board or the drill-down at ``back`` (where the refused form was), showing ``failed``."""
+    target = urlsplit(back)
+    params = dict(parse_qsl(target.query))
+    unit = _UNIT_PATH.fullmatch(target.path)
+    with runtime.sessions() as session:
+        try:
+            if target.path == "/board":
+                query = BoardQuery.model_validate(params)
+                return board_view(request, access, runtime, session, language, query, failed, back)
+            if unit is not None and 1 <= int(unit.group(1)) <= MAX_ID:
+                unit_query = UnitQuery.model_validate(params)
+                return unit_view(
+                    request, access, runtime, session, language, int(unit.group(1)), unit_query, failed, back
+                )
+        except (ValidationError, DomainError):
+            pass  # an address the pages would refuse: the errors alone, with the way back
+    return message_page(
+        request,
+        language,
+        gettext(language, "That could not be done"),
+        list(failed.errors.values()),
+        422,
+        link_href=safe_next(back, "/board"),
+        link_text=gettext(language, "Back"),
+    )
+
+
+@router.get("/board")
+def board_page(
+    request: Request,
+    access: PageHr,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    language: LanguageDep,
+    query: Annotated[BoardQuery, Query()],
+) -> Response:
+    return board_view(request, access, runtime, session, language, query)
 
 
 @router.get("/board/wheel.svg")
@@ -88,9 +166,9 @@ def wheel_svg(
     runtime: RuntimeDep,
     session: SessionDep,
     language: LanguageDep,
-    cycle: Annotated[int | None, Query()] = None,
+    query: Annotated[CycleQuery, Query()],
 ) -> Response:
-    cycle_id = cycle_or_latest(session, cycle)
+    cycle_id = cycle_or_latest(session, query.cycle)
     if cycle_id is None:
         raise NotFound("no cycle has been started yet")
     status = cycle_status(session, cycle_id, today=today_of(runtime))
@@ -103,38 +181,20 @@ def wheel_svg(
 @router.get("/board/units/{unit_id}")
 def unit_page(
     request: Request,
-    unit_id: int,
+    unit_id: IdPath,
     access: PageHr,
     runtime: RuntimeDep,
     session: SessionDep,
     language: LanguageDep,
-    cycle: Annotated[int | None, Query()] = None,
-    notice: Annotated[str | None, Query()] = None,
-    task: Annotated[int | None, Query()] = None,
+    query: Annotated[UnitQuery, Query()],
 ) -> Response:
-    cycle_id = cycle_or_latest(session, cycle)
-    if cycle_id is None:
-        raise NotFound("no cycle has been started yet")
-    detail = unit_detail(session, cycle_id, unit_id, today=today_of(runtime))
-    shown = NOTICES.get(notice or "")
-    if notice == "revoked":
-        revoked = next((t for t in detail.open_tasks if t.task_id == task), None)
-        if revoked is not None:  # still listed: say whom the new link went to
-            shown = gettext(language, "The link has been revoked, and a new one has been sent to {name}.").format(
-                name=revoked.assignee_name
-            )
-    return page(
-        request,
-        "hr/unit.html",
-        {"hr": hr_context(access), "detail": detail, "notice": shown},
-        language,
-    )
+    return unit_view(request, access, runtime, session, language, unit_id, query)
 
 
 @router.post("/hr/tasks/{task_id}/link/revoke")
 def revoke_link_page(
     request: Request,
-    task_id: int,
+    task_id: IdPath,
     access: PageHr,
     runtime: RuntimeDep,
     language: LanguageDep,

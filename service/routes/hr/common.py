@@ -16,8 +16,6 @@ from aarshjul.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from aarshjul.presentation.i18n import gettext
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.reporting.cycles import latest_cycle_id
-from aarshjul.usecases.work import measure_decision
-from forms.registry import FormRejected
 from service.auth import HrAccess
 from service.pages import message_page
 
@@ -75,13 +73,3 @@ def with_notice(path: str, notice: str) -> str:
 
 def cycle_or_latest(session: Session, cycle: int | None) -> int | None:
     return cycle if cycle is not None else latest_cycle_id(session)
-
-
-def decide_measure(runtime: Runtime, measure_id: int, decision: str, comment: str, access: HrAccess) -> None:
-    """HR's decision on a proposal, through the forms area's use case (it owns the measure's life)."""
-    try:
-        measure_decision.decide_measure(runtime, measure_id, decision, comment, access.principal.person_id)
-    except FormRejected as exc:
-        first = exc.problems[0] if exc.problems else None
-        field = ".".join(str(part) for part in first.loc) if first and first.loc else "decision"
-        raise InvalidInput(field, first.type if first else "rejected") from exc

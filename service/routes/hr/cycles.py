@@ -1,35 +1,55 @@
-"""Cycles: the list, starting one (preview first), cloning last year's, closing one."""
+"""Cycles: the list, starting one (preview first), cloning last year's, closing one.
+
+The forms are parsed into the API's commands (``StartCycle``, ``CloneLastYear``, ``CloseCycle``); a
+refused one shows the cycles page again with the errors beside the fields and the input kept (422, or
+409 when the start overlaps a running cycle).
+"""
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Annotated, Any
+from collections.abc import Mapping
+from typing import Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
-from aarshjul.domain.errors import DomainError, InvalidInput
+from aarshjul.domain.errors import DomainError
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.cycle.lifecycle import close_cycle
-from aarshjul.usecases.cycle.start import clone_last_year, preview_cycle, start_cycle
+from aarshjul.usecases.cycle.start import CyclePreview, clone_last_year, preview_cycle, start_cycle
 from aarshjul.usecases.reporting.cycles import list_cycles
 from service.auth import HrAccess, HrPageRoute, PageHr
-from service.deps import LanguageDep, RuntimeDep, SessionDep
+from service.commands import CloneLastYear, CloseCycle, StartCycle
+from service.deps import LanguageDep, PostedForm, RuntimeDep
+from service.html_forms import NOTHING_FAILED, FailedForm, RefusedForm, Typed, carry_out, form_values
 from service.pages import page
+from service.params import IdPath
 from service.routes.hr.common import error_status, hr_context, redirect, refused, today_of
 
 router = APIRouter(route_class=HrPageRoute, include_in_schema=False)
 
+PAGE = "/hr/cycles"
 
-def _start_form_defaults(runtime: Runtime) -> dict[str, Any]:
+
+def _start_form(runtime: Runtime, values: Mapping[str, Typed] | None) -> dict[str, Any]:
+    """The start form's fields: what was typed (or previewed), else this year from today."""
     today = today_of(runtime)
-    definition = runtime.cycle_definition()
-    year = today.year
+    typed = values or {"year": str(today.year), "starts_on": today.isoformat()}
+    typed_due = typed.get("step_due")
+    due = typed_due if isinstance(typed_due, dict) else {}
     return {
-        "year": str(year),
-        "starts_on": today.isoformat(),
-        "steps": [{"key": s.key, "number": s.number, "name": s.name, "due": ""} for s in definition.active_steps],
+        "year": typed.get("year", ""),
+        "starts_on": typed.get("starts_on", ""),
+        "steps": [
+            {
+                "key": s.key,
+                "number": s.number,
+                "name": s.name,
+                "due": due.get(s.key, "") if isinstance(due, dict) else "",
+            }
+            for s in runtime.cycle_definition().active_steps
+        ],
     }
 
 
@@ -37,137 +57,112 @@ def _cycles_page(
     request: Request,
     access: HrAccess,
     runtime: Runtime,
-    session: Session,
     language: str,
-    form: dict[str, Any] | None = None,
-    error: DomainError | None = None,
-    preview: Any = None,
+    *,
+    failed: FailedForm = NOTHING_FAILED,
+    start_values: Mapping[str, Typed] | None = None,
+    preview: dict[str, Any] | None = None,
+    address: str | None = PAGE,
 ) -> Response:
+    with runtime.sessions() as session:
+        cycles = list_cycles(session)
+    kept = start_values if start_values is not None else (failed.values if failed.form == "start" else None)
     context = {
         "hr": hr_context(access),
-        "cycles": list_cycles(session),
-        "form": form or _start_form_defaults(runtime),
-        "error": {"field": getattr(error, "field", ""), "reason": getattr(error, "reason", str(error))}
-        if error
-        else None,
+        "cycles": cycles,
+        "form": _start_form(runtime, kept),
+        "failed": failed,
         "preview": preview,
     }
-    return page(request, "hr/cycles.html", context, language, error_status(error) if error else 200)
+    return page(request, "hr/cycles.html", context, language, failed.status if failed else 200, address=address)
 
 
-@router.get("/hr/cycles")
-def cycles_page(
-    request: Request, access: PageHr, runtime: RuntimeDep, session: SessionDep, language: LanguageDep
+def _start_refused(
+    request: Request, access: HrAccess, runtime: Runtime, language: str, form: FormData, exc: DomainError
 ) -> Response:
-    return _cycles_page(request, access, runtime, session, language)
+    """The start form as typed, with the use case's reason (an overlapping cycle answers 409)."""
+    failed = FailedForm.refused("start", exc, form_values(form, StartCycle), error_status(exc))
+    return _cycles_page(request, access, runtime, language, failed=failed)
 
 
-async def _read_start_form(
-    request: Request, runtime: Runtime
-) -> tuple[dict[str, Any], int, dt.date | None, dict[str, dt.date]]:
-    """The start form as typed (to re-render) and parsed. Raises InvalidInput naming the field."""
-    data = await request.form()
-    definition = runtime.cycle_definition()
-    typed: dict[str, Any] = {
-        "year": str(data.get("year", "")).strip(),
-        "starts_on": str(data.get("starts_on", "")).strip(),
-        "steps": [
-            {"key": s.key, "number": s.number, "name": s.name, "due": str(data.get(f"due_{s.key}", "")).strip()}
-            for s in definition.active_steps
-        ],
-    }
-    if not typed["year"].isdigit():
-        raise _FormError(typed, InvalidInput("year", "give the year as four digits"))
-    starts_on = None
-    if typed["starts_on"]:
-        try:
-            starts_on = dt.date.fromisoformat(typed["starts_on"])
-        except ValueError:
-            raise _FormError(typed, InvalidInput("starts_on", "give a date as YYYY-MM-DD")) from None
-    step_due: dict[str, dt.date] = {}
-    for step in typed["steps"]:
-        if step["due"]:
-            try:
-                step_due[step["key"]] = dt.date.fromisoformat(step["due"])
-            except ValueError:
-                raise _FormError(typed, InvalidInput(f"step_due.{step['key']}", "give a date as YYYY-MM-DD")) from None
-    return typed, int(typed["year"]), starts_on, step_due
-
-
-class _FormError(Exception):
-    def __init__(self, typed: dict[str, Any], error: DomainError) -> None:
-        self.typed = typed
-        self.error = error
+@router.get(PAGE)
+def cycles_page(request: Request, access: PageHr, runtime: RuntimeDep, language: LanguageDep) -> Response:
+    return _cycles_page(request, access, runtime, language, address=None)
 
 
 @router.post("/hr/cycles/preview")
-async def preview_page(
-    request: Request, access: PageHr, runtime: RuntimeDep, session: SessionDep, language: LanguageDep
+def preview_page(
+    request: Request, access: PageHr, runtime: RuntimeDep, language: LanguageDep, form: PostedForm
 ) -> Response:
+    def preview(command: StartCycle) -> CyclePreview:
+        return preview_cycle(runtime, command.year, starts_on=command.starts_on, step_due=command.step_due)
+
     try:
-        typed, year, starts_on, step_due = await _read_start_form(request, runtime)
-        result = preview_cycle(runtime, year, starts_on=starts_on, step_due=step_due or None)
-    except _FormError as exc:
-        return _cycles_page(request, access, runtime, session, language, exc.typed, exc.error)
+        result = carry_out(form, StartCycle, "start", language, preview)
+    except RefusedForm as exc:
+        return _cycles_page(request, access, runtime, language, failed=exc.failed)
     except DomainError as exc:
-        return _cycles_page(request, access, runtime, session, language, typed, exc)
-    for step in typed["steps"]:
-        step["due"] = result.step_due.get(step["key"], dt.date.min).isoformat()
-    typed["starts_on"] = result.starts_on.isoformat()
-    preview = {
+        return _start_refused(request, access, runtime, language, form, exc)
+    # The form now shows the dates the cycle would get, ready to start.
+    previewed: dict[str, Typed] = {
+        "year": str(result.year),
+        "starts_on": result.starts_on.isoformat(),
+        "step_due": {key: day.isoformat() for key, day in result.step_due.items()},
+    }
+    shown = {
         "year": result.year,
         "starts_on": result.starts_on,
         "definition": f"{result.definition_key} v{result.definition_version}",
         "tasks": sorted(result.first_tasks, key=lambda t: (t.due_on, t.unit_name, t.person_name)),
     }
-    return _cycles_page(request, access, runtime, session, language, typed, preview=preview)
+    return _cycles_page(request, access, runtime, language, start_values=previewed, preview=shown)
 
 
 @router.post("/hr/cycles/start")
-async def start_page(
-    request: Request, access: PageHr, runtime: RuntimeDep, session: SessionDep, language: LanguageDep
+def start_page(
+    request: Request, access: PageHr, runtime: RuntimeDep, language: LanguageDep, form: PostedForm
 ) -> Response:
-    try:
-        typed, year, starts_on, step_due = await _read_start_form(request, runtime)
-        cycle_id = start_cycle(
-            runtime, year, starts_on=starts_on, step_due=step_due or None, actor=access.principal.actor
+    def start(command: StartCycle) -> int:
+        return start_cycle(
+            runtime, command.year, starts_on=command.starts_on, step_due=command.step_due, actor=access.principal.actor
         )
-    except _FormError as exc:
-        return _cycles_page(request, access, runtime, session, language, exc.typed, exc.error)
+
+    try:
+        cycle_id = carry_out(form, StartCycle, "start", language, start)
+    except RefusedForm as exc:
+        return _cycles_page(request, access, runtime, language, failed=exc.failed)
     except DomainError as exc:
-        return _cycles_page(request, access, runtime, session, language, typed, exc)
+        return _start_refused(request, access, runtime, language, form, exc)
     return redirect("/board", cycle=cycle_id, notice="started")
 
 
 @router.post("/hr/cycles/clone")
 def clone_page(
-    request: Request,
-    access: PageHr,
-    runtime: RuntimeDep,
-    language: LanguageDep,
-    starts_on: Annotated[str, Form()] = "",
+    request: Request, access: PageHr, runtime: RuntimeDep, language: LanguageDep, form: PostedForm
 ) -> Response:
+    def clone(command: CloneLastYear) -> int:
+        return clone_last_year(runtime, actor=access.principal.actor, starts_on=command.starts_on)
+
     try:
-        day = dt.date.fromisoformat(starts_on) if starts_on else None
-        cycle_id = clone_last_year(runtime, actor=access.principal.actor, starts_on=day)
-    except ValueError:
-        return refused(request, language, InvalidInput("starts_on", "give a date as YYYY-MM-DD"), "/hr/cycles")
+        cycle_id = carry_out(form, CloneLastYear, "clone", language, clone)
+    except RefusedForm as exc:
+        return _cycles_page(request, access, runtime, language, failed=exc.failed)
     except DomainError as exc:
-        return refused(request, language, exc, "/hr/cycles")
+        return refused(request, language, exc, PAGE)
     return redirect("/board", cycle=cycle_id, notice="started")
 
 
 @router.post("/hr/cycles/{cycle_id}/close")
 def close_page(
-    request: Request,
-    cycle_id: int,
-    access: PageHr,
-    runtime: RuntimeDep,
-    language: LanguageDep,
-    force: Annotated[bool, Form()] = False,
+    request: Request, cycle_id: IdPath, access: PageHr, runtime: RuntimeDep, language: LanguageDep, form: PostedForm
 ) -> Response:
+    def close(command: CloseCycle) -> None:
+        close_cycle(runtime, cycle_id, actor=access.principal.actor, force=command.force)
+
     try:
-        close_cycle(runtime, cycle_id, actor=access.principal.actor, force=force)
+        carry_out(form, CloseCycle, f"close-{cycle_id}", language, close)
+    except RefusedForm as exc:
+        return _cycles_page(request, access, runtime, language, failed=exc.failed)
     except DomainError as exc:
-        return refused(request, language, exc, "/hr/cycles")
+        return refused(request, language, exc, PAGE)
     return redirect("/board", cycle=cycle_id, notice="closed")

@@ -1,74 +1,88 @@
 """HR acting on a running cycle's tasks from the board and the drill-down: moving deadlines,
-reassigning tasks, reminding everyone late on a step."""
+reassigning tasks, reminding everyone late on a step.
+
+Each form is parsed into the API's command. A refused one shows the page it was sent from (its
+``back``) again with status 422, the errors beside the fields and the input kept; a task or cycle
+that is gone or closed gets the refusal page with the way back.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Annotated
-
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import FormData
 
-from aarshjul.domain.errors import DomainError, InvalidInput
+from aarshjul.domain.errors import DomainError
 from aarshjul.usecases.admin.reminders import remind_late
 from aarshjul.usecases.admin.task_admin import extend_deadline, reassign_tasks
 from service.auth import HrPageRoute, PageHr
-from service.deps import LanguageDep, RuntimeDep
+from service.commands import ExtendDeadline, Reassign, RemindLate
+from service.deps import LanguageDep, PostedForm, RuntimeDep
+from service.html_forms import RefusedForm, carry_out
+from service.params import IdPath
 from service.redirects import safe_next
+from service.routes.hr.board import page_at
 from service.routes.hr.common import redirect, refused, with_notice
 
 router = APIRouter(route_class=HrPageRoute, include_in_schema=False)
 
 
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
 @router.post("/hr/cycles/{cycle_id}/deadlines")
 def extend_page(
-    request: Request,
-    cycle_id: int,
-    access: PageHr,
-    runtime: RuntimeDep,
-    language: LanguageDep,
-    new_due: Annotated[str, Form()],
-    step_key: Annotated[str, Form()] = "",
-    unit_id: Annotated[str, Form()] = "",
-    task_id: Annotated[str, Form()] = "",
-    back: Annotated[str, Form()] = "/board",
+    request: Request, cycle_id: IdPath, access: PageHr, runtime: RuntimeDep, language: LanguageDep, form: PostedForm
 ) -> Response:
-    back = safe_next(back, "/board")
+    back = safe_next(_text(form, "back"), "/board")
+    # The board has one such form; the drill-down one per step, each for its unit.
+    form_id = f"extend-{_text(form, 'step_key')}" if _text(form, "unit_id") else "extend"
     try:
-        try:
-            day = dt.date.fromisoformat(new_due)
-        except ValueError:
-            raise InvalidInput("new_due", "give a date as YYYY-MM-DD") from None
-        extend_deadline(
-            runtime,
-            new_due=day,
-            actor=access.principal.actor,
-            task_ids=[int(task_id)] if task_id.isdigit() else None,
-            unit_id=int(unit_id) if unit_id.isdigit() else None,
-            step_key=step_key or None,
-            cycle_id=cycle_id,
+        carry_out(
+            form,
+            ExtendDeadline,
+            form_id,
+            language,
+            lambda command: extend_deadline(
+                runtime,
+                new_due=command.new_due,
+                actor=access.principal.actor,
+                task_ids=command.task_ids,
+                unit_id=command.unit_id,
+                step_key=command.step_key,
+                cycle_id=cycle_id,
+            ),
         )
+    except RefusedForm as exc:
+        return page_at(request, access, runtime, language, back, exc.failed)
     except DomainError as exc:
         return refused(request, language, exc, back)
     return RedirectResponse(with_notice(back, "extended"), status_code=303)
 
 
 @router.post("/hr/cycles/{cycle_id}/reassign")
-async def reassign_page(
-    request: Request,
-    cycle_id: int,
-    access: PageHr,
-    runtime: RuntimeDep,
-    language: LanguageDep,
+def reassign_page(
+    request: Request, cycle_id: IdPath, access: PageHr, runtime: RuntimeDep, language: LanguageDep, form: PostedForm
 ) -> Response:
-    form = await request.form()
-    back = safe_next(str(form.get("back", "/board")), "/board")
-    task_ids = [int(v) for v in form.getlist("task_id") if isinstance(v, str) and v.isdigit()]
-    email = str(form.get("assignee_email", "")).strip().lower()
+    back = safe_next(_text(form, "back"), "/board")
     try:
-        if not task_ids:
-            raise InvalidInput("task_id", "choose at least one task")
-        reassign_tasks(runtime, task_ids, email, actor=access.principal.actor, cycle_id=cycle_id)
+        carry_out(
+            form,
+            Reassign,
+            "reassign",
+            language,
+            lambda command: reassign_tasks(
+                runtime,
+                command.task_ids,
+                (command.assignee_email or "").lower(),
+                actor=access.principal.actor,
+                cycle_id=cycle_id,
+            ),
+        )
+    except RefusedForm as exc:
+        return page_at(request, access, runtime, language, back, exc.failed)
     except DomainError as exc:
         return refused(request, language, exc, back)
     return RedirectResponse(with_notice(back, "reassigned"), status_code=303)
@@ -76,15 +90,18 @@ async def reassign_page(
 
 @router.post("/hr/cycles/{cycle_id}/remind")
 def remind_page(
-    request: Request,
-    cycle_id: int,
-    access: PageHr,
-    runtime: RuntimeDep,
-    language: LanguageDep,
-    step_key: Annotated[str, Form()],
+    request: Request, cycle_id: IdPath, access: PageHr, runtime: RuntimeDep, language: LanguageDep, form: PostedForm
 ) -> Response:
+    back = f"/board?cycle={cycle_id}"
+
+    def remind(command: RemindLate) -> str:
+        remind_late(runtime, cycle_id, command.step_key, actor=access.principal.actor)
+        return command.step_key
+
     try:
-        remind_late(runtime, cycle_id, step_key, actor=access.principal.actor)
+        step_key = carry_out(form, RemindLate, "remind", language, remind)
+    except RefusedForm as exc:
+        return page_at(request, access, runtime, language, back, exc.failed)
     except DomainError as exc:
-        return refused(request, language, exc, f"/board?cycle={cycle_id}")
+        return refused(request, language, exc, back)
     return redirect("/board", cycle=cycle_id, step=step_key, late="1", notice="reminded")

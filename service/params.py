@@ -1,0 +1,69 @@
+"""Typed, bounded values that request parameters are parsed into, whether they come in a path, a
+query, an HTML form or a JSON body: no value reaches a use case that the database cannot hold or that
+could not be shown again.
+
+- Ids are 1 to 2^63−1: a bigger number would overflow SQLite's integer and PostgreSQL's bigint.
+- Dates and years are within 2000–2100, the span any cycle, deadline or plan can have.
+- Text has no NUL and no lone surrogate (PostgreSQL refuses the first, no encoder takes the second)
+  and is stripped, so a value of spaces is an empty one on both faces.
+- Keys (a step's, a filter's) are short lower-case identifiers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import Path
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from pydantic_core import PydanticCustomError
+
+MAX_ID = 2**63 - 1
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+FIRST_DAY, LAST_DAY = dt.date(FIRST_YEAR, 1, 1), dt.date(LAST_YEAR, 12, 31)
+DAY_RANGE = f"A date from {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}"
+
+
+def _within_range(day: dt.date) -> dt.date:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise PydanticCustomError(
+            "date_out_of_range",
+            "give a date from {first} to {last}",
+            {"first": FIRST_DAY.isoformat(), "last": LAST_DAY.isoformat()},
+        )
+    return day
+
+
+def _storable(text: str) -> str:
+    if "\x00" in text or any("\ud800" <= c <= "\udfff" for c in text):
+        raise PydanticCustomError("text_unstorable", "the text holds characters that cannot be stored")
+    return text
+
+
+def _blank_is_none(value: Any) -> Any:
+    """An empty query parameter (``?unit=``, as a form's empty choice sends it) means "not given"."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Year = Annotated[int, Field(ge=FIRST_YEAR, le=LAST_YEAR)]
+Day = Annotated[dt.date, AfterValidator(_within_range), Field(description=DAY_RANGE)]
+Key = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
+#: An audit action or a prefix of one ("cycle.", "task.reassign").
+ActionPrefix = Annotated[str, StringConstraints(max_length=64, pattern=r"^[a-z_.]*$")]
+Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(_storable)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=400), AfterValidator(_storable)]
+Comment = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000), AfterValidator(_storable)]
+#: A notice named in a redirect's query; one the page does not know is not shown.
+NoticeKey = Annotated[str, StringConstraints(max_length=32)]
+
+#: Optional query parameters: left empty, they are not given.
+OptionalId = Annotated[Id | None, BeforeValidator(_blank_is_none)]
+OptionalYear = Annotated[Year | None, BeforeValidator(_blank_is_none)]
+OptionalKey = Annotated[Key | None, BeforeValidator(_blank_is_none)]
+OptionalNotice = Annotated[NoticeKey | None, BeforeValidator(_blank_is_none)]
+OptionalAction = Annotated[ActionPrefix | None, BeforeValidator(_blank_is_none)]
+Flag = Annotated[bool, BeforeValidator(lambda value: False if _blank_is_none(value) is None else value)]
+
+#: An id in a path: /board/units/{unit_id}.
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
