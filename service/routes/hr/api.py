@@ -1,8 +1,10 @@
 """HR's JSON API: cycles, the status board, HR actions, the competence plan, the audit log.
 
 Every route needs an HR session (with ``X-CSRF-Token`` on writes) or ``Authorization: Bearer``
-(``aarshjul hr token``). Routes parse the request into a model, call one use case and answer with a
-documented response model; domain errors become 404/409/422 in service/app.py.
+(``aarshjul hr token``). Routes parse the request into a model (a body is one of HR's commands in
+service/commands.py, the same model HR's HTML form of the command is parsed into; the query and path
+are typed and bounded by service/queries.py and service/params.py), call one use case and answer with
+a documented response model; domain errors become 404/409/422 in service/app.py.
 """
 
 from __future__ import annotations
