@@ -20,6 +20,8 @@ from aarshjul.domain.schedule import reminders_passed, task_due_date
 
 FINISHED_STEP_STATES = frozenset({UnitStepState.DONE, UnitStepState.SKIPPED})
 SETTLED_MEASURE_STATES = frozenset({MeasureState.APPROVED, MeasureState.EVALUATED})
+#: Measures that left the unit's proposal for good: withdrawn by the leader, merged by HR.
+CLOSED_MEASURE_STATES = frozenset({MeasureState.WITHDRAWN, MeasureState.MERGED})
 
 EVALUATION_STEP_KEY = "evaluation"
 EVALUATION_PART_KEY = "evaluate"
@@ -405,7 +407,8 @@ class CyclePlanner:
         for task in by_unit_step.get((unit_id, step.key), []):
             if task.part_key == part.key and task.state.is_actionable and task.natural_key not in expected:
                 plan.cancel_task_ids.append(task.id)
-        return all(m.state in SETTLED_MEASURE_STATES or m.state is MeasureState.WITHDRAWN for m in measures)
+        # A measure merged into an organisation-wide one needs no decision of its own any more.
+        return all(m.state in SETTLED_MEASURE_STATES or m.state in CLOSED_MEASURE_STATES for m in measures)
 
     def _add_task(
         self,

@@ -19,7 +19,7 @@ from aarshjul.db.models import (
     StrategyPeriod,
     UnitGoal,
 )
-from aarshjul.domain.enums import FormKey, MeasureState
+from aarshjul.domain.enums import FormKey, MeasureScope, MeasureState
 from aarshjul.usecases.shared.submissions import latest_submitted
 from forms.fields import FormRules, RefKind
 from forms.models import TalkPreparationForm
@@ -191,7 +191,9 @@ def task_inputs(session: Session, task: HumanTask, today: dt.date) -> TaskInputs
     needs = sorted((n for n in all_needs.values() if not n.retired), key=lambda n: n.id)
     measures = list(
         session.scalars(
-            select(Measure).where(Measure.cycle_id == cycle.id, Measure.unit_id == task.unit_id).order_by(Measure.id)
+            select(Measure)
+            .where(Measure.cycle_id == cycle.id, Measure.unit_id == task.unit_id, Measure.scope == MeasureScope.UNIT)
+            .order_by(Measure.id)
         )
     )
     main_titles = {g.id: f"{g.code} {g.title}" for g in mains}

@@ -15,16 +15,20 @@ from aarshjul.db.models import (
     CriticalNeed,
     HumanTask,
     Measure,
+    MeasureNeed,
     UnitGoal,
 )
-from aarshjul.domain.enums import FormKey, MeasureState
+from aarshjul.domain.enums import FormKey, FundingSource, MeasureScope, MeasureState
 from aarshjul.domain.errors import Conflict, NotFound
+from aarshjul.domain.planning import CostLine, checked_costs, yearly_costs
 from aarshjul.runtime import Runtime
+from aarshjul.usecases.shared.costs import cost_facts, costs_of, replace_costs
 from aarshjul.usecases.work.decisions import project_decision
 from aarshjul.usecases.work.followup_projection import project_follow_up
 from aarshjul.usecases.work.links import versions_of
 from forms.fields import FormModel, FormProblem
 from forms.models import (
+    MeasureItem,
     MeasureProposalForm,
     NeedItem,
     NeedsMappingForm,
@@ -138,9 +142,21 @@ def _project_needs(
             Measure.state.in_(CHAIN_MEASURES),
         )
     ).all()
+    # HR's organisation-wide measures answer the unit's needs too: the chain holds for them as well.
+    organisation_measures = session.execute(
+        select(MeasureNeed.critical_need_id, Measure.title)
+        .join(Measure, Measure.id == MeasureNeed.measure_id)
+        .join(CriticalNeed, CriticalNeed.id == MeasureNeed.critical_need_id)
+        .where(
+            CriticalNeed.cycle_id == task.cycle_id,
+            CriticalNeed.unit_id == task.unit_id,
+            CriticalNeed.retired.is_(False),
+            Measure.state.in_(CHAIN_MEASURES),
+        )
+    ).all()
     used: dict[int, list[str]] = {}
-    for need_id, title in measures:
-        if need_id not in named:
+    for need_id, title in [*measures, *organisation_measures]:
+        if need_id not in named and title not in used.get(need_id, []):
             used.setdefault(need_id, []).append(title)
     _refuse_dropping_used(session, task, "needs", len(form.needs), used, "need_in_use", "measure")
 
@@ -164,10 +180,18 @@ _MEASURE_FIELDS = (
     "learning_form",
     "form_and_content",
     "evaluation_method",
+    "starts_on",
     "evaluate_on",
     "first_year",
     "last_year",
 )
+
+
+def _proposed_costs(item: MeasureItem) -> list[CostLine]:
+    """The leader's yearly estimate as cost lines, one per year the measure runs and kind of cost."""
+    funding = item.funding or FundingSource.UNFUNDED
+    years = range(item.first_year, item.last_year + 1)
+    return yearly_costs(years, item.yearly_amounts(), funding, item.funding_scheme)
 
 
 def _project_measures(
@@ -179,14 +203,18 @@ def _project_measures(
     existing = {
         m.id: m
         for m in session.scalars(
-            select(Measure).where(Measure.cycle_id == task.cycle_id, Measure.unit_id == task.unit_id)
+            select(Measure).where(
+                Measure.cycle_id == task.cycle_id, Measure.unit_id == task.unit_id, Measure.scope == MeasureScope.UNIT
+            )
         )
     }
+    costs = costs_of(session, existing)
     kept: set[int] = set()
     for item in form.measures:
         values = {name: getattr(item, name) for name in _MEASURE_FIELDS}
         values["learning_form"] = item.learning_form
         row = existing.get(item.id) if item.id is not None else None
+        proposed_costs = checked_costs(_proposed_costs(item), item.first_year, item.last_year)
         if row is None:
             row = Measure(
                 cycle_id=task.cycle_id,
@@ -199,7 +227,9 @@ def _project_measures(
             )
             session.add(row)
         else:
-            changed = any(getattr(row, k) != v for k, v in values.items())
+            changed = any(getattr(row, k) != v for k, v in values.items()) or cost_facts(
+                costs.get(row.id, [])
+            ) != cost_facts(proposed_costs)
             if row.state == MeasureState.RETURNED or (changed and row.state != MeasureState.PROPOSED):
                 row.revision += 1
                 row.state, row.decided_at = MeasureState.PROPOSED, None
@@ -208,9 +238,10 @@ def _project_measures(
             for name, value in values.items():
                 setattr(row, name, value)
         session.flush()
+        replace_costs(session, row, proposed_costs)
         item.id = row.id
         kept.add(row.id)
-    settled = {MeasureState.WITHDRAWN, MeasureState.EVALUATED}
+    settled = {MeasureState.WITHDRAWN, MeasureState.EVALUATED, MeasureState.MERGED}
     for row in existing.values():
         if row.id not in kept and row.state not in settled:
             row.state = MeasureState.WITHDRAWN
