@@ -349,6 +349,22 @@ def _measure_returned(reader: _Reader, message: QueuedMessage) -> _View | None:
     return _View(subject, {"tasks": tasks, "measure_title": measure.title, "comment": measure.hr_comment})
 
 
+def _measure_merged(reader: _Reader, message: QueuedMessage) -> _View | None:
+    """To the leader of a unit whose proposal HR merged into an organisation-wide measure."""
+    proposal = reader.session.get(Measure, int(message.context["measure_id"]))
+    merged_into = reader.session.get(Measure, int(message.context["merged_into_id"]))
+    if proposal is None or merged_into is None or proposal.merged_into_id != merged_into.id:
+        return None
+    subject = reader._("Your measure proposal is now part of a shared measure: {title}").format(title=merged_into.title)
+    context = {
+        "proposal_title": proposal.title,
+        "measure_title": merged_into.title,
+        "first_year": merged_into.first_year,
+        "last_year": merged_into.last_year,
+    }
+    return _View(subject, context)
+
+
 def _new_link(reader: _Reader, message: QueuedMessage) -> _View | None:
     tasks = _task_list(reader, message, allow_submitted=True)
     if not tasks:
@@ -512,6 +528,7 @@ BUILDERS: dict[str, Builder] = {
     "escalation_hr": _escalation_hr,
     "evaluation_due": _evaluation_due,
     "measure_returned": _measure_returned,
+    "measure_merged": _measure_merged,
     "cycle_started": _cycle_started,
     "weekly_summary": _weekly_summary,
     "tasks_reassigned_hr": _reassigned,

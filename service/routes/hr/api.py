@@ -21,15 +21,16 @@ from aarshjul.usecases.admin.reminders import remind_late
 from aarshjul.usecases.admin.task_admin import extend_deadline, reassign_tasks
 from aarshjul.usecases.cycle.lifecycle import close_cycle
 from aarshjul.usecases.cycle.start import CyclePreview, clone_last_year, preview_cycle, start_cycle
-from aarshjul.usecases.reporting import board_model, plan_exports
+from aarshjul.usecases.planning import exports as plan_exports
+from aarshjul.usecases.planning import plan as plan_reports
+from aarshjul.usecases.planning.proposals import MeasureProposal, measure_proposals
+from aarshjul.usecases.planning.review import PlanWithComments, plan_with_comments
+from aarshjul.usecases.reporting import board_model
 from aarshjul.usecases.reporting import cycles as cycle_reports
-from aarshjul.usecases.reporting import plan as plan_reports
 from aarshjul.usecases.reporting.audit_log import AuditPage, audit_log
 from aarshjul.usecases.reporting.board import cycle_status, cycle_status_json
 from aarshjul.usecases.reporting.board_model import CycleStatus
 from aarshjul.usecases.reporting.cycles import CycleSummary
-from aarshjul.usecases.reporting.plan_review import PlanWithComments, plan_with_comments
-from aarshjul.usecases.reporting.proposals import MeasureProposal, measure_proposals
 from aarshjul.usecases.reporting.unit_detail import UnitDetail, unit_detail
 from aarshjul.usecases.work import measure_decision
 from forms.registry import FormRejected

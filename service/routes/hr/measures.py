@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from aarshjul.domain.errors import DomainError
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.reporting.proposals import measure_proposals
+from aarshjul.usecases.planning.proposals import measure_proposals
 from aarshjul.usecases.work import measure_decision
 from forms.registry import FormRejected
 from service.auth import HrAccess, HrPageRoute, PageHr

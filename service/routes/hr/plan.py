@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from aarshjul.domain.errors import DomainError, InvalidInput, NotFound
 from aarshjul.presentation.i18n import DEFAULT_LANGUAGE, gettext
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.reporting.plan_review import (
+from aarshjul.usecases.planning.review import (
     active_reviewers,
     invite_reviewer,
     plan_with_comments,

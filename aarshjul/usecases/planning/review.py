@@ -28,7 +28,8 @@ from aarshjul.domain.enums import Language
 from aarshjul.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from aarshjul.runtime import Runtime
 from aarshjul.signing import BadToken, ReviewClaims, read_review_token
-from aarshjul.usecases.reporting.plan import PLANNED_STATES, CompetencePlan, competence_plan
+from aarshjul.usecases.planning.plan import PLANNED_STATES, CompetencePlan, competence_plan
+from aarshjul.usecases.planning.versions import plan_document
 from aarshjul.usecases.shared.writes import audit
 from notifications.outbox import OutgoingMessage, enqueue
 
@@ -203,9 +204,9 @@ def plan_comments(session: Session, period_id: int, reviewer_id: int | None = No
 
 
 def plan_with_comments(
-    session: Session, period_id: int | None = None, needs_year: int | None = None
+    session: Session, period_id: int | None = None, needs_year: int | None = None, version: int | None = None
 ) -> PlanWithComments:
-    plan = competence_plan(session, period_id, needs_year)
+    plan = plan_document(session, period_id, version, needs_year)
     return PlanWithComments(**dict(plan), comments=plan_comments(session, plan.period.id))
 
 
