@@ -85,8 +85,10 @@ def yearly_status(session: Session, year: int, today: dt.date, period_id: int | 
                 continue
             start = m.starts_on or dt.date(m.first_year, 1, 1)
             evaluation = m.evaluation
-            evaluated_on = evaluation.submitted_at.date() if evaluation and evaluation.submitted_at else None
-            answers = evaluation.answers if evaluation else {}
+            submitted = evaluation.submitted_at.date() if evaluation and evaluation.submitted_at else None
+            # As of the end of the year (or today, in the running year): a later evaluation is not in yet.
+            evaluated_on = submitted if submitted is not None and submitted <= end else None
+            answers = evaluation.answers if evaluation and evaluated_on else {}
             criteria = answers.get("criteria_met")
             rows.append(
                 MeasureYearStatus(
@@ -99,7 +101,7 @@ def yearly_status(session: Session, year: int, today: dt.date, period_id: int | 
                     last_year=m.last_year,
                     planned=True,
                     started=start <= end or evaluated_on is not None,
-                    done=evaluated_on is not None and evaluated_on <= dt.date(year, 12, 31),
+                    done=evaluated_on is not None,
                     starts_on=m.starts_on,
                     evaluated_on=evaluated_on,
                     criteria_met=str(criteria) if criteria else None,

@@ -307,6 +307,7 @@ def record_consultation(
         period = current_period(session, period_id)
         version = _version(session, period.id, number)
         check_record_consultation(_facts(session, version))
+        discussed = plan_hash(competence_plan(session, period.id))
         record = session.scalar(select(PlanConsultation).where(PlanConsultation.version_id == version.id))
         before = None
         if record is None:
@@ -322,7 +323,7 @@ def record_consultation(
         record.minutes_text = checked.minutes_text
         if checked.minutes_pdf is not None:
             record.minutes_pdf, record.minutes_filename = checked.minutes_pdf, checked.minutes_filename
-        record.plan_sha256 = plan_hash(competence_plan(session, period.id))
+        record.plan_sha256 = discussed
         record.recorded_at, record.recorded_by = now, actor
         session.flush()
         session.add_all(
