@@ -31,7 +31,7 @@ def render_item(kind: str, item: Any, autogen_context: Any) -> str | bool:
     """A ``TextEnum`` column is a plain text column in the database: the migration says so, and
     needs neither the enum nor our type to run."""
     if kind == "type" and isinstance(item, TextEnum):
-        return f"sa.String(length={item.impl.length})"
+        return f"sa.String(length={getattr(item.impl, 'length', None)})"
     return False
 
 
