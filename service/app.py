@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -17,11 +18,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from aarshjul.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from aarshjul.presentation.i18n import gettext
 from aarshjul.runtime import Runtime
+from aarshjul.usecases.planning.versions import MAX_MINUTES_BYTES
 from service.deps import get_language
 from service.pages import message_page
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
+#: Where a file comes with the request (the consultation's minutes as a PDF), and how large it may be.
+UPLOAD_PATHS = re.compile(r"^(/api)?/plan/versions/\d{1,9}/consultation(/minutes\.pdf)?$")
+MAX_UPLOAD_BYTES = MAX_MINUTES_BYTES + 256 * 1024
 STATIC = Path(__file__).resolve().parent / "static"
 
 
@@ -40,9 +45,10 @@ class LimitBodySize:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = MAX_UPLOAD_BYTES if UPLOAD_PATHS.match(scope.get("path", "")) else self.limit
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+        if declared is not None and declared.isdigit() and int(declared) > limit:
             await _too_large(scope, send)
             return
         received = 0
@@ -52,7 +58,7 @@ class LimitBodySize:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     raise BodyTooLarge
             return message
 

@@ -54,12 +54,21 @@ ActionPrefix = Annotated[str, StringConstraints(max_length=64, pattern=r"^[a-z_.
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(_storable)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=400), AfterValidator(_storable)]
 Comment = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000), AfterValidator(_storable)]
+#: A title (of a measure): required, one line's worth.
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), AfterValidator(_storable)
+]
+#: Free text of a form (a description, the minutes).
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20000), AfterValidator(_storable)]
 #: A notice named in a redirect's query; one the page does not know is not shown.
 NoticeKey = Annotated[str, StringConstraints(max_length=32)]
 
 #: Optional query parameters: left empty, they are not given.
 OptionalId = Annotated[Id | None, BeforeValidator(_blank_is_none)]
 OptionalYear = Annotated[Year | None, BeforeValidator(_blank_is_none)]
+#: A version of the plan: 1, 2, ...
+Version = Annotated[int, Field(ge=1, le=10**6)]
+OptionalVersion = Annotated[Version | None, BeforeValidator(_blank_is_none)]
 OptionalKey = Annotated[Key | None, BeforeValidator(_blank_is_none)]
 OptionalNotice = Annotated[NoticeKey | None, BeforeValidator(_blank_is_none)]
 OptionalAction = Annotated[ActionPrefix | None, BeforeValidator(_blank_is_none)]
@@ -67,3 +76,5 @@ Flag = Annotated[bool, BeforeValidator(lambda value: False if _blank_is_none(val
 
 #: An id in a path: /board/units/{unit_id}.
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+#: A version's number in a path: /plan/versions/{number}.
+VersionPath = Annotated[int, Path(ge=1, le=10**6)]

@@ -25,6 +25,7 @@ from aarshjul.db.models import (
     Measure,
     MeasureArea,
     MeasureNeed,
+    Organisation,
     StrategicGoal,
     StrategyPeriod,
     Submission,
@@ -305,6 +306,11 @@ def _period(session: Session, period_id: int | None) -> StrategyPeriod:
     return period
 
 
+def organisation_name(session: Session) -> str:
+    """The name a plan document is headed with."""
+    return session.scalar(select(Organisation.name).order_by(Organisation.id).limit(1)) or ""
+
+
 def current_period(session: Session, period_id: int | None = None) -> StrategyPeriod:
     """The period named, else the period of the latest cycle, else the latest period loaded."""
     return _period(session, period_id)
@@ -477,6 +483,18 @@ def need_links(session: Session, need_ids: Iterable[int]) -> dict[int, NeedLink]
         )
         for need, unit_name, goal, strategic in rows
     }
+
+
+def live_needs(session: Session, period_id: int) -> list[NeedLink]:
+    """The units' live critical needs of the period's cycles, by unit: what HR's measures may answer."""
+    ids = session.scalars(
+        select(CriticalNeed.id)
+        .join(Cycle, Cycle.id == CriticalNeed.cycle_id)
+        .where(Cycle.period_id == period_id, Cycle.state != CycleState.CANCELLED, CriticalNeed.retired.is_(False))
+    )
+    return sorted(
+        need_links(session, ids).values(), key=lambda n: (n.unit_name.lower(), n.need_title.lower(), n.need_id)
+    )
 
 
 def measure_areas(session: Session, measure_ids: Iterable[int]) -> dict[int, list[int]]:

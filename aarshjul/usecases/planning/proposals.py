@@ -17,7 +17,7 @@ from aarshjul.db.models import (
     UnitGoal,
 )
 from aarshjul.domain.enums import MeasureScope, MeasureState
-from aarshjul.domain.planning import total_of
+from aarshjul.domain.planning import CostLine, total_of
 from aarshjul.usecases.planning.plan import CostLineView, MeasureDescription, _description, _line_view
 from aarshjul.usecases.shared.costs import costs_of
 from aarshjul.usecases.shared.money import Amounts
@@ -32,6 +32,7 @@ class MeasureProposal(MeasureDescription):
     revision: int
     unit_id: int
     unit_name: str
+    need_id: int
     need_title: str
     need_strategy: str
     area_name: str | None
@@ -41,6 +42,9 @@ class MeasureProposal(MeasureDescription):
     starts_on: dt.date | None = None
     costs: list[CostLineView] = Field(default_factory=list, description="Estimated cost lines (NOK)")
     cost: Amounts | None = None
+
+    def cost_lines(self) -> list[CostLine]:
+        return [CostLine(c.year, c.kind, c.amount, c.funding, c.scheme) for c in self.costs]
 
 
 def measure_proposals(
@@ -69,6 +73,7 @@ def measure_proposals(
             revision=m.revision,
             unit_id=m.unit_id,
             unit_name=unit_name,
+            need_id=need.id,
             need_title=need.title,
             need_strategy=need.strategy,
             area_name=area_name,

@@ -157,6 +157,24 @@ def in_force(session: Session, period_id: int | None = None) -> PlanVersionInfo 
     return _info(session, adopted[-1]) if adopted else None
 
 
+@dataclass(frozen=True)
+class PlanGlance:
+    """At a glance: the version being worked on and the version in force."""
+
+    current: PlanVersionInfo
+    in_force: PlanVersionInfo | None
+
+
+def glance(session: Session) -> PlanGlance | None:
+    """None when no strategy period is loaded."""
+    try:
+        listed = versions(session)
+    except NotFound:
+        return None
+    adopted = [v for v in listed if v.state is PlanVersionState.ADOPTED]
+    return PlanGlance(current=listed[0], in_force=adopted[0] if adopted else None)
+
+
 def plan_document(
     session: Session, period_id: int | None = None, version: int | None = None, needs_year: int | None = None
 ) -> CompetencePlan:
