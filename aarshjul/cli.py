@@ -63,11 +63,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     runtime = _runtime(settings)
     if settings.demo:
+        from aarshjul.demo import seed_demo
         from aarshjul.usecases.admin.hr_access import ensure_demo_hr_password
-        from aarshjul.usecases.admin.org_import import seed_demo
 
         if seed_demo(runtime):
-            print("Loaded the demo organisation (Fjordvik kommune) and its strategy 2025–2028.")
+            print("Loaded the demo organisation (Fjordvik kommune), its strategy 2025–2028 and its year 2025.")
         email, password = ensure_demo_hr_password(runtime)
         print(f"HR sign-in: {settings.base_url}/hr/login  e-post/email: {email}  passord/password: {password}")
         print(f"Local mail outbox: {settings.base_url}/dev/outbox")

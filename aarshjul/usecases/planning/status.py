@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from aarshjul.domain.errors import InvalidInput
-from aarshjul.domain.planning import ZERO, parse_amount
+from aarshjul.domain.planning import ZERO, nok, parse_amount
 from aarshjul.usecases.planning.plan import PlanPeriod, PlanVersionInfo, competence_plan
 from aarshjul.usecases.planning.versions import in_force
 from aarshjul.usecases.shared.money import NOK
@@ -68,7 +68,7 @@ def _spent(answers: dict[str, object]) -> Decimal | None:
     if value in (None, ""):
         return None
     try:
-        return parse_amount(str(value))
+        return nok(parse_amount(str(value)))
     except ValueError:
         return None
 
