@@ -63,11 +63,14 @@ def _plan_page(
         reviewers = active_reviewers(session, result.period.id, runtime.clock())
         force = in_force(session, result.period.id)
     pdf_query = {"format": "pdf", "lang": language, **({"version": version} if version is not None else {})}
+    shows_other = force is not None and force.number != result.version.number
+    in_force_pdf = {"format": "pdf", "lang": language, "version": force.number} if shows_other and force else None
     context = {
         "hr": hr_context(access),
         "plan": result,
         "in_force": force,
         "pdf_href": "/api/plan?" + urlencode(pdf_query),
+        "in_force_pdf_href": "/api/plan?" + urlencode(in_force_pdf) if in_force_pdf else None,
         "reviewers": reviewers,
         "notice": NOTICES.get(notice or ""),
         "failed": failed,
