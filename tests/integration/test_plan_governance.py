@@ -149,6 +149,42 @@ def test_hr_adjusts_costs_when_approving_and_unfunded_money_is_counted(runtime: 
     }
 
 
+def test_an_amended_proposal_keeps_hrs_cost_adjustment_unless_the_estimate_changes(
+    runtime: Runtime, cycle: int
+) -> None:
+    from aarshjul.usecases.work.opening import open_task
+    from aarshjul.usecases.work.submitting import submit_form
+
+    hel = next(p for p in measure_proposals_now(runtime) if p.unit_name == "Helse og omsorg")
+    adjusted = [CostLine(2027, CostKind.COURSE_FEES, D("9000"), FundingSource.CENTRAL_BUDGET)]
+    decide_measure(runtime, hel.id, "approve", "", hr_id(runtime), adjusted)
+    (task,) = find_tasks(runtime, cycle, "measure_proposal", unit_id(runtime, "HEL"))
+    earlier = open_task(runtime, task.token).data["measures"]
+    need = earlier[0]["critical_need_id"]
+    # The leader adds a second measure and leaves the first as it was: HR's adjustment stays.
+    submit_form(
+        runtime, task.token, {"measures": [earlier[0], valid_measure(need, title="Hospitering i hjemmetjenesten")]}
+    )
+    with runtime.sessions() as session:
+        first = session.get(Measure, hel.id)
+        assert first is not None and first.state is MeasureState.APPROVED
+    assert [(c.year, c.amount) for c in measure_costs(runtime, hel.id)] == [(2027, D("9000.00"))]
+    # A changed estimate is a changed proposal: a new revision for HR, with the leader's lines.
+    changed = {**earlier[0], "cost_travel": "1 000"}
+    submit_form(runtime, task.token, {"measures": [changed]})
+    with runtime.sessions() as session:
+        first = session.get(Measure, hel.id)
+        assert first is not None and first.state is MeasureState.PROPOSED and first.revision == 2
+    assert D("1000.00") in {c.amount for c in measure_costs(runtime, hel.id)}
+
+
+def measure_costs(runtime: Runtime, measure_id: int) -> list[CostLine]:
+    from aarshjul.usecases.shared.costs import costs_of
+
+    with runtime.sessions() as session:
+        return costs_of(session, [measure_id]).get(measure_id, [])
+
+
 def test_hr_measures_keep_the_chain_and_merging_marks_proposals_and_tells_their_units(
     runtime: Runtime, cycle: int
 ) -> None:

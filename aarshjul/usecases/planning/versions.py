@@ -187,8 +187,8 @@ def plan_document(
         if stored is not None and stored.state is PlanVersionState.ADOPTED and stored.content is not None:
             frozen = CompetencePlan.model_validate(stored.content)
             return frozen.model_copy(update={"version": frozen.version.model_copy(update={"sha256": stored.sha256})})
-        next_number = (rows[-1].number + 1) if rows else 1
-        if stored is None and version != next_number:
+        live_number = working.number if working is not None else (rows[-1].number + 1 if rows else 1)
+        if version != live_number and (stored is None or stored.state is not PlanVersionState.ADOPTED):
             raise NotFound(f"the plan has no version {version}")
     live = competence_plan(session, period.id, needs_year)
     if working is None:

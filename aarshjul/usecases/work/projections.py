@@ -22,7 +22,7 @@ from aarshjul.domain.enums import FormKey, FundingSource, MeasureScope, MeasureS
 from aarshjul.domain.errors import Conflict, NotFound
 from aarshjul.domain.planning import CostLine, checked_costs, yearly_costs
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.shared.costs import cost_facts, costs_of, replace_costs
+from aarshjul.usecases.shared.costs import replace_costs
 from aarshjul.usecases.work.decisions import project_decision
 from aarshjul.usecases.work.followup_projection import project_follow_up
 from aarshjul.usecases.work.links import versions_of
@@ -187,6 +187,29 @@ _MEASURE_FIELDS = (
 )
 
 
+_ESTIMATE_FIELDS = (
+    "cost_course_fees",
+    "cost_travel",
+    "cost_substitute_cover",
+    "cost_internal_hours",
+    "funding",
+    "funding_scheme",
+)
+
+
+def _estimate_changed(earlier: dict[str, Any] | None, item: MeasureItem) -> bool:
+    """Whether the leader's cost estimate differs from what they proposed before (amounts compared
+    as numbers, so "12500.5" and "12500.50" are the same)."""
+    if earlier is None:
+        return True
+    given = {
+        k: earlier.get(k) if earlier.get(k) is not None else ("" if k == "funding_scheme" else None)
+        for k in _ESTIMATE_FIELDS
+    }
+    before = MeasureItem.model_validate({**item.model_dump(), **given})
+    return any(getattr(before, k) != getattr(item, k) for k in _ESTIMATE_FIELDS)
+
+
 def _proposed_costs(item: MeasureItem) -> list[CostLine]:
     """The leader's yearly estimate as cost lines, one per year the measure runs and kind of cost."""
     funding = item.funding or FundingSource.UNFUNDED
@@ -208,13 +231,18 @@ def _project_measures(
             )
         )
     }
-    costs = costs_of(session, existing)
+    # What the leader proposed last time, by measure: the costs change only when the leader changes
+    # the estimate, so an amendment of another measure keeps what HR adjusted when approving.
+    previous = next((v.data for v in reversed(versions_of(session, task.id)) if not v.is_draft), {})
+    earlier = {m.get("id"): m for m in previous.get("measures", []) if isinstance(m, dict)}
     kept: set[int] = set()
     for item in form.measures:
         values = {name: getattr(item, name) for name in _MEASURE_FIELDS}
         values["learning_form"] = item.learning_form
         row = existing.get(item.id) if item.id is not None else None
         proposed_costs = checked_costs(_proposed_costs(item), item.first_year, item.last_year)
+        years_changed = row is not None and (row.first_year, row.last_year) != (item.first_year, item.last_year)
+        costs_changed = row is None or years_changed or _estimate_changed(earlier.get(row.id), item)
         if row is None:
             row = Measure(
                 cycle_id=task.cycle_id,
@@ -227,9 +255,7 @@ def _project_measures(
             )
             session.add(row)
         else:
-            changed = any(getattr(row, k) != v for k, v in values.items()) or cost_facts(
-                costs.get(row.id, [])
-            ) != cost_facts(proposed_costs)
+            changed = any(getattr(row, k) != v for k, v in values.items()) or costs_changed
             if row.state == MeasureState.RETURNED or (changed and row.state != MeasureState.PROPOSED):
                 row.revision += 1
                 row.state, row.decided_at = MeasureState.PROPOSED, None
@@ -238,7 +264,8 @@ def _project_measures(
             for name, value in values.items():
                 setattr(row, name, value)
         session.flush()
-        replace_costs(session, row, proposed_costs)
+        if costs_changed:
+            replace_costs(session, row, proposed_costs)
         item.id = row.id
         kept.add(row.id)
     settled = {MeasureState.WITHDRAWN, MeasureState.EVALUATED, MeasureState.MERGED}
