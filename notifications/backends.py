@@ -234,7 +234,12 @@ class SmtpBackend(MailBackend):
         return mime
 
     def send(self, message: OutboundEmail) -> Delivery:
-        mime = self.build(message)
+        try:
+            mime = self.build(message)
+        # The mail library refuses a header or an address in several ways; the same message would
+        # be refused again, so this is no reason to try later.
+        except (ValueError, TypeError, AttributeError, IndexError) as exc:
+            raise PermanentSendError(f"the message cannot be built: {type(exc).__name__}: {exc}") from exc
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
                 if self.starttls:
@@ -286,6 +291,6 @@ def backend_for(settings: Settings) -> MailBackend:
             settings.smtp_port,
             settings.smtp_username,
             settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-            settings.smtp_starttls,
+            settings.use_starttls,
         )
     return OutboxBackend()

@@ -19,6 +19,7 @@ from aarshjul.presentation.i18n import gettext
 from aarshjul.runtime import Runtime
 from service.deps import get_language
 from service.pages import message_page
+from service.security_headers import SecurityHeaders
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
@@ -42,7 +43,8 @@ class LimitBodySize:
             return
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+        # Bytes' isdigit is ASCII only, so int() cannot fail on what passes it.
+        if declared is not None and declared.isdigit() and len(declared) < 20 and int(declared) > self.limit:
             await _too_large(scope, send)
             return
         received = 0
@@ -82,16 +84,19 @@ def _wants_json(request: Request) -> bool:
 
 
 def create_app(runtime: Runtime) -> FastAPI:
+    # The OpenAPI document is HR's (``/api/openapi.json`` with a token or session, see routes/hr/api);
+    # no interactive docs page: it would need inline script and a third-party CDN.
     app = FastAPI(
         title="Årshjul",
         description="The yearly strategic competence cycle: forms, status board, competence plan.",
         version="0.1.0",
-        docs_url="/api/docs",
-        openapi_url="/api/openapi.json",
+        docs_url=None,
+        openapi_url=None,
         redoc_url=None,
     )
     app.state.runtime = runtime
     app.add_middleware(LimitBodySize)
+    app.add_middleware(SecurityHeaders, https=runtime.settings.base_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", tags=["health"])

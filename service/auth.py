@@ -25,6 +25,7 @@ from urllib.parse import quote
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 
 from aarshjul.clock import local_date
 from aarshjul.domain.errors import Forbidden, NotFound
@@ -47,6 +48,8 @@ from aarshjul.usecases.admin.hr_access import (
     principal_for_session,
     principal_for_token,
     sign_in,
+    touch_api_token,
+    touch_session,
 )
 from service.deps import RuntimeDep, get_language
 from service.pages import message_page, page
@@ -60,12 +63,17 @@ HOME = "/board"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+def client_address(request: Request) -> str:
+    """The client's address as the server saw it (the proxy's, behind one)."""
+    return request.client.host if request.client is not None else ""
+
+
 def _secure(runtime: Runtime) -> bool:
     return runtime.settings.base_url.startswith("https://")
 
 
-def set_session_cookie(response: Response, runtime: Runtime, principal: HrPrincipal, stamp: str) -> None:
-    claims = HrSessionClaims(principal.person_id, stamp, secrets.token_urlsafe(24))
+def set_session_cookie(response: Response, runtime: Runtime, principal: HrPrincipal, session_id: str) -> None:
+    claims = HrSessionClaims(principal.person_id, session_id, secrets.token_urlsafe(24))
     value = hr_session_token(runtime.settings.secret(), claims, runtime.clock())
     response.set_cookie(
         SESSION_COOKIE,
@@ -107,6 +115,7 @@ class NotHr(Exception):
 class HrAccess:
     principal: HrPrincipal
     csrf: str  #: empty for token calls
+    session_id: str = ""  #: the browser session's id; empty for token calls
 
 
 def _today(runtime: Runtime) -> dt.date:
@@ -122,19 +131,26 @@ def resolve_access(request: Request, runtime: Runtime) -> HrAccess:
             raise SignInRequired
         with runtime.sessions() as session:
             try:
-                return HrAccess(principal_for_token(session, token, _today(runtime)), "")
+                checked = principal_for_token(session, token, runtime.clock(), _today(runtime))
             except NotFound as exc:
                 raise SignInRequired from exc
             except Forbidden as exc:
                 raise NotHr from exc
+        if checked.stale:
+            touch_api_token(runtime, checked.token_id)
+        return HrAccess(checked.principal, "")
     hr_session = read_session(request, runtime)
     if hr_session is None:
         raise SignInRequired
     with runtime.sessions() as session:
-        principal = principal_for_session(session, hr_session.person_id, hr_session.stamp, _today(runtime))
-    if principal is None:
+        found = principal_for_session(
+            session, hr_session.person_id, hr_session.session_id, runtime.clock(), _today(runtime)
+        )
+    if found is None:
         raise SignInRequired
-    return HrAccess(principal, hr_session.csrf)
+    if found.stale:
+        touch_session(runtime, hr_session.session_id)
+    return HrAccess(found.principal, hr_session.csrf, hr_session.session_id)
 
 
 async def _check_csrf(request: Request, access: HrAccess) -> None:
@@ -213,15 +229,16 @@ class SignInMethod(Protocol):
     async def finish(self, request: Request, runtime: Runtime, language: str) -> Response: ...
 
 
-def signed_in_response(runtime: Runtime, principal: HrPrincipal, stamp: str, next_url: str) -> Response:
+def signed_in_response(runtime: Runtime, principal: HrPrincipal, session_id: str, next_url: str) -> Response:
     response = RedirectResponse(safe_next(next_url, HOME), status_code=303)
-    set_session_cookie(response, runtime, principal, stamp)
+    set_session_cookie(response, runtime, principal, session_id)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path=LOGIN_PATH)
     return response
 
 
 class PasswordSignIn:
-    """Email and password, checked against the argon2 hash; five failures lock the account."""
+    """Email and password, checked against the argon2 hash. Every refusal (unknown address, wrong
+    password, too many attempts) gets the one answer: same status, same page, same work done."""
 
     def start(
         self,
@@ -257,13 +274,11 @@ class PasswordSignIn:
             return self.start(
                 request, language, next_url, 403, gettext(language, "The form had expired. Try again."), email
             )
-        result = sign_in(runtime, email, password)
+        result = await run_in_threadpool(sign_in, runtime, email, password, client_address(request))
         if result.outcome is SignInOutcome.OK and result.principal is not None:
-            return signed_in_response(runtime, result.principal, result.credential_stamp, next_url)
-        if result.outcome is SignInOutcome.LOCKED:
-            message = gettext(language, "Too many failed attempts. Try again in 15 minutes, or ask another HR person.")
-            return self.start(request, language, next_url, 429, message, email)
-        return self.start(request, language, next_url, 401, gettext(language, "Wrong email or password."), email)
+            return signed_in_response(runtime, result.principal, result.session_id, next_url)
+        message = gettext(language, "Wrong email or password, or too many tries: wait 15 minutes and try again.")
+        return self.start(request, language, next_url, 401, message, email)
 
 
 def sign_in_method(runtime: Runtime) -> SignInMethod:

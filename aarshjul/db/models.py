@@ -413,8 +413,6 @@ class HrCredential(Base):
 
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), primary_key=True)
     password_hash: Mapped[str] = mapped_column(String(200))
-    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class ApiToken(Base):
@@ -427,3 +425,31 @@ class ApiToken(Base):
     label: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  #: None only for tokens made before expiry
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  #: to the minute
+
+
+class HrSession(Base):
+    """A signed-in HR browser. The cookie carries the random id; only its SHA-256 is kept here, so
+    signing out (``ended_at``) or idling ends the cookie on the server, whatever the browser keeps."""
+
+    __tablename__ = "hr_session"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)  #: to the minute
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class LimitCounter(Base):
+    """A fixed-window counter of one limit (``scope``) for one key (an account, a client address),
+    shared by every process. Keys are stored as SHA-256, so no address or email is kept in clear;
+    rows whose window has passed are deleted as new ones are counted."""
+
+    __tablename__ = "limit_counter"
+
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    hits: Mapped[int] = mapped_column(Integer, default=0)

@@ -44,6 +44,16 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_cycle_definition')),
     sa.UniqueConstraint('key', 'version', 'sha256', name=op.f('uq_cycle_definition_key_version_sha256'))
     )
+    op.create_table('limit_counter',
+    sa.Column('scope', sa.String(length=32), nullable=False),
+    sa.Column('key_hash', sa.String(length=64), nullable=False),
+    sa.Column('window_start', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('hits', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('scope', 'key_hash', name=op.f('pk_limit_counter'))
+    )
+    with op.batch_alter_table('limit_counter', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_limit_counter_window_start'), ['window_start'], unique=False)
+
     op.create_table('organisation',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -164,6 +174,8 @@ def upgrade() -> None:
     sa.Column('label', sa.String(length=200), nullable=False),
     sa.Column('created_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('revoked_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('expires_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_used_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_api_token_person_id_person')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_token')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_api_token_token_hash'))
@@ -171,11 +183,22 @@ def upgrade() -> None:
     op.create_table('hr_credential',
     sa.Column('person_id', sa.Integer(), nullable=False),
     sa.Column('password_hash', sa.String(length=200), nullable=False),
-    sa.Column('failed_attempts', sa.Integer(), nullable=False),
-    sa.Column('locked_until', aarshjul.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_hr_credential_person_id_person')),
     sa.PrimaryKeyConstraint('person_id', name=op.f('pk_hr_credential'))
     )
+    op.create_table('hr_session',
+    sa.Column('id_hash', sa.String(length=64), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('started_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_hr_session_person_id_person')),
+    sa.PrimaryKeyConstraint('id_hash', name=op.f('pk_hr_session'))
+    )
+    with op.batch_alter_table('hr_session', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_hr_session_person_id'), ['person_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_hr_session_started_at'), ['started_at'], unique=False)
+
     op.create_table('notification',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('idempotency_key', sa.String(length=200), nullable=False),
@@ -428,6 +451,11 @@ def downgrade() -> None:
         batch_op.drop_index('ix_notification_due')
 
     op.drop_table('notification')
+    with op.batch_alter_table('hr_session', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_hr_session_started_at'))
+        batch_op.drop_index(batch_op.f('ix_hr_session_person_id'))
+
+    op.drop_table('hr_session')
     op.drop_table('hr_credential')
     op.drop_table('api_token')
     op.drop_table('strategic_goal')
@@ -450,6 +478,10 @@ def downgrade() -> None:
     op.drop_table('unit')
     op.drop_table('strategy_period')
     op.drop_table('organisation')
+    with op.batch_alter_table('limit_counter', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_limit_counter_window_start'))
+
+    op.drop_table('limit_counter')
     op.drop_table('cycle_definition')
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_event_occurred_at'))

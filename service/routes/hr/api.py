@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from aarshjul.domain.errors import InvalidInput
@@ -75,6 +76,12 @@ def download(content: str | bytes, media_type: str, filename: str) -> Response:
     return Response(
         content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
     )
+
+
+@router.get("/openapi.json", include_in_schema=False)
+def openapi_document(request: Request, _access: ApiHr) -> JSONResponse:
+    """The API's OpenAPI document, for HR only: it describes what HR can do, not a public API."""
+    return JSONResponse(request.app.openapi())
 
 
 @router.get("/hr/me", response_model=Me)
