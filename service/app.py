@@ -12,12 +12,14 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aarshjul.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from aarshjul.presentation.i18n import gettext
 from aarshjul.runtime import Runtime
 from service.deps import get_language
+from service.json_guard import JsonGuard
 from service.pages import message_page
 from service.security_headers import SecurityHeaders
 
@@ -79,6 +81,9 @@ async def _too_large(scope: Scope, send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+HEALTH = {"type": "object", "properties": {"status": {"type": "string", "enum": ["ok", "unavailable"]}}}
+
+
 def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path == "/healthz"
 
@@ -95,11 +100,20 @@ def create_app(runtime: Runtime) -> FastAPI:
         redoc_url=None,
     )
     app.state.runtime = runtime
+    # The last added runs first: headers on every answer, then the size limit, then the JSON check.
+    app.add_middleware(JsonGuard)
     app.add_middleware(LimitBodySize)
     app.add_middleware(SecurityHeaders, https=runtime.settings.base_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    @app.get("/healthz", tags=["health"])
+    @app.get(
+        "/healthz",
+        tags=["health"],
+        responses={
+            200: {"content": {"application/json": {"schema": HEALTH}}, "description": "The database answers"},
+            503: {"content": {"application/json": {"schema": HEALTH}}, "description": "The database does not answer"},
+        },
+    )
     def healthz() -> JSONResponse:
         try:
             with runtime.engine.connect() as connection:
@@ -114,6 +128,16 @@ def create_app(runtime: Runtime) -> FastAPI:
     return app
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at this path. Starlette's own 405 names only the first route
+    that matched the path, and GET and POST of one path are often two routes."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods and route.path_regex.match(request.url.path):
+            methods |= route.methods
+    return sorted(methods)
+
+
 def _include_routers(app: FastAPI) -> None:
     from service.routes import ROUTERS
 
@@ -124,8 +148,11 @@ def _include_routers(app: FastAPI) -> None:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
         if _wants_json(request):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
         language = get_language(request)
         if exc.status_code == 404:
             return message_page(
@@ -140,7 +167,9 @@ def _install_error_handlers(app: FastAPI) -> None:
                 ],
                 404,
             )
-        return HTMLResponse(f"<!doctype html><meta charset=utf-8><h1>{exc.status_code}</h1>", exc.status_code)
+        return HTMLResponse(
+            f"<!doctype html><meta charset=utf-8><h1>{exc.status_code}</h1>", exc.status_code, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -25,6 +25,7 @@ from urllib.parse import quote
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from aarshjul.clock import local_date
@@ -167,7 +168,14 @@ async def _check_csrf(request: Request, access: HrAccess) -> None:
         raise HTTPException(status_code=403, detail="missing or wrong CSRF token; reload the page and try again")
 
 
-async def api_access(request: Request, runtime: RuntimeDep) -> HrAccess:
+#: Declares the bearer scheme in the OpenAPI document; ``resolve_access`` reads the header itself
+#: (it also takes the session cookie), so this never refuses on its own.
+BEARER = HTTPBearer(auto_error=False, description="An HR API token from `aarshjul hr token`")
+
+
+async def api_access(
+    request: Request, runtime: RuntimeDep, _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+) -> HrAccess:
     """For /api routes: 401 without credentials, 403 for a non-HR token or a missing CSRF token."""
     try:
         access = resolve_access(request, runtime)

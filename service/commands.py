@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from aarshjul.presentation.i18n import DEFAULT_LANGUAGE
-from service.params import Comment, Day, Email, Id, Key, Name, Year
+from service.params import Comment, Day, Email, Id, Key, Name, StrictFlag, Year
 
 
 class Command(BaseModel):
@@ -44,7 +44,7 @@ class CloneLastYear(Command):
 
 
 class CloseCycle(Command):
-    force: bool = Field(default=False, description="Close although units are unfinished; stops open tasks")
+    force: StrictFlag = Field(default=False, description="Close although units are unfinished; stops open tasks")
 
 
 class ExtendDeadline(Command):

@@ -12,7 +12,7 @@ from dataclasses import asdict
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -22,7 +22,7 @@ from aarshjul.domain.errors import Conflict, Forbidden
 from aarshjul.presentation.i18n import translations
 from aarshjul.presentation.templating import format_date
 from aarshjul.runtime import Runtime
-from aarshjul.signing import BadToken, read_task_token, task_form_csrf, task_form_csrf_ok
+from aarshjul.signing import MAX_TOKEN_LENGTH, BadToken, read_task_token, task_form_csrf, task_form_csrf_ok
 from aarshjul.usecases.work.links import LinkReason, LinkRefused, Mode
 from aarshjul.usecases.work.opening import OpenedTask, open_task
 from aarshjul.usecases.work.submitting import save_draft, submit_form
@@ -30,8 +30,11 @@ from forms.fields import FormProblem
 from forms.layout import FormView, ListSpec, build_view, layout_of, parse_form
 from forms.messages import CHOICE_LABELS, message_for
 from forms.registry import FormRejected, form_class, json_schema
+from service.api_errors import LinkProblem, Problem, responses
 from service.deps import LanguageDep, RuntimeDep
+from service.json_guard import parse_json
 from service.pages import lang_query, message_page, page
+from service.params import StrictFlag
 from service.routes.links import link_problem_page
 
 router = APIRouter(tags=["forms"])
@@ -52,10 +55,11 @@ class BadJson(Exception):
 
 
 async def posted_json(request: Request) -> Any:
+    """The body as JSON by the service's rules (``service.json_guard``), whatever its content type."""
     body = await request.body()
     try:
-        return await request.json() if body else None
-    except ValueError as exc:
+        return parse_json(body) if body else None
+    except ValueError as exc:  # malformed, or holding what cannot be stored
         raise BadJson from exc
 
 
@@ -191,7 +195,7 @@ def render_task(
 # --- HTML -----------------------------------------------------------------------------------------
 
 
-@router.get("/t/{token}", response_class=HTMLResponse, summary="Open a task's form")
+@router.get("/t/{token}", response_class=HTMLResponse, include_in_schema=False)
 def show_form(token: str, request: Request, runtime: RuntimeDep, language: LanguageDep) -> Response:
     try:
         opened = open_task(runtime, token)
@@ -213,7 +217,7 @@ def show_form(token: str, request: Request, runtime: RuntimeDep, language: Langu
     return render_task(request, runtime, language, token, opened, editing=editing, notice=notice)
 
 
-@router.post("/t/{token}", response_class=HTMLResponse, summary="Save, submit or amend a task's form")
+@router.post("/t/{token}", response_class=HTMLResponse, include_in_schema=False)
 def post_form(token: str, request: Request, runtime: RuntimeDep, language: LanguageDep, form: FormData) -> Response:
     try:
         opened = open_task(runtime, token)
@@ -312,8 +316,20 @@ def task_json(opened: OpenedTask) -> dict[str, Any]:
     )
 
 
-@router.get("/api/t/{token}", summary="A task, the context it needs and its form's JSON Schema")
-def api_show(token: str, runtime: RuntimeDep, language: LanguageDep) -> JSONResponse:
+#: A task link's token: no token we make is longer (``aarshjul.signing.MAX_TOKEN_LENGTH``).
+TokenPath = Annotated[str, Path(max_length=MAX_TOKEN_LENGTH)]
+LINK_REFUSED: dict[int | str, dict[str, Any]] = {
+    404: {"model": LinkProblem, "description": "Not a link of ours"},
+    410: {"model": LinkProblem, "description": "The link no longer works: replaced, cancelled, expired or closed"},
+}
+
+
+@router.get(
+    "/api/t/{token}",
+    summary="A task, the context it needs and its form's JSON Schema",
+    responses={**LINK_REFUSED, **responses(403, 422)},
+)
+def api_show(token: TokenPath, runtime: RuntimeDep, language: LanguageDep) -> JSONResponse:
     try:
         opened = open_task(runtime, token)
     except LinkRefused as exc:
@@ -323,19 +339,39 @@ def api_show(token: str, runtime: RuntimeDep, language: LanguageDep) -> JSONResp
     return JSONResponse(task_json(opened))
 
 
-@router.post("/api/t/{token}", summary="Submit (or with ?draft=true save) a task's form as JSON")
-async def api_submit(token: str, request: Request, runtime: RuntimeDep, language: LanguageDep) -> JSONResponse:
+@router.post(
+    "/api/t/{token}",
+    summary="Submit (or with ?draft=true save) a task's form as JSON",
+    responses={
+        404: LINK_REFUSED[404],
+        409: {"model": Problem, "description": "The link no longer takes input, or the task changed meanwhile"},
+        **responses(403, 413, 422),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object", "description": "The form's fields"}}},
+        }
+    },
+)
+async def api_submit(
+    token: TokenPath,
+    request: Request,
+    runtime: RuntimeDep,
+    language: LanguageDep,
+    draft: Annotated[StrictFlag, Query(description="Save as a draft instead of submitting")] = False,
+) -> JSONResponse:
     try:
         body = await posted_json(request)
     except BadJson:
         problem = FormProblem((), "json_invalid")
         return _problems_json([problem], language)
-    return await run_in_threadpool(_api_submit, runtime, token, body, language, request.query_params.get("draft"))
+    return await run_in_threadpool(_api_submit, runtime, token, body, language, draft)
 
 
-def _api_submit(runtime: Runtime, token: str, body: Any, language: str, draft: str | None) -> JSONResponse:
+def _api_submit(runtime: Runtime, token: str, body: Any, language: str, draft: bool) -> JSONResponse:
     try:
-        if draft in ("1", "true", "yes"):
+        if draft:
             if not isinstance(body, dict):
                 return _problems_json([FormProblem((), "model_type")], language)
             saved = save_draft(runtime, token, body)

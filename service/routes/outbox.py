@@ -13,7 +13,7 @@ from notifications.dev_outbox import enabled, get_attachment, get_message, list_
 from service.deps import LanguageDep, RuntimeDep
 from service.pages import page
 
-router = APIRouter(prefix="/dev/outbox", tags=["dev"])
+router = APIRouter(prefix="/dev/outbox", tags=["dev"], include_in_schema=False)
 
 #: The message's own HTML is shown in a sandbox: no scripts, no forms, links open in a new tab.
 SANDBOX = (

@@ -15,7 +15,7 @@ from aarshjul.db.models import (
     HumanTask,
     Submission,
 )
-from aarshjul.domain.enums import TALK_FORMS, CycleState, FormKey, TaskState
+from aarshjul.domain.enums import PRIVATE_FORMS, TALK_FORMS, CycleState, FormKey, TaskState
 from aarshjul.domain.errors import DomainError, Forbidden
 from aarshjul.domain.followups import LIVES_ON_STEP_KEYS
 from aarshjul.runtime import Runtime
@@ -98,6 +98,16 @@ def writable_task(session: Session, runtime: Runtime, token: str, now: dt.dateti
 
 def versions_of(session: Session, task_id: int) -> list[Submission]:
     return list(session.scalars(select(Submission).where(Submission.task_id == task_id).order_by(Submission.version)))
+
+
+def visible_versions(session: Session, task: HumanTask) -> list[Submission]:
+    """The versions the task's assignee may see: all of them, but for a private form only those
+    they wrote themselves (reassigning a talk preparation hands over an empty form, never the
+    employee's unshared draft)."""
+    query = select(Submission).where(Submission.task_id == task.id)
+    if task.form_key in PRIVATE_FORMS:
+        query = query.where(Submission.submitted_by_id == task.assignee_id)
+    return list(session.scalars(query.order_by(Submission.version)))
 
 
 def next_version(session: Session, task_id: int) -> int:

@@ -22,7 +22,7 @@ from aarshjul.runtime import Runtime
 from aarshjul.usecases.shared.cycles import cycle_definition, today_for
 from aarshjul.usecases.shared.privacy import may_read_talk
 from aarshjul.usecases.work.form_context import FormContextView, task_inputs
-from aarshjul.usecases.work.links import Mode, guard_privacy, mode_of, task_by_link, versions_of
+from aarshjul.usecases.work.links import Mode, guard_privacy, mode_of, task_by_link, visible_versions
 from forms.fields import FormRules
 
 
@@ -96,7 +96,7 @@ def open_task(runtime: Runtime, token: str) -> OpenedTask:
         if cycle is None or unit is None or assignee is None:  # foreign keys guard these
             raise NotFound(f"task {task.id} is incomplete")
         number, step_name, part_name = _names(session, task, cycle)
-        versions = versions_of(session, task.id)
+        versions = visible_versions(session, task)
         submitted = next((v for v in reversed(versions) if not v.is_draft), None)
         latest = versions[-1] if versions else None
         info = TaskInfo(

@@ -34,6 +34,7 @@ from aarshjul.usecases.reporting.proposals import MeasureProposal, measure_propo
 from aarshjul.usecases.reporting.unit_detail import UnitDetail, unit_detail
 from aarshjul.usecases.work import measure_decision
 from forms.registry import FormRejected
+from service.api_errors import HR_ERRORS
 from service.auth import ApiHr, HrAccess
 from service.commands import (
     CloneLastYear,
@@ -49,7 +50,7 @@ from service.params import IdPath
 from service.queries import AuditQuery, MeasuresQuery, PeriodQuery, PlanQuery, StatusCsvQuery, StatusFilters
 from service.routes.hr.common import today_of
 
-router = APIRouter(prefix="/api", tags=["hr"])
+router = APIRouter(prefix="/api", tags=["hr"], responses=HR_ERRORS)
 
 CSV_MEDIA = "text/csv; charset=utf-8"
 XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
