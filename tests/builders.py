@@ -352,3 +352,20 @@ def follow_up_task(runtime: Runtime, cycle_id: int, unit: int) -> TaskRef:
     runtime.clock.set(day.replace(hour=8))  # type: ignore[attr-defined]
     sweep(runtime)
     return find_tasks(runtime, cycle_id, "talk_follow_up", unit)[0]
+
+
+UNIT = "HR"  # a small unit: its leader and four reports
+
+
+def task_for(runtime: Runtime, form_key: str) -> TaskRef:
+    """A task of the demo cycle's small unit ``UNIT`` that uses this form, with every step before it done."""
+    cycle = demo_cycle(runtime)
+    unit = unit_id(runtime, UNIT)
+    if form_key == "talk_follow_up":
+        return follow_up_task(runtime, cycle, unit)
+    if form_key != "measure_evaluation":
+        return drive_unit(runtime, cycle, unit, form_key)
+    drive_unit(runtime, cycle, unit, "talk_preparation")
+    runtime.clock.set(dt.datetime(2027, 11, 2, 8, tzinfo=dt.UTC))  # type: ignore[attr-defined]
+    sweep(runtime)
+    return find_tasks(runtime, cycle, "measure_evaluation", unit)[0]

@@ -40,7 +40,7 @@ ALL_CHECKS = [
     openapi_checks.use_after_free,
     openapi_checks.ensure_resource_availability,
 ]
-EXAMPLES_PER_OPERATION = 25
+EXAMPLES_PER_OPERATION = 15
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 #: A schema-valid request may still be refused by a rule the schema cannot hold (a year outside the
@@ -95,7 +95,7 @@ def test_sequences_of_calls_keep_the_contract(fuzz_world: FuzzWorld) -> None:
     run_state_machine_as_test(
         Workflow,
         settings=settings(
-            max_examples=15,
+            max_examples=10,
             stateful_step_count=6,
             deadline=None,
             suppress_health_check=list(HealthCheck),
