@@ -118,6 +118,14 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_repair(args: argparse.Namespace) -> int:
+    from aarshjul.usecases.admin.repair import repair_stored_values
+
+    report = repair_stored_values(_runtime())
+    print(f"Repaired stored values: {report}")
+    return 0
+
+
 def cmd_org_import(args: argparse.Namespace) -> int:
     from aarshjul.usecases.admin.org_import import import_org
 
@@ -257,6 +265,12 @@ def build_parser() -> argparse.ArgumentParser:
     db = add("db", lambda a: 2, "Database commands", commands)
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
     add("upgrade", cmd_db_upgrade, "Create or upgrade the database schema", db_sub)
+    add(
+        "repair",
+        cmd_db_repair,
+        "Clean stored values no page can show (NaN, Infinity, lone surrogates, NULs) so their tasks open again",
+        db_sub,
+    )
 
     org = add("org", lambda a: 2, "Organisation commands", commands)
     org_sub = org.add_subparsers(dest="org_command", required=True, metavar="COMMAND")

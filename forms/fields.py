@@ -25,6 +25,8 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError
 
+from aarshjul.domain.storable import unstorable_text
+
 MAX_TEXT = 2000  #: characters in a free-text answer
 MAX_TITLE = 300  #: characters in a title or a short answer
 MAX_ITEMS = 50  #: rows in a list
@@ -155,7 +157,7 @@ AreaRef = Annotated[int, SchemaMark("x-ref", _AREA), AfterValidator(_check_ref(_
 def _storable(text: str) -> str:
     """No NUL (PostgreSQL refuses it in text) and no lone surrogate (no encoder takes it): what is
     stored must be shown again."""
-    if "\x00" in text or any("\ud800" <= c <= "\udfff" for c in text):
+    if unstorable_text(text):
         raise PydanticCustomError("text_unstorable", "the text holds characters that cannot be stored")
     return text
 

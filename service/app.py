@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Route
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aarshjul.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
@@ -131,11 +131,12 @@ def create_app(runtime: Runtime) -> FastAPI:
 def allowed_methods(request: Request) -> list[str]:
     """Every method some route takes at this path. Starlette's own 405 names only the first route
     that matched the path, and GET and POST of one path are often two routes."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        if isinstance(route, Route) and route.methods and route.path_regex.match(request.url.path):
-            methods |= route.methods
-    return sorted(methods)
+    allowed = []
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
 
 
 def _include_routers(app: FastAPI) -> None:

@@ -6,7 +6,7 @@ recurses on deep nesting. Stored in a draft, the first three break every later r
 middleware reads a JSON body (already bounded to 1 MB by ``LimitBodySize``), refuses such a body
 with the API's own 422 answer (``json_invalid``) and hands an accepted body on unchanged.
 
-``check_json`` is the same rule for a value parsed elsewhere (``repair`` uses it on stored rows).
+The rule itself is ``aarshjul.domain.storable``; ``aarshjul db repair`` cleans rows stored before it.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-#: Deeper than any form or command (a form's list of rows of fields is three levels).
-MAX_DEPTH = 32
+from aarshjul.domain import storable
 
 
 class UnstorableJson(ValueError):
@@ -28,39 +27,16 @@ def _no_constants(name: str) -> Any:
     raise UnstorableJson(f"{name} is not a number JSON allows")
 
 
-def unstorable_text(text: str) -> bool:
-    return "\x00" in text or any("\ud800" <= c <= "\udfff" for c in text)
-
-
-def check_json(value: Any) -> None:
-    """Raises ``UnstorableJson`` for a NUL or a lone surrogate in any string (or key), a number that
-    is not finite, or nesting deeper than ``MAX_DEPTH``. Iterative, so depth costs no stack."""
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise UnstorableJson(f"nested deeper than {MAX_DEPTH} levels")
-        if isinstance(item, str):
-            if unstorable_text(item):
-                raise UnstorableJson("text holds a NUL or a lone surrogate")
-        elif isinstance(item, float):
-            if item != item or item in (float("inf"), float("-inf")):
-                raise UnstorableJson("a number is not finite")
-        elif isinstance(item, dict):
-            for key, child in item.items():
-                stack.append((key, depth + 1))
-                stack.append((child, depth + 1))
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
-
-
 def parse_json(body: bytes) -> Any:
     """Parse a request body by the rules above; ValueError (or UnstorableJson) when it breaks one."""
     try:
         value = json.loads(body, parse_constant=_no_constants)
     except RecursionError as exc:  # nesting deep enough to exhaust the parser's own stack
         raise UnstorableJson("nested too deeply") from exc
-    check_json(value)
+    try:
+        storable.check(value)
+    except storable.Unstorable as exc:
+        raise UnstorableJson(str(exc)) from exc
     return value
 
 

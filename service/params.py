@@ -20,6 +20,8 @@ from pydantic import AfterValidator, BeforeValidator, Field, GetJsonSchemaHandle
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError
 
+from aarshjul.domain.storable import unstorable_text
+
 MAX_ID = 2**63 - 1
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 FIRST_DAY, LAST_DAY = dt.date(FIRST_YEAR, 1, 1), dt.date(LAST_YEAR, 12, 31)
@@ -37,7 +39,7 @@ def _within_range(day: dt.date) -> dt.date:
 
 
 def _storable(text: str) -> str:
-    if "\x00" in text or any("\ud800" <= c <= "\udfff" for c in text):
+    if unstorable_text(text):
         raise PydanticCustomError("text_unstorable", "the text holds characters that cannot be stored")
     return text
 
