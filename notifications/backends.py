@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import email.errors
 import email.utils
 import hashlib
 import html
@@ -238,7 +239,7 @@ class SmtpBackend(MailBackend):
             mime = self.build(message)
         # The mail library refuses a header or an address in several ways; the same message would
         # be refused again, so this is no reason to try later.
-        except (ValueError, TypeError, AttributeError, IndexError) as exc:
+        except (email.errors.MessageError, ValueError, TypeError, AttributeError, IndexError) as exc:
             raise PermanentSendError(f"the message cannot be built: {type(exc).__name__}: {exc}") from exc
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:

@@ -10,6 +10,7 @@ builds every message with, parses back unchanged: an address that passes one but
 from __future__ import annotations
 
 import re
+from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage
 
@@ -33,8 +34,8 @@ def is_deliverable(address: str) -> bool:
         message = EmailMessage()
         message["To"] = address
         rendered = str(message["To"])
-    # The library reports a bad address in several ways (a parse error, a defect raised as a
+    # The library reports a bad address in several ways (a HeaderParseError, a defect raised as a
     # ValueError, and for some inputs an AttributeError from inside its parser).
-    except (ValueError, IndexError, AttributeError, TypeError):
+    except (MessageError, ValueError, IndexError, AttributeError, TypeError):
         return False
     return parsed.addr_spec == address and rendered == address
