@@ -46,4 +46,6 @@ def redacted_log_config() -> dict[str, Any]:
         handler.setdefault("filters", []).append("redact_tokens")
     config["loggers"]["service"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     config["loggers"]["aarshjul"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    # Everything else (notifications, flows, libraries) through the same filtered handler.
+    config["root"] = {"handlers": ["default"], "level": "WARNING"}
     return config

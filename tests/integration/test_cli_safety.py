@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from aarshjul.cli import main
 from aarshjul.db.models import Submission
 from aarshjul.runtime import Runtime
 from aarshjul.settings import get_settings
+from aarshjul.triggers import NoTriggers
 from aarshjul.usecases.admin.hr_access import SignInOutcome, sign_in
 from aarshjul.usecases.admin.org_import import DEMO_ORG_FILE
 from service.app import create_app
@@ -113,3 +115,29 @@ def test_repair_makes_a_broken_task_open_again(cli_env: Runtime, capsys: pytest.
     assert client.get(f"/api/t/{task.token}").status_code == 200
     assert main(["db", "repair"]) == 0
     assert "nothing to repair" in capsys.readouterr().out
+
+
+def test_an_error_after_prefect_started_still_stops_it(cli_env: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exception between starting Prefect and serving (an import error, say) stops Prefect on its way out."""
+    stopped: list[bool] = []
+
+    class Started:
+        triggers = NoTriggers()
+        ui_url = "http://127.0.0.1:1"
+
+        def stop(self) -> None:
+            stopped.append(True)
+
+    def broken_app(runtime: Runtime) -> None:
+        raise ImportError("a module the app needs is missing")
+
+    monkeypatch.setenv("AARSHJUL_MAIL_BACKEND", "outbox")
+    monkeypatch.setattr("flows.serve.start_prefect", lambda runtime: Started())
+    monkeypatch.setattr("service.app.create_app", broken_app)
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises(ImportError):
+            main(["serve", "--port", "1"])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert stopped == [True]
