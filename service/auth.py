@@ -6,7 +6,8 @@ in ``finish``. Whatever the method, a successful sign-in ends in the same signed
 every HR page and API checks that cookie or an ``Authorization: Bearer`` token through ``current_hr``.
 
 The cookie is a token of ``aarshjul.signing`` (its own purpose), HttpOnly, SameSite=Lax, Secure on
-https, and lives eight hours. It carries a CSRF token that every HR form must echo; API calls
+https, and lives eight hours at most. It names a server-side session (``hr_session``), which signing
+out, a new password or an hour without use ends. It carries a CSRF token that every HR form must echo; API calls
 authenticated by the cookie must send it as ``X-CSRF-Token``. Calls with a bearer token need no CSRF
 token: a browser never sends one on its own. The sign-in form, before any session, has its own CSRF
 token: a random value in a cookie, signed for that form. After signing in, the browser goes back only

@@ -114,11 +114,15 @@ def test_unknown_wrong_and_throttled_sign_ins_get_one_answer_in_the_same_time(wo
     client = world.hr.client
     for _ in range(hr_access.PER_ACCOUNT_AND_ADDRESS.allowed):  # the test client's address: now throttled
         _login(client, HR_EMAIL, "wrong password!")
-    answers = {
-        "unknown": [_login(client, "nobody@fjordvik.kommune.no", "wrong password!") for _ in range(5)],
-        "wrong": [_login(client, "brit.aasen@fjordvik.kommune.no", "wrong password!") for _ in range(5)],
-        "throttled": [_login(client, HR_EMAIL, HR_PASSWORD) for _ in range(5)],
+    attempts = {
+        "unknown": ("nobody@fjordvik.kommune.no", "wrong password!"),
+        "wrong": ("brit.aasen@fjordvik.kommune.no", "wrong password!"),
+        "throttled": (HR_EMAIL, HR_PASSWORD),
     }
+    answers: dict[str, list[tuple[int, str, float]]] = {kind: [] for kind in attempts}
+    for _ in range(7):  # taken in turns, so a busy moment of the machine falls on every kind alike
+        for kind, (email, password) in attempts.items():
+            answers[kind].append(_login(client, email, password))
     assert {status for runs in answers.values() for status, _, _ in runs} == {401}
     assert len({body for runs in answers.values() for _, body, _ in runs}) == 1
     medians = {kind: statistics.median(t for _, _, t in runs) for kind, runs in answers.items()}
