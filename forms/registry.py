@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
 
@@ -85,6 +85,37 @@ def validate_form(form_key: str, data: Any, rules: FormRules) -> FormModel:
     if problems:
         raise FormRejected(problems)
     return form
+
+
+#: What a draft may still lack: a field not given, a text left empty, a list without its rows. Every
+#: other rule of a field (its type, its length, the number of rows, the ids it may name) holds for
+#: a draft as for a submission; the rules over several fields (``problems``) wait for the submission.
+RELAXED_FOR_DRAFTS = frozenset({"missing", "string_too_short", "too_short"})
+
+
+def draft_problems(form_key: str, data: Any, rules: FormRules | None) -> list[FormProblem]:
+    """What is wrong with a draft's shape or size. Without ``rules`` only the shape and size are
+    checked (the ids it names are not), which is how a stored draft is judged before it is shown."""
+    cls = form_class(form_key)
+    if not isinstance(data, dict):
+        return [FormProblem((), "model_type")]
+    try:
+        cls.model_validate(data, context=rules)
+    except ValidationError as exc:
+        return [
+            FormProblem(tuple(e["loc"]), e["type"], safe_ctx(e.get("ctx")))
+            for e in exc.errors()
+            if e["type"] not in RELAXED_FOR_DRAFTS
+        ]
+    return []
+
+
+def validate_draft(form_key: str, data: Any, rules: FormRules) -> dict[str, Any]:
+    """Check a draft like a submission, except that it need not be complete. Returns the data as given."""
+    problems = draft_problems(form_key, data, rules)
+    if problems:
+        raise FormRejected(problems)
+    return cast(dict[str, Any], data)
 
 
 def validate_form_part(cls: type[FormModel], data: Any, names: tuple[str, ...], rules: FormRules) -> FormModel:

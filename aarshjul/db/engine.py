@@ -1,7 +1,16 @@
-"""Engines and sessions. Nothing is created at import time; callers build them from settings."""
+"""Engines and sessions. Nothing is created at import time; callers build them from settings.
+
+Two kinds of session: a plain session (``runtime.sessions()``) reads, and ``unit_of_work`` is the one
+transaction of a use case that writes. On SQLite the difference matters: a read session begins a
+deferred transaction (a snapshot of the WAL that never blocks a writer and is never blocked by one),
+while a unit of work begins IMMEDIATE and so holds the single write lock from its first statement to
+its commit, which keeps writers from failing half-way on a lock upgrade. On PostgreSQL both are
+ordinary READ COMMITTED transactions; rows are locked only where a use case says so.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,6 +20,18 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+#: The execution option a unit of work sets on its connection; the SQLite begin hook reads it.
+SQLITE_BEGIN = "aarshjul_sqlite_begin"
+WRITE = {SQLITE_BEGIN: "IMMEDIATE"}
+
+
+def pool_size_for(cpus: int | None = None) -> int:
+    """Connections per process, and the web tier's worker threads: a request holds one connection
+    for its whole life, so the two are sized together. A few per core keeps both cores busy while
+    some threads wait on the database; beyond that, threads only queue for the GIL and the SQLite
+    write lock (measured with bench/http_submit.py)."""
+    return max(4, 2 * (cpus or os.cpu_count() or 1) + 2)
+
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
@@ -18,20 +39,25 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
+        if parsed.database and parsed.database != ":memory:":
+            kwargs.setdefault("pool_size", pool_size_for())
+            kwargs.setdefault("max_overflow", pool_size_for())
         engine = create_engine(url, **kwargs)
         _configure_sqlite(engine)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", pool_size_for())
+    kwargs.setdefault("max_overflow", pool_size_for())
     return create_engine(url, **kwargs)
 
 
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # pysqlite's own transaction handling would defer BEGIN; we issue it ourselves so that
-        # writers take the lock up front (BEGIN IMMEDIATE) and never fail half-way on an upgrade.
+        # pysqlite's own transaction handling would begin lazily and only before writes; we issue
+        # BEGIN ourselves, deferred for reads and IMMEDIATE for units of work (see _on_begin).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -42,7 +68,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        mode = connection.get_execution_options().get(SQLITE_BEGIN, "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -51,9 +78,13 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One transaction for one use case: commits once at the end, rolls back on any error."""
+    """One transaction for one use case: commits once at the end, rolls back on any error.
+
+    It starts at once as a writer (BEGIN IMMEDIATE on SQLite), so two use cases never both read
+    and then fail to upgrade to writing."""
     session = factory()
     try:
+        session.connection(execution_options=WRITE)
         yield session
         session.commit()
     except BaseException:

@@ -96,8 +96,13 @@ def writable_task(session: Session, runtime: Runtime, token: str, now: dt.dateti
     return task
 
 
-def versions_of(session: Session, task_id: int) -> list[Submission]:
-    return list(session.scalars(select(Submission).where(Submission.task_id == task_id).order_by(Submission.version)))
+def latest_version(session: Session, task_id: int, submitted_only: bool = False) -> Submission | None:
+    """The newest version (or the newest submitted one) alone: a task may have many versions, and a
+    caller that needs one should not load them all."""
+    query = select(Submission).where(Submission.task_id == task_id)
+    if submitted_only:
+        query = query.where(Submission.is_draft.is_(False))
+    return session.scalars(query.order_by(Submission.version.desc()).limit(1)).first()
 
 
 def next_version(session: Session, task_id: int) -> int:

@@ -19,7 +19,7 @@ from aarshjul.db.models import (
 from aarshjul.domain.enums import TaskState
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.shared.writes import audit
-from aarshjul.usecases.work.links import next_version, versions_of
+from aarshjul.usecases.work.links import latest_version, next_version
 from aarshjul.usecases.work.projections import PROJECTIONS
 from aarshjul.usecases.work.talk_booking import book_talk
 from forms.fields import FormModel
@@ -63,7 +63,7 @@ def record_version(
 ) -> Receipt:
     data = form.model_dump(mode="json")
     if task.state == TaskState.SUBMITTED:
-        latest = next((v for v in reversed(versions_of(session, task.id)) if not v.is_draft), None)
+        latest = latest_version(session, task.id, submitted_only=True)
         if latest is not None and fingerprint(latest.data) == fingerprint(data):
             return Receipt(task.id, latest.version, latest.created_at, task.state, repeated=True)
     project = PROJECTIONS.get(task.form_key)
