@@ -48,7 +48,11 @@ def test_a_draft_beyond_the_forms_limits_is_refused_and_nothing_is_stored(
     too_long_text = {"goals": [{"meaning": "x" * (MAX_TEXT + 1)}]}
     wrong_shape = {"goals": [{"meaning": "Viktig", "no_such_field": 1}]}
     too_many_rows = {"goals": [{}] * (MAX_ITEMS + 1)}
-    for body, kind in ((too_long_text, "string_too_long"), (wrong_shape, "extra_forbidden"), (too_many_rows, "too_long")):
+    for body, kind in (
+        (too_long_text, "string_too_long"),
+        (wrong_shape, "extra_forbidden"),
+        (too_many_rows, "too_long"),
+    ):
         answer = client.post(f"/api/t/{review.token}?draft=true", json=body)
         assert answer.status_code == 422, body
         assert [p["type"] for p in answer.json()["detail"]] == [kind]
