@@ -49,11 +49,12 @@ async def _tag_this_run(*labels: str) -> None:
 
 
 @flow(name=ANNUAL_CYCLE_FLOW, flow_run_name=_annual_cycle_run_name, log_prints=False)
-async def annual_cycle(cycle_id: int, now: dt.datetime | None = None) -> dict[str, Any]:
-    """Advance one cycle: open every unit step whose inputs are in, create due tasks, close done steps."""
+async def annual_cycle(cycle_id: int, now: dt.datetime | None = None, unit_id: int | None = None) -> dict[str, Any]:
+    """Advance one cycle: open every unit step whose inputs are in, create due tasks, close done steps;
+    with ``unit_id`` only in that unit (after a submission there)."""
     await _tag_this_run(cycle_tag(cycle_id))
     with tags(cycle_tag(cycle_id)):
-        future = advance_task.submit(cycle_id, now)
+        future = advance_task.submit(cycle_id, now, unit_id)
         report: dict[str, Any] = await asyncio.to_thread(future.result)
         if report.get("invitations_queued"):
             # Send the new tasks' invitations now rather than at the dispatcher's next scheduled run.

@@ -37,14 +37,14 @@ class PrefectTriggers:
         self.dispatch_deployment = dispatch_deployment
         self._threads: list[threading.Thread] = []
 
-    def advance(self, cycle_id: int) -> None:
+    def advance(self, cycle_id: int, unit_id: int | None = None) -> None:
         from aarshjul.usecases.cycle.advance import advance_cycle
 
         self._start(
             ANNUAL_CYCLE_DEPLOYMENT,
-            {"cycle_id": cycle_id},
+            {"cycle_id": cycle_id, "unit_id": unit_id},
             [cycle_tag(cycle_id)],
-            fallback=lambda: advance_cycle(self.runtime, cycle_id),
+            fallback=lambda: advance_cycle(self.runtime, cycle_id, unit_id=unit_id),
         )
 
     def dispatch(self) -> None:

@@ -25,6 +25,7 @@ from urllib.parse import quote
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 
 from aarshjul.clock import local_date
 from aarshjul.domain.errors import Forbidden, NotFound
@@ -152,9 +153,12 @@ async def _check_csrf(request: Request, access: HrAccess) -> None:
 
 
 async def api_access(request: Request, runtime: RuntimeDep) -> HrAccess:
-    """For /api routes: 401 without credentials, 403 for a non-HR token or a missing CSRF token."""
+    """For /api routes: 401 without credentials, 403 for a non-HR token or a missing CSRF token.
+
+    The lookup reads the database, so it runs on a worker thread, not on the event loop every
+    request shares."""
     try:
-        access = resolve_access(request, runtime)
+        access = await run_in_threadpool(resolve_access, request, runtime)
     except SignInRequired as exc:
         raise HTTPException(
             status_code=401, detail="sign in or send an HR API token", headers={"WWW-Authenticate": "Bearer"}
@@ -167,7 +171,7 @@ async def api_access(request: Request, runtime: RuntimeDep) -> HrAccess:
 
 async def page_access(request: Request, runtime: RuntimeDep) -> HrAccess:
     """For HR pages: ``HrPageRoute`` turns SignInRequired into the sign-in form with status 401."""
-    access = resolve_access(request, runtime)
+    access = await run_in_threadpool(resolve_access, request, runtime)
     await _check_csrf(request, access)
     return access
 
@@ -257,7 +261,8 @@ class PasswordSignIn:
             return self.start(
                 request, language, next_url, 403, gettext(language, "The form had expired. Try again."), email
             )
-        result = sign_in(runtime, email, password)
+        # Checking the password hash takes tens of milliseconds of CPU on purpose: not on the event loop.
+        result = await run_in_threadpool(sign_in, runtime, email, password)
         if result.outcome is SignInOutcome.OK and result.principal is not None:
             return signed_in_response(runtime, result.principal, result.credential_stamp, next_url)
         if result.outcome is SignInOutcome.LOCKED:

@@ -18,8 +18,8 @@ from aarshjul.usecases.cycle.sweep import sweep
 from tasks.context import flow_runtime
 
 
-def advance(cycle_id: int, now: dt.datetime | None = None) -> dict[str, Any]:
-    return asdict(advance_cycle(flow_runtime(), cycle_id, now=now))
+def advance(cycle_id: int, now: dt.datetime | None = None, unit_id: int | None = None) -> dict[str, Any]:
+    return asdict(advance_cycle(flow_runtime(), cycle_id, now=now, unit_id=unit_id))
 
 
 def running_cycles() -> list[int]:

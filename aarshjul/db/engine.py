@@ -1,10 +1,11 @@
 """Engines and sessions. Nothing is created at import time; callers build them from settings.
 
-Two kinds of session: a plain session (``runtime.sessions()``) reads, and ``unit_of_work`` is the one
-transaction of a use case that writes. On SQLite the difference matters: a read session begins a
-deferred transaction (a snapshot of the WAL that never blocks a writer and is never blocked by one),
-while a unit of work begins IMMEDIATE and so holds the single write lock from its first statement to
-its commit, which keeps writers from failing half-way on a lock upgrade. On PostgreSQL both are
+Two kinds of transaction: a session that begins by itself on its first query
+(``with runtime.sessions() as session``) reads, and a transaction begun on purpose (``unit_of_work``,
+``runtime.sessions.begin()``) writes. On SQLite the difference matters: a reader begins a deferred
+transaction (a snapshot of the WAL that never blocks a writer and is never blocked by one), while a
+writer begins IMMEDIATE and so holds the single write lock from its first statement to its commit,
+which keeps two writers from both reading and then failing to upgrade. On PostgreSQL both are
 ordinary READ COMMITTED transactions; rows are locked only where a use case says so.
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 #: The execution option a unit of work sets on its connection; the SQLite begin hook reads it.
 SQLITE_BEGIN = "aarshjul_sqlite_begin"
@@ -72,8 +73,18 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+class AppSession(Session):
+    """A session whose explicitly begun transaction is a writer (see the module's docstring)."""
+
+    def begin(self, nested: bool = False) -> SessionTransaction:
+        transaction = super().begin(nested=nested)
+        if not nested:
+            self.connection(execution_options=WRITE)
+        return transaction
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    return sessionmaker(engine, class_=AppSession, expire_on_commit=False)
 
 
 @contextmanager
@@ -84,7 +95,7 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
     and then fail to upgrade to writing."""
     session = factory()
     try:
-        session.connection(execution_options=WRITE)
+        session.begin()
         yield session
         session.commit()
     except BaseException:

@@ -93,7 +93,7 @@ class Person(Base):
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(254))  #: stored lower-case
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
-    role: Mapped[Role] = mapped_column(TextEnum(Role, 16))
+    role: Mapped[Role] = mapped_column(TextEnum(Role, 16), index=True)  #: HR is looked up by role on every advance
     language: Mapped[Language] = mapped_column(TextEnum(Language, 8), default=Language.NB)
     active_from: Mapped[dt.date | None] = mapped_column(Date)
     active_to: Mapped[dt.date | None] = mapped_column(Date)  #: set when an import finds them gone

@@ -302,7 +302,11 @@ class CyclePlanner:
         steps: Mapping[tuple[int, str], StepFact],
         tasks: Iterable[TaskFact],
         measures: Iterable[MeasureFact],
+        units: Iterable[int] | None = None,
     ) -> AdvancePlan:
+        """What should change. ``units`` limits the plan to those units (a unit's plan reads only its
+        own steps, tasks and measures, so the facts given need cover only them); default: every
+        active unit."""
         by_key = {t.natural_key: t for t in tasks}
         by_unit_step: dict[tuple[int, str], list[TaskFact]] = defaultdict(list)
         for task in by_key.values():
@@ -311,7 +315,11 @@ class CyclePlanner:
         for measure in measures:
             unit_measures[measure.unit_id].append(measure)
         plan = AdvancePlan()
-        for unit_id in self.org.active_units:
+        active = self.org.active_units
+        if units is not None:
+            wanted = set(units)
+            active = [u for u in active if u in wanted]
+        for unit_id in active:
             self._plan_unit(unit_id, steps, by_key, by_unit_step, unit_measures.get(unit_id, []), plan)
         return plan
 

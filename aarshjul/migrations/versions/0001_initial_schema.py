@@ -128,6 +128,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('organisation_id', 'employee_no', name=op.f('uq_person_organisation_id_employee_no'))
     )
     with op.batch_alter_table('person', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_person_role'), ['role'], unique=False)
         batch_op.create_index(batch_op.f('ix_person_unit_id'), ['unit_id'], unique=False)
 
     op.create_table('plan_reviewer',
@@ -437,6 +438,7 @@ def downgrade() -> None:
     op.drop_table('plan_reviewer')
     with op.batch_alter_table('person', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_person_unit_id'))
+        batch_op.drop_index(batch_op.f('ix_person_role'))
 
     op.drop_table('person')
     with op.batch_alter_table('cycle', schema=None) as batch_op:

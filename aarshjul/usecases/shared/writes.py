@@ -19,15 +19,26 @@ def insert_for(session: Session) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
+def _lock_id(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
 def serialize(session: Session, name: str) -> None:
     """Let only one transaction at a time do this kind of work.
 
-    SQLite transactions already run one at a time (BEGIN IMMEDIATE); PostgreSQL gets a transaction
-    advisory lock, released at commit, so two advances of a cycle or two sweeps never overlap.
+    SQLite transactions that write already run one at a time (BEGIN IMMEDIATE); PostgreSQL gets a
+    transaction advisory lock, released at commit, so two full advances of a cycle or two sweeps
+    never overlap, and no scoped advance overlaps a full one (``serialize_shared``).
     """
     if session.get_bind().dialect.name == "postgresql":
-        lock_id = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-        session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+        session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _lock_id(name)})
+
+
+def serialize_shared(session: Session, name: str) -> None:
+    """Share this kind of work with others that share it, but not with one that ``serialize``s it:
+    advances of different units of a cycle run side by side, the cycle's full advance alone."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock_shared(:id)"), {"id": _lock_id(name)})
 
 
 def audit(

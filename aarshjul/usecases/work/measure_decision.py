@@ -46,7 +46,7 @@ def decide_measure(runtime: Runtime, measure_id: int, decision: str, comment: st
         inputs = task_inputs(session, task, today_for(now, runtime.settings.zone))
         form = validate_form(FormKey.MEASURE_APPROVAL, {"decision": decision, "comment": comment}, inputs.rules)
         receipt = record_version(session, runtime, task, form, actor, now)
-        cycle_id = task.cycle_id
-    runtime.triggers.advance(cycle_id)
+        cycle_id, unit_id = task.cycle_id, task.unit_id
+    runtime.triggers.advance(cycle_id, unit_id)
     runtime.triggers.dispatch()
     return receipt

@@ -85,9 +85,9 @@ def submit_form(runtime: Runtime, token: str, data: Any) -> Receipt:
         inputs = task_inputs(session, task, today_for(now, runtime.settings.zone))
         form = validate_form(task.form_key, data, inputs.rules)
         receipt = record_version(session, runtime, task, form, task.assignee_id, now)
-        cycle_id, form_key = task.cycle_id, task.form_key
+        cycle_id, unit_id, form_key = task.cycle_id, task.unit_id, task.form_key
     if not receipt.repeated:
-        runtime.triggers.advance(cycle_id)
+        runtime.triggers.advance(cycle_id, unit_id)
         if form_key in MAILING_FORMS:
             runtime.triggers.dispatch()
     return receipt
