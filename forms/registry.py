@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from functools import cache
 from typing import Any, cast
 
 from pydantic import ValidationError
@@ -132,6 +133,27 @@ def validate_form_part(cls: type[FormModel], data: Any, names: tuple[str, ...], 
     if problems:
         raise FormRejected(problems)
     return part
+
+
+@cache
+def referenced_kinds(form_key: str) -> frozenset[str]:
+    """The kinds of earlier item (``RefKind``) a form's fields point at: all a submission's check needs
+    to know of the task's valid ids."""
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for mark in ("x-ref", "x-rows"):
+                if isinstance(node.get(mark), str):
+                    found.add(node[mark])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(form_class(form_key).model_json_schema())
+    return frozenset(found)
 
 
 def json_schema(form_key: str, rules: FormRules) -> dict[str, Any]:

@@ -16,8 +16,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, func, select, true, update
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy.orm import Session
 
 from aarshjul.db.engine import unit_of_work
 from aarshjul.db.models import (
@@ -26,7 +26,7 @@ from aarshjul.db.models import (
     Measure,
     UnitStep,
 )
-from aarshjul.domain.enums import CycleState, MeasureState, TaskState, UnitStepState
+from aarshjul.domain.enums import CycleState, TaskState, UnitStepState
 from aarshjul.domain.errors import NotFound
 from aarshjul.domain.followups import LIVES_ON_STEP_KEYS
 from aarshjul.domain.progression import (
@@ -83,6 +83,35 @@ def advance_cycle(
     return report
 
 
+# The reads of an advance, built once: a scoped advance runs after every submission, and building
+# and coercing the statements cost more than running them (bench/complete_step.py).
+_STEP = cast(Table, UnitStep.__table__).c
+_TASK = cast(Table, HumanTask.__table__).c
+_MEASURE = cast(Table, Measure.__table__).c
+_STEPS = select(_STEP.id, _STEP.unit_id, _STEP.step_key, _STEP.state, _STEP.due_on).where(
+    _STEP.cycle_id == bindparam("cycle_id")
+)
+_TASKS = select(
+    _TASK.id,
+    _TASK.natural_key,
+    _TASK.unit_id,
+    _TASK.step_key,
+    _TASK.part_key,
+    _TASK.state,
+    _TASK.subject_person_id,
+    _TASK.measure_id,
+).where(_TASK.cycle_id == bindparam("cycle_id"), _TASK.step_key.not_in(LIVES_ON_STEP_KEYS))
+_MEASURES = select(_MEASURE.id, _MEASURE.unit_id, _MEASURE.state, _MEASURE.revision).where(
+    _MEASURE.cycle_id == bindparam("cycle_id")
+)
+_READS = (_STEPS, _TASKS, _MEASURES)
+_UNIT_READS = (
+    _STEPS.where(_STEP.unit_id == bindparam("unit_id")),
+    _TASKS.where(_TASK.unit_id == bindparam("unit_id")),
+    _MEASURES.where(_MEASURE.unit_id == bindparam("unit_id")),
+)
+
+
 def _advance_in(
     session: Session, runtime: Runtime, cycle: Cycle, now: dt.datetime, unit_id: int | None = None
 ) -> AdvanceReport:
@@ -95,46 +124,17 @@ def _advance_in(
     definition = cycle_definition(session, cycle)
     if unit_id is None:
         org, contacts = load_org(session, cycle.organisation_id, today)
+        reads, params = _READS, {"cycle_id": cycle.id}
     else:
         org, contacts = load_unit_org(session, cycle.organisation_id, unit_id, today)
-
-    def in_scope(column: InstrumentedAttribute[int]) -> ColumnElement[bool]:
-        return column == unit_id if unit_id is not None else true()
-
-    step_rows = session.execute(
-        select(UnitStep.id, UnitStep.unit_id, UnitStep.step_key, UnitStep.state, UnitStep.due_on).where(
-            UnitStep.cycle_id == cycle.id, in_scope(UnitStep.unit_id)
-        )
-    ).all()
+        reads, params = _UNIT_READS, {"cycle_id": cycle.id, "unit_id": unit_id}
+    connection = session.connection()
+    steps_read, tasks_read, measures_read = reads
+    step_rows = connection.execute(steps_read, params).all()
     step_ids = {(r.unit_id, r.step_key): r.id for r in step_rows}
     steps = {(r.unit_id, r.step_key): StepFact(r.state, r.due_on) for r in step_rows}
-    tasks = [
-        TaskFact(r.id, r.natural_key, r.unit_id, r.step_key, r.part_key, r.state, r.subject_person_id, r.measure_id)
-        for r in session.execute(
-            select(
-                HumanTask.id,
-                HumanTask.natural_key,
-                HumanTask.unit_id,
-                HumanTask.step_key,
-                HumanTask.part_key,
-                HumanTask.state,
-                HumanTask.subject_person_id,
-                HumanTask.measure_id,
-            ).where(
-                HumanTask.cycle_id == cycle.id,
-                in_scope(HumanTask.unit_id),
-                HumanTask.step_key.not_in(LIVES_ON_STEP_KEYS),
-            )
-        )
-    ]
-    measures = [
-        MeasureFact(r.id, r.unit_id, MeasureState(r.state), r.revision)
-        for r in session.execute(
-            select(Measure.id, Measure.unit_id, Measure.state, Measure.revision).where(
-                Measure.cycle_id == cycle.id, in_scope(Measure.unit_id)
-            )
-        )
-    ]
+    tasks = [TaskFact(*row) for row in connection.execute(tasks_read, params)]
+    measures = [MeasureFact(*row) for row in connection.execute(measures_read, params)]
     planner = CyclePlanner(definition, cycle.id, step_due_dates(cycle), org, now, zone)
     plan = planner.plan(steps, tasks, measures, units=None if unit_id is None else [unit_id])
     _write_plan(session, cycle.id, plan, step_ids, contacts, now, report)

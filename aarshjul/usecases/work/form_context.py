@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from aarshjul.db.models import (
@@ -23,6 +23,7 @@ from aarshjul.domain.enums import FormKey, MeasureState
 from aarshjul.usecases.shared.submissions import latest_submitted
 from forms.fields import FormRules, RefKind
 from forms.models import TalkPreparationForm
+from forms.registry import referenced_kinds
 
 #: Which blocks of earlier work each form shows.
 SHOWN: dict[str, frozenset[str]] = {
@@ -156,6 +157,54 @@ def _measure_view(
         last_year=m.last_year,
         hr_comment=m.hr_comment,
     )
+
+
+# What a submission's check needs, built once: the valid ids of each kind a form points at.
+_GOAL = cast(Table, StrategicGoal.__table__).c
+_AREA = cast(Table, CompetenceArea.__table__).c
+_UNIT_GOAL = cast(Table, UnitGoal.__table__).c
+_NEED = cast(Table, CriticalNeed.__table__).c
+_MEASURE = cast(Table, Measure.__table__).c
+_PERIOD = cast(Table, StrategyPeriod.__table__).c
+_CYCLE = cast(Table, Cycle.__table__).c
+_YEARS = (
+    select(_PERIOD.first_year, _PERIOD.last_year)
+    .join_from(cast(Table, Cycle.__table__), cast(Table, StrategyPeriod.__table__), _CYCLE.period_id == _PERIOD.id)
+    .where(_CYCLE.id == bindparam("cycle_id"))
+)
+_PERIOD_OF_CYCLE = select(_CYCLE.period_id).where(_CYCLE.id == bindparam("cycle_id")).scalar_subquery()
+_IN_UNIT = {"cycle_id", "unit_id"}
+_VALID_IDS = {
+    RefKind.MAIN_GOAL: select(_GOAL.id).where(_GOAL.period_id == _PERIOD_OF_CYCLE),
+    RefKind.COMPETENCE_AREA: select(_AREA.id).where(_AREA.period_id == _PERIOD_OF_CYCLE),
+    RefKind.UNIT_GOAL: select(_UNIT_GOAL.id).where(
+        _UNIT_GOAL.cycle_id == bindparam("cycle_id"),
+        _UNIT_GOAL.unit_id == bindparam("unit_id"),
+        _UNIT_GOAL.retired.is_(False),
+    ),
+    RefKind.CRITICAL_NEED: select(_NEED.id).where(
+        _NEED.cycle_id == bindparam("cycle_id"), _NEED.unit_id == bindparam("unit_id"), _NEED.retired.is_(False)
+    ),
+    RefKind.MEASURE: select(_MEASURE.id).where(
+        _MEASURE.cycle_id == bindparam("cycle_id"),
+        _MEASURE.unit_id == bindparam("unit_id"),
+        _MEASURE.state.in_(bindparam("states", expanding=True)),
+    ),
+}
+
+
+def task_rules(session: Session, task: HumanTask, today: dt.date) -> FormRules:
+    """What the task's input is checked against, and no more: the valid ids of the kinds its form points
+    at (``task_inputs`` gives the same rules with everything the page shows)."""
+    connection = session.connection()
+    params = {"cycle_id": task.cycle_id, "unit_id": task.unit_id}
+    years = connection.execute(_YEARS, params).one()
+    choices: dict[str, frozenset[int]] = {}
+    for kind in sorted(referenced_kinds(task.form_key)):
+        offered = AMENDABLE_MEASURES if task.form_key == FormKey.MEASURE_PROPOSAL else LIVE_MEASURES
+        kind_params = {**params, "states": sorted(offered)} if kind == RefKind.MEASURE else params
+        choices[kind] = frozenset(connection.execute(_VALID_IDS[kind], kind_params).scalars())
+    return FormRules(choices=choices, first_year=years.first_year, last_year=years.last_year, today=today)
 
 
 def task_inputs(session: Session, task: HumanTask, today: dt.date) -> TaskInputs:

@@ -95,17 +95,16 @@ def open_task(runtime: Runtime, token: str) -> OpenedTask:
     now = runtime.clock()
     today = today_for(now, runtime.settings.zone)
     with runtime.sessions() as session:
-        task = task_by_link(session, runtime, token)
-        mode = mode_of(session, runtime, task, now)
+        task, cycle = task_by_link(session, runtime, token)
+        mode = mode_of(runtime, task, cycle, now)
         guard_privacy(session, task, today)
         inputs = task_inputs(session, task, today)
         if task.form_key == FormKey.GOAL_BREAKDOWN and not may_read_talk(session, task, task.assignee_id, today):
             inputs.context.record = None
-        cycle = session.get(Cycle, task.cycle_id)
         unit = session.get(Unit, task.unit_id)
         assignee = session.get(Person, task.assignee_id)
         subject = session.get(Person, task.subject_person_id) if task.subject_person_id else None
-        if cycle is None or unit is None or assignee is None:  # foreign keys guard these
+        if unit is None or assignee is None:  # foreign keys guard these
             raise NotFound(f"task {task.id} is incomplete")
         number, step_name, part_name = _names(session, task, cycle)
         versions = [

@@ -18,7 +18,7 @@ from aarshjul.db.models import (
 from aarshjul.domain.enums import FormKey
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.shared.cycles import today_for
-from aarshjul.usecases.work.form_context import task_inputs
+from aarshjul.usecases.work.form_context import task_rules
 from aarshjul.usecases.work.links import latest_version, writable_task
 from aarshjul.usecases.work.recording import Receipt, record_version
 from aarshjul.usecases.work.talk_booking import book_talk
@@ -48,15 +48,15 @@ def save_draft(runtime: Runtime, token: str, data: dict[str, Any]) -> DraftRecei
     now = runtime.clock()
     with unit_of_work(runtime.sessions) as session:
         task = writable_task(session, runtime, token, now)
-        inputs = task_inputs(session, task, today_for(now, runtime.settings.zone))
-        validate_draft(task.form_key, data, inputs.rules)
+        rules = task_rules(session, task, today_for(now, runtime.settings.zone))
+        validate_draft(task.form_key, data, rules)
         latest = latest_version(session, task.id)
         if latest is not None and latest.is_draft and latest.data == data:
             return DraftReceipt(task.id, latest.version, latest.created_at)
         version = latest.version + 1 if latest is not None else 1
         invited = False
         if task.form_key == FormKey.TALK_RECORD:
-            when = cast(TalkTime, validate_form_part(TalkTime, data, TALK_TIME_FIELDS, inputs.rules))
+            when = cast(TalkTime, validate_form_part(TalkTime, data, TALK_TIME_FIELDS, rules))
             invited = book_talk(session, runtime, task, when, version, now)
         session.add(
             Submission(
@@ -82,8 +82,8 @@ def submit_form(runtime: Runtime, token: str, data: Any) -> Receipt:
     now = runtime.clock()
     with unit_of_work(runtime.sessions) as session:
         task = writable_task(session, runtime, token, now)
-        inputs = task_inputs(session, task, today_for(now, runtime.settings.zone))
-        form = validate_form(task.form_key, data, inputs.rules)
+        rules = task_rules(session, task, today_for(now, runtime.settings.zone))
+        form = validate_form(task.form_key, data, rules)
         receipt = record_version(session, runtime, task, form, task.assignee_id, now)
         cycle_id, unit_id, form_key = task.cycle_id, task.unit_id, task.form_key
     if not receipt.repeated:

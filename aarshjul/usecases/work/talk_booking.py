@@ -15,7 +15,7 @@ from aarshjul.db.models import (
 )
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.shared.cycles import today_for
-from aarshjul.usecases.work.form_context import task_inputs
+from aarshjul.usecases.work.form_context import task_rules
 from aarshjul.usecases.work.links import latest_version
 from forms.fields import FormProblem, FormRules
 from forms.models import (
@@ -51,8 +51,8 @@ def book_talk(
     cycle = session.get(Cycle, task.cycle_id)
     if slot is None or cycle is None:
         return False
-    inputs = task_inputs(session, task, today_for(now, zone))
-    if slot == booked_slot(session, runtime, task, inputs.rules):
+    rules = task_rules(session, task, today_for(now, zone))
+    if slot == booked_slot(session, runtime, task, rules):
         return False
     problems: list[FormProblem] = []
     local = slot.starts_at.astimezone(zone)
