@@ -176,7 +176,13 @@ def cycle_of(runtime: Runtime) -> int:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory so far (Linux reports KiB)."""
+    """This process's peak resident memory so far. Linux's ``ru_maxrss`` survives exec, so a process
+    started by a big parent would report the parent's peak; VmHWM is this program's own."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

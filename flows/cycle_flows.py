@@ -71,14 +71,15 @@ def _sweep_run_name() -> str:
 
 @flow(name=SWEEP_FLOW, flow_run_name=_sweep_run_name, log_prints=False)
 async def sweep(now: dt.datetime | None = None) -> dict[str, Any]:
-    """Advance every running cycle (safety net), then send reminders and escalations and open evaluations."""
+    """Reconcile every running cycle (the safety net: in full once a day, else the units whose advance
+    is still owed), then send reminders and escalations and open evaluations."""
     cycle_ids = await asyncio.to_thread(running_cycles_task.submit().result)
     # Tagged with every cycle it works on, so filtering the Prefect UI by a cycle shows its sweeps too.
     await _tag_this_run("sweep", *(cycle_tag(c) for c in cycle_ids))
     advances = []
     for cycle_id in cycle_ids:
         with tags(cycle_tag(cycle_id)):
-            advances.append(advance_task.submit(cycle_id, now))
+            advances.append(advance_task.submit(cycle_id, now, None, True))
     reports = [await asyncio.to_thread(f.result) for f in advances]
     work = await asyncio.to_thread(time_driven_work_task.submit(now).result)
     return {"advanced": reports, **work}

@@ -5,9 +5,11 @@ Running it twice changes nothing and a crashed run is repaired by the next one.
 
 A submission changes only its own unit: steps wait only for steps of the same unit, and every task,
 measure and step a unit's plan reads is the unit's own. So the advance after a submission is scoped
-to that unit (``unit_id``) and costs the same in an organisation of 500 as of 50,000 people; the full
-reconcile (no ``unit_id``) is the sweep's safety net and runs on demand. Scoped advances of different
-units of a cycle may run at once; a full advance runs alone.
+to that unit (``unit_id``) and costs the same in an organisation of 500 as of 50,000 people. The
+submission also records that the advance is owed (``shared.advances``), and the advance clears it.
+The full reconcile (no ``unit_id``) runs on demand, when a cycle starts, and as the sweep's safety net
+(``reconcile_cycle``): in full on the first sweep of a day, else only where an advance is still owed.
+Scoped advances of different units of a cycle may run at once; a full advance runs alone.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from aarshjul.db.models import (
     Cycle,
     HumanTask,
     Measure,
+    Unit,
     UnitStep,
 )
 from aarshjul.domain.enums import CycleState, TaskState, UnitStepState
@@ -37,9 +40,10 @@ from aarshjul.domain.progression import (
     TaskFact,
 )
 from aarshjul.runtime import Runtime
+from aarshjul.usecases.shared.advances import owed, paid
 from aarshjul.usecases.shared.cycles import cycle_definition, step_due_dates, today_for
 from aarshjul.usecases.shared.mail import queue_invitations
-from aarshjul.usecases.shared.org import Contact, load_org, load_unit_org
+from aarshjul.usecases.shared.org import Contact, load_org_around
 from aarshjul.usecases.shared.writes import insert_for, serialize, serialize_shared
 
 
@@ -74,13 +78,36 @@ def advance_cycle(
         else:
             serialize_shared(session, f"advance:{cycle_id}")
             serialize(session, f"advance:{cycle_id}:u{unit_id}")
-        cycle = session.get(Cycle, cycle_id)
-        if cycle is None:
-            raise NotFound(f"cycle {cycle_id} does not exist")
-        report = _advance_in(session, runtime, cycle, now, unit_id)
+        cycle = _cycle(session, cycle_id)
+        report = _advance_in(session, runtime, cycle, now, None if unit_id is None else [unit_id])
     if report.invitations_queued:
         runtime.triggers.dispatch()
     return report
+
+
+def reconcile_cycle(runtime: Runtime, cycle_id: int, now: dt.datetime | None = None) -> AdvanceReport:
+    """The sweep's safety net. The whole cycle on the first sweep of each local day (people start and
+    leave on dates, a cycle opens on its start date) and after an org import; otherwise only the
+    units whose advance is still owed (a trigger was lost), which is usually none."""
+    now = now or runtime.clock()
+    with unit_of_work(runtime.sessions) as session:
+        serialize(session, f"advance:{cycle_id}")
+        cycle = _cycle(session, cycle_id)
+        if cycle.reconciled_on == today_for(now, runtime.settings.zone):
+            units = sorted(owed(session, cycle_id))
+            report = _advance_in(session, runtime, cycle, now, units) if units else AdvanceReport(cycle_id)
+        else:
+            report = _advance_in(session, runtime, cycle, now, None)
+    if report.invitations_queued:
+        runtime.triggers.dispatch()
+    return report
+
+
+def _cycle(session: Session, cycle_id: int) -> Cycle:
+    cycle = session.get(Cycle, cycle_id)
+    if cycle is None:
+        raise NotFound(f"cycle {cycle_id} does not exist")
+    return cycle
 
 
 # The reads of an advance, built once: a scoped advance runs after every submission, and building
@@ -104,41 +131,59 @@ _TASKS = select(
 _MEASURES = select(_MEASURE.id, _MEASURE.unit_id, _MEASURE.state, _MEASURE.revision).where(
     _MEASURE.cycle_id == bindparam("cycle_id")
 )
-_READS = (_STEPS, _TASKS, _MEASURES)
-_UNIT_READS = (
-    _STEPS.where(_STEP.unit_id == bindparam("unit_id")),
-    _TASKS.where(_TASK.unit_id == bindparam("unit_id")),
-    _MEASURES.where(_MEASURE.unit_id == bindparam("unit_id")),
-)
+_STEPS_IN = _STEPS.where(_STEP.unit_id.in_(bindparam("unit_ids", expanding=True)))
+_TASKS_IN = _TASKS.where(_TASK.unit_id.in_(bindparam("unit_ids", expanding=True)))
+_MEASURES_IN = _MEASURES.where(_MEASURE.unit_id.in_(bindparam("unit_ids", expanding=True)))
+
+
+#: Units planned together in a whole-cycle advance: memory stays that of a few thousand people's
+#: tasks whatever the size of the organisation, and each part is still a handful of statements.
+UNITS_AT_A_TIME = 1_000
+_ACTIVE_UNITS = select(Unit.id).where(Unit.organisation_id == bindparam("organisation_id"), Unit.active.is_(True))
 
 
 def _advance_in(
-    session: Session, runtime: Runtime, cycle: Cycle, now: dt.datetime, unit_id: int | None = None
+    session: Session, runtime: Runtime, cycle: Cycle, now: dt.datetime, units: list[int] | None = None
 ) -> AdvanceReport:
-    report = AdvanceReport(cycle.id, unit_id)
+    """Advance the cycle in ``units`` (None: all of it, a thousand units at a time) and clear the
+    advances that were owed there."""
+    report = AdvanceReport(cycle.id, units[0] if units is not None and len(units) == 1 else None)
     zone = runtime.settings.zone
     today = today_for(now, zone)
-    if cycle.state != CycleState.RUNNING or today < cycle.starts_on:
+    if cycle.state != CycleState.RUNNING:
+        paid(session, cycle.id, owed(session, cycle.id))  # nothing is owed to a closed cycle
+        return report
+    if today < cycle.starts_on:
         # A cycle started ahead of time opens its first steps on its start date (the sweep does it).
         return report
-    definition = cycle_definition(session, cycle)
-    if unit_id is None:
-        org, contacts = load_org(session, cycle.organisation_id, today)
-        reads, params = _READS, {"cycle_id": cycle.id}
+    asked = owed(session, cycle.id, units)
+    if units is not None:
+        _advance_units(session, runtime, cycle, now, units, report)
     else:
-        org, contacts = load_unit_org(session, cycle.organisation_id, unit_id, today)
-        reads, params = _UNIT_READS, {"cycle_id": cycle.id, "unit_id": unit_id}
+        every = list(session.scalars(_ACTIVE_UNITS, {"organisation_id": cycle.organisation_id}))
+        for start in range(0, len(every), UNITS_AT_A_TIME):
+            _advance_units(session, runtime, cycle, now, every[start : start + UNITS_AT_A_TIME], report)
+        if cycle.reconciled_on != today:
+            cycle.reconciled_on = today
+    paid(session, cycle.id, asked)
+    return report
+
+
+def _advance_units(
+    session: Session, runtime: Runtime, cycle: Cycle, now: dt.datetime, units: list[int], report: AdvanceReport
+) -> None:
+    zone = runtime.settings.zone
+    org, contacts = load_org_around(session, cycle.organisation_id, units, [], today_for(now, zone))
+    params = {"cycle_id": cycle.id, "unit_ids": units}
     connection = session.connection()
-    steps_read, tasks_read, measures_read = reads
-    step_rows = connection.execute(steps_read, params).all()
+    step_rows = connection.execute(_STEPS_IN, params).all()
     step_ids = {(r.unit_id, r.step_key): r.id for r in step_rows}
     steps = {(r.unit_id, r.step_key): StepFact(r.state, r.due_on) for r in step_rows}
-    tasks = [TaskFact(*row) for row in connection.execute(tasks_read, params)]
-    measures = [MeasureFact(*row) for row in connection.execute(measures_read, params)]
-    planner = CyclePlanner(definition, cycle.id, step_due_dates(cycle), org, now, zone)
-    plan = planner.plan(steps, tasks, measures, units=None if unit_id is None else [unit_id])
+    tasks = [TaskFact(*row) for row in connection.execute(_TASKS_IN, params)]
+    measures = [MeasureFact(*row) for row in connection.execute(_MEASURES_IN, params)]
+    planner = CyclePlanner(cycle_definition(session, cycle), cycle.id, step_due_dates(cycle), org, now, zone)
+    plan = planner.plan(steps, tasks, measures, units=units)
     _write_plan(session, cycle.id, plan, step_ids, contacts, now, report)
-    return report
 
 
 def _write_plan(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from aarshjul.clock import local_date
@@ -18,12 +19,12 @@ _PARSED: dict[tuple[str, int, str], CycleDefinition] = {}
 _PARSED_KEPT = 32
 
 
+_RECORD = cast(Table, CycleDefinitionRecord.__table__).c
+_IDENTITY = select(_RECORD.key, _RECORD.version, _RECORD.sha256).where(_RECORD.id == bindparam("id"))
+
+
 def cycle_definition(session: Session, cycle: Cycle) -> CycleDefinition:
-    stored = session.execute(
-        select(CycleDefinitionRecord.key, CycleDefinitionRecord.version, CycleDefinitionRecord.sha256).where(
-            CycleDefinitionRecord.id == cycle.definition_id
-        )
-    ).first()
+    stored = session.connection().execute(_IDENTITY, {"id": cycle.definition_id}).first()
     if stored is None:  # a foreign key guards this; kept for a clear message on a damaged database
         raise LookupError(f"cycle {cycle.id} has no definition record")
     identity = (stored.key, stored.version, stored.sha256)

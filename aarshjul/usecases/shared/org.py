@@ -1,9 +1,9 @@
 """The organisation as the cycle rules see it: who is active, who leads what, everyone's address.
 
-``load_org`` reads the whole organisation (the sweep, HR's actions); ``load_unit_org`` reads only what
-the rules ask about one unit, so a submission's advance costs the same in an organisation of 500 as
-of 50,000 people: the unit and the units above it (who acts for it), the units below it (whose leaders
-report to its leader), its members, those units' leaders and HR.
+``load_org`` reads the whole organisation (the full reconcile, HR's actions); ``load_org_around`` reads
+only what the rules ask about some units and people, so a submission's advance costs the same in an
+organisation of 500 as of 50,000 people: the unit and the units above it (who acts for it), the units
+below it (whose leaders report to its leader), its members, those units' leaders and HR.
 """
 
 from __future__ import annotations
@@ -38,14 +38,21 @@ _PEOPLE = select(*_PERSON_COLUMNS).where(_P.organisation_id == bindparam("organi
 # One unit's surroundings, built once (an advance after every submission reads them): the unit and
 # every unit above it (UNION, not UNION ALL, so a damaged tree with a loop still ends), and the units
 # right below it.
-_ABOVE = select(_U.id, _U.parent_id).where(_U.id == bindparam("unit_id")).cte("above", recursive=True)
+_ABOVE = select(_U.id, _U.parent_id).where(_U.id.in_(bindparam("seeds", expanding=True))).cte("above", recursive=True)
 _ABOVE = _ABOVE.union(select(_U.id, _U.parent_id).join(_ABOVE, _U.id == _ABOVE.c.parent_id))
-_UNITS_AROUND = _UNITS.where(or_(_U.id.in_(select(_ABOVE.c.id)), _U.parent_id == bindparam("unit_id")))
-# Members, the leaders of those units, and HR: three indexed lookups rather than one scan.
+_UNITS_AROUND = _UNITS.where(
+    or_(_U.id.in_(select(_ABOVE.c.id)), _U.parent_id.in_(bindparam("unit_ids", expanding=True)))
+)
+# Members, the people asked about, the leaders of those units, and HR: indexed lookups, not a scan.
 _PEOPLE_AROUND = union(
-    _PEOPLE.where(_P.unit_id == bindparam("unit_id")),
-    _PEOPLE.where(_P.id.in_(bindparam("leaders", expanding=True))),
+    _PEOPLE.where(_P.unit_id.in_(bindparam("unit_ids", expanding=True))),
+    _PEOPLE.where(_P.id.in_(bindparam("people", expanding=True))),
     _PEOPLE.where(_P.role == Role.HR),
+)
+# Where the people asked about stand: their own units, and the units they lead.
+_UNITS_OF_PEOPLE = union(
+    select(_P.unit_id.label("id")).where(_P.id.in_(bindparam("people", expanding=True))),
+    select(_U.id).where(_U.leader_id.in_(bindparam("people", expanding=True))),
 )
 
 
@@ -69,16 +76,36 @@ def load_org(session: Session, organisation_id: int, today: dt.date) -> tuple[Or
     return _chart(connection.execute(_UNITS, params).all(), connection.execute(_PEOPLE, params).all(), today)
 
 
-def load_unit_org(
-    session: Session, organisation_id: int, unit_id: int, today: dt.date
+def load_org_around(
+    session: Session, organisation_id: int, unit_ids: Iterable[int], person_ids: Iterable[int], today: dt.date
 ) -> tuple[OrgChart, dict[int, Contact]]:
-    """The part of the organisation the cycle rules read for one unit (see the module's docstring).
-
-    The chart answers ``direct_reports``, ``acting_leader``, ``leader_of`` and ``hr`` for this unit as
-    the whole organisation's would; it knows nothing else."""
+    """The part of the organisation around some units and people. The chart answers, as the whole
+    organisation's would, ``direct_reports``, ``acting_leader``, ``leader_of`` and ``hr`` for each unit,
+    and ``manager_of`` and ``led_unit`` for each person (it holds their unit, the units they lead and
+    every unit above those); it knows nothing else."""
     connection = session.connection()
-    params = {"organisation_id": organisation_id, "unit_id": unit_id}
+    units_wanted, people = sorted(set(unit_ids)), sorted(set(person_ids))
+    seeds = set(units_wanted)
+    if people:
+        seeds |= set(connection.execute(_UNITS_OF_PEOPLE, {"people": people}).scalars())
+    params = {"organisation_id": organisation_id, "seeds": sorted(seeds), "unit_ids": units_wanted}
     units = connection.execute(_UNITS_AROUND, params).all()
-    leaders = sorted({r.leader_id for r in units if r.leader_id is not None})
-    people = connection.execute(_PEOPLE_AROUND, {**params, "leaders": leaders}).all()
-    return _chart(units, people, today)
+    leaders = {r.leader_id for r in units if r.leader_id is not None}
+    rows = connection.execute(_PEOPLE_AROUND, {**params, "people": sorted(leaders | set(people))}).all()
+    return _chart(units, rows, today)
+
+
+_CONTACTS = select(_P.id, _P.email, _P.language).where(_P.id.in_(bindparam("ids", expanding=True)))
+#: Ids per statement: well under SQLite's limit on bound parameters.
+_CHUNK = 5_000
+
+
+def load_contacts(session: Session, person_ids: Iterable[int]) -> dict[int, Contact]:
+    """The addresses of these people (whoever of them exists)."""
+    wanted = sorted(set(person_ids))
+    connection = session.connection()
+    found: dict[int, Contact] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        for row in connection.execute(_CONTACTS, {"ids": wanted[start : start + _CHUNK]}):
+            found[row.id] = Contact(row.id, row.email, row.language)
+    return found

@@ -14,6 +14,7 @@ from aarshjul.db.models import (
 from aarshjul.domain.enums import FormKey, Role, TaskState
 from aarshjul.domain.errors import Conflict, Forbidden, NotFound
 from aarshjul.runtime import Runtime
+from aarshjul.usecases.shared.advances import owe_advance
 from aarshjul.usecases.shared.cycles import today_for
 from aarshjul.usecases.work.form_context import task_rules
 from aarshjul.usecases.work.recording import Receipt, record_version
@@ -47,6 +48,7 @@ def decide_measure(runtime: Runtime, measure_id: int, decision: str, comment: st
         form = validate_form(FormKey.MEASURE_APPROVAL, {"decision": decision, "comment": comment}, rules)
         receipt = record_version(session, runtime, task, form, actor, now)
         cycle_id, unit_id = task.cycle_id, task.unit_id
+        owe_advance(session, cycle_id, unit_id)
     runtime.triggers.advance(cycle_id, unit_id)
     runtime.triggers.dispatch()
     return receipt

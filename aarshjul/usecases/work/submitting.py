@@ -17,6 +17,7 @@ from aarshjul.db.models import (
 )
 from aarshjul.domain.enums import FormKey
 from aarshjul.runtime import Runtime
+from aarshjul.usecases.shared.advances import owe_advance
 from aarshjul.usecases.shared.cycles import today_for
 from aarshjul.usecases.work.form_context import task_rules
 from aarshjul.usecases.work.links import latest_version, writable_task
@@ -86,6 +87,8 @@ def submit_form(runtime: Runtime, token: str, data: Any) -> Receipt:
         form = validate_form(task.form_key, data, rules)
         receipt = record_version(session, runtime, task, form, task.assignee_id, now)
         cycle_id, unit_id, form_key = task.cycle_id, task.unit_id, task.form_key
+        if not receipt.repeated:
+            owe_advance(session, cycle_id, unit_id)
     if not receipt.repeated:
         runtime.triggers.advance(cycle_id, unit_id)
         if form_key in MAILING_FORMS:
