@@ -63,6 +63,10 @@ async def annual_cycle(cycle_id: int, now: dt.datetime | None = None, unit_id: i
         return report
 
 
+#: What the time-driven work reports that means mail was queued.
+QUEUES_MAIL = ("reminder_emails", "escalation_emails", "evaluations_opened", "follow_ups_opened", "weekly_summaries")
+
+
 def _sweep_run_name() -> str:
     now = flow_run.parameters.get("now")
     moment = now if now is not None else flow_run.scheduled_start_time
@@ -82,4 +86,8 @@ async def sweep(now: dt.datetime | None = None) -> dict[str, Any]:
             advances.append(advance_task.submit(cycle_id, now, None, True))
     reports = [await asyncio.to_thread(f.result) for f in advances]
     work = await asyncio.to_thread(time_driven_work_task.submit(now).result)
-    return {"advanced": reports, **work}
+    result = {"advanced": reports, **work}
+    if any(r.get("invitations_queued") for r in reports) or any(work.get(k) for k in QUEUES_MAIL):
+        # What the sweep queued goes out now, not at the dispatcher's next scheduled run.
+        result["dispatched"] = await asyncio.to_thread(dispatch_batch_task.submit(DEFAULT_LIMIT, now).result)
+    return result
