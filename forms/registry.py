@@ -152,13 +152,19 @@ def referenced_kinds(form_key: str) -> frozenset[str]:
             for value in node:
                 walk(value)
 
-    walk(form_class(form_key).model_json_schema())
+    walk(_model_schema(form_key))
     return frozenset(found)
+
+
+@cache
+def _model_schema(form_key: str) -> dict[str, Any]:
+    # Generating a model's schema costs milliseconds; every opened task asks for one.
+    return form_class(form_key).model_json_schema()
 
 
 def json_schema(form_key: str, rules: FormRules) -> dict[str, Any]:
     """The form's JSON Schema for one task: references as enums of valid ids, every limit stated."""
-    schema = copy.deepcopy(form_class(form_key).model_json_schema())
+    schema = copy.deepcopy(_model_schema(form_key))
     _annotate(schema, rules)
     return schema
 

@@ -207,6 +207,24 @@ def task_rules(session: Session, task: HumanTask, today: dt.date) -> FormRules:
     return FormRules(choices=choices, first_year=years.first_year, last_year=years.last_year, today=today)
 
 
+# What the page of a task reads, built once (every opened link reads it).
+_MAINS = select(StrategicGoal).where(StrategicGoal.period_id == bindparam("period_id")).order_by(StrategicGoal.position)
+_AREAS = (
+    select(CompetenceArea).where(CompetenceArea.period_id == bindparam("period_id")).order_by(CompetenceArea.position)
+)
+_UNIT_GOALS = select(UnitGoal).where(
+    UnitGoal.cycle_id == bindparam("cycle_id"), UnitGoal.unit_id == bindparam("unit_id")
+)
+_NEEDS = select(CriticalNeed).where(
+    CriticalNeed.cycle_id == bindparam("cycle_id"), CriticalNeed.unit_id == bindparam("unit_id")
+)
+_UNIT_MEASURES = (
+    select(Measure)
+    .where(Measure.cycle_id == bindparam("cycle_id"), Measure.unit_id == bindparam("unit_id"))
+    .order_by(Measure.id)
+)
+
+
 def task_inputs(session: Session, task: HumanTask, today: dt.date) -> TaskInputs:
     cycle = session.get(Cycle, task.cycle_id)
     if cycle is None:  # a foreign key guards this
@@ -214,35 +232,15 @@ def task_inputs(session: Session, task: HumanTask, today: dt.date) -> TaskInputs
     period = session.get(StrategyPeriod, cycle.period_id)
     if period is None:
         raise LookupError(f"cycle {cycle.id} has no strategy period")
-    mains = list(
-        session.scalars(
-            select(StrategicGoal).where(StrategicGoal.period_id == period.id).order_by(StrategicGoal.position)
-        )
-    )
-    areas = list(
-        session.scalars(
-            select(CompetenceArea).where(CompetenceArea.period_id == period.id).order_by(CompetenceArea.position)
-        )
-    )
-    all_goals = {
-        g.id: g
-        for g in session.scalars(
-            select(UnitGoal).where(UnitGoal.cycle_id == cycle.id, UnitGoal.unit_id == task.unit_id)
-        )
-    }
-    all_needs = {
-        n.id: n
-        for n in session.scalars(
-            select(CriticalNeed).where(CriticalNeed.cycle_id == cycle.id, CriticalNeed.unit_id == task.unit_id)
-        )
-    }
+    in_period = {"period_id": period.id}
+    in_unit = {"cycle_id": cycle.id, "unit_id": task.unit_id}
+    mains = list(session.scalars(_MAINS, in_period))
+    areas = list(session.scalars(_AREAS, in_period))
+    all_goals = {g.id: g for g in session.scalars(_UNIT_GOALS, in_unit)}
+    all_needs = {n.id: n for n in session.scalars(_NEEDS, in_unit)}
     goals = sorted((g for g in all_goals.values() if not g.retired), key=lambda g: (g.priority, g.id))
     needs = sorted((n for n in all_needs.values() if not n.retired), key=lambda n: n.id)
-    measures = list(
-        session.scalars(
-            select(Measure).where(Measure.cycle_id == cycle.id, Measure.unit_id == task.unit_id).order_by(Measure.id)
-        )
-    )
+    measures = list(session.scalars(_UNIT_MEASURES, in_unit))
     main_titles = {g.id: f"{g.code} {g.title}" for g in mains}
     goal_titles = {g.id: g.title for g in all_goals.values()}
 
