@@ -296,6 +296,7 @@ class CyclePlanner:
         self.zone = zone
         self.today = local_date(now, zone)
         self._order = step_order(definition)
+        self._passed: dict[tuple[dt.date, tuple[int, ...]], int] = {}
 
     def plan(
         self,
@@ -440,11 +441,18 @@ class CyclePlanner:
                 form_key=part.form,
                 assignee_id=assignee,
                 due_on=due,
-                reminders_sent=reminders_passed(due, step.reminders_days_before, self.now, self.zone),
+                reminders_sent=self._reminders_passed(due, step.reminders_days_before),
                 subject_id=subject,
                 measure_id=measure_id,
             )
         )
+
+    def _reminders_passed(self, due: dt.date, ladder: tuple[int, ...]) -> int:
+        # The tasks a step opens share a handful of due dates; the time-zone arithmetic is done once each.
+        key = (due, ladder)
+        if key not in self._passed:
+            self._passed[key] = reminders_passed(due, ladder, self.now, self.zone)
+        return self._passed[key]
 
     def assignee(self, unit_id: int, rule: AssigneeRule, subject: int | None) -> int | None:
         if rule is AssigneeRule.EACH_EMPLOYEE:

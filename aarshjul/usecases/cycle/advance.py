@@ -43,7 +43,7 @@ from aarshjul.runtime import Runtime
 from aarshjul.usecases.shared.advances import owed, paid
 from aarshjul.usecases.shared.cycles import cycle_definition, step_due_dates, today_for
 from aarshjul.usecases.shared.mail import queue_invitations
-from aarshjul.usecases.shared.org import Contact, load_org_around
+from aarshjul.usecases.shared.org import Contact, load_org, load_org_around
 from aarshjul.usecases.shared.writes import insert_for, serialize, serialize_shared
 
 
@@ -131,13 +131,17 @@ _TASKS = select(
 _MEASURES = select(_MEASURE.id, _MEASURE.unit_id, _MEASURE.state, _MEASURE.revision).where(
     _MEASURE.cycle_id == bindparam("cycle_id")
 )
-_STEPS_IN = _STEPS.where(_STEP.unit_id.in_(bindparam("unit_ids", expanding=True)))
-_TASKS_IN = _TASKS.where(_TASK.unit_id.in_(bindparam("unit_ids", expanding=True)))
-_MEASURES_IN = _MEASURES.where(_MEASURE.unit_id.in_(bindparam("unit_ids", expanding=True)))
+_READS = (_STEPS, _TASKS, _MEASURES)
+_READS_IN = (
+    _STEPS.where(_STEP.unit_id.in_(bindparam("unit_ids", expanding=True))),
+    _TASKS.where(_TASK.unit_id.in_(bindparam("unit_ids", expanding=True))),
+    _MEASURES.where(_MEASURE.unit_id.in_(bindparam("unit_ids", expanding=True))),
+)
 
 
-#: Units planned together in a whole-cycle advance: memory stays that of a few thousand people's
-#: tasks whatever the size of the organisation, and each part is still a handful of statements.
+#: Units planned together in a whole-cycle advance of a large organisation: memory stays that of a
+#: thousand units' tasks whatever its size, and each part is still a handful of statements. An
+#: organisation this size or smaller is read whole, in one go.
 UNITS_AT_A_TIME = 1_000
 _ACTIVE_UNITS = select(Unit.id).where(Unit.organisation_id == bindparam("organisation_id"), Unit.active.is_(True))
 
@@ -161,7 +165,9 @@ def _advance_in(
         _advance_units(session, runtime, cycle, now, units, report)
     else:
         every = list(session.scalars(_ACTIVE_UNITS, {"organisation_id": cycle.organisation_id}))
-        for start in range(0, len(every), UNITS_AT_A_TIME):
+        if len(every) <= UNITS_AT_A_TIME:
+            _advance_units(session, runtime, cycle, now, None, report)
+        for start in range(0, len(every), UNITS_AT_A_TIME) if len(every) > UNITS_AT_A_TIME else ():
             _advance_units(session, runtime, cycle, now, every[start : start + UNITS_AT_A_TIME], report)
         if cycle.reconciled_on != today:
             cycle.reconciled_on = today
@@ -170,17 +176,25 @@ def _advance_in(
 
 
 def _advance_units(
-    session: Session, runtime: Runtime, cycle: Cycle, now: dt.datetime, units: list[int], report: AdvanceReport
+    session: Session, runtime: Runtime, cycle: Cycle, now: dt.datetime, units: list[int] | None, report: AdvanceReport
 ) -> None:
+    """Plan and write ``units`` (None: every unit, the organisation read whole)."""
     zone = runtime.settings.zone
-    org, contacts = load_org_around(session, cycle.organisation_id, units, [], today_for(now, zone))
-    params = {"cycle_id": cycle.id, "unit_ids": units}
+    today = today_for(now, zone)
+    params: dict[str, object]
+    if units is None:
+        org, contacts = load_org(session, cycle.organisation_id, today)
+        reads, params = _READS, {"cycle_id": cycle.id}
+    else:
+        org, contacts = load_org_around(session, cycle.organisation_id, units, [], today)
+        reads, params = _READS_IN, {"cycle_id": cycle.id, "unit_ids": units}
     connection = session.connection()
-    step_rows = connection.execute(_STEPS_IN, params).all()
+    steps_read, tasks_read, measures_read = reads
+    step_rows = connection.execute(steps_read, params).all()
     step_ids = {(r.unit_id, r.step_key): r.id for r in step_rows}
     steps = {(r.unit_id, r.step_key): StepFact(r.state, r.due_on) for r in step_rows}
-    tasks = [TaskFact(*row) for row in connection.execute(_TASKS_IN, params)]
-    measures = [MeasureFact(*row) for row in connection.execute(_MEASURES_IN, params)]
+    tasks = [TaskFact(*row) for row in connection.execute(tasks_read, params)]
+    measures = [MeasureFact(*row) for row in connection.execute(measures_read, params)]
     planner = CyclePlanner(cycle_definition(session, cycle), cycle.id, step_due_dates(cycle), org, now, zone)
     plan = planner.plan(steps, tasks, measures, units=units)
     _write_plan(session, cycle.id, plan, step_ids, contacts, now, report)
@@ -255,12 +269,18 @@ def _write_plan(
 
     if plan.new_tasks:
         rows = [_task_row(cycle_id, t, now) for t in plan.new_tasks]
-        created = session.execute(
-            insert(HumanTask)
-            .on_conflict_do_nothing(index_elements=["natural_key"])
-            .returning(HumanTask.id, HumanTask.assignee_id, HumanTask.link_version),
-            rows,
-        ).all()
+        table = cast(Table, HumanTask.__table__)
+        # Through the connection: the ORM's bulk path costs more per row than the insert itself.
+        created = (
+            session.connection()
+            .execute(
+                insert(table)
+                .on_conflict_do_nothing(index_elements=["natural_key"])
+                .returning(table.c.id, table.c.assignee_id, table.c.link_version),
+                rows,
+            )
+            .all()
+        )
         report.tasks_created = len(created)
         report.invitations_queued = queue_invitations(
             session, [(r.id, r.assignee_id, r.link_version) for r in created], contacts, now
