@@ -36,7 +36,7 @@ from notifications.backends import (
     backend_for,
     redirected,
 )
-from notifications.compose import QueuedMessage, RenderedEmail, UnknownTemplate, compose
+from notifications.compose import QueuedMessage, RenderBatch, RenderedEmail, UnknownTemplate, compose
 
 LEASE = dt.timedelta(minutes=10)
 MAX_ATTEMPTS = 10
@@ -250,16 +250,44 @@ def _outbound(runtime: Runtime, message: QueuedMessage, rendered: RenderedEmail)
     return email
 
 
-def deliver_one(runtime: Runtime, backend: MailBackend, claimed: _Claimed, clock: Callable[[], dt.datetime]) -> str:
-    """Render, send and record one claimed message. Returns the outcome, or "lost" if the claim was gone."""
+class _NotRendered:
+    """``deliver_one`` was not given what rendering came to (None is an answer: nothing to send)."""
+
+
+NOT_RENDERED = _NotRendered()
+#: What rendering a claimed message came to: the email, None (nothing left to send) or the error.
+Rendered = RenderedEmail | None | Exception
+_RENDER_ERRORS = (UnknownTemplate, TemplateError, LookupError, ValueError, TypeError)
+
+
+def render_claimed(runtime: Runtime, claims: list[_Claimed], now: dt.datetime) -> dict[int, Rendered]:
+    """Render a batch of claimed messages in one read session, the tasks they name loaded together."""
+    results: dict[int, Rendered] = {}
+    with runtime.sessions() as session:
+        batch = RenderBatch(session, [c.message for c in claims])
+        for claimed in claims:
+            try:
+                results[claimed.message.id] = compose(session, claimed.message, runtime.settings, now, batch)
+            except _RENDER_ERRORS as exc:
+                results[claimed.message.id] = exc
+    return results
+
+
+def deliver_one(
+    runtime: Runtime,
+    backend: MailBackend,
+    claimed: _Claimed,
+    clock: Callable[[], dt.datetime],
+    prepared: Rendered | _NotRendered = NOT_RENDERED,
+) -> str:
+    """Render (unless ``prepared`` holds what rendering came to), send and record one claimed message.
+    Returns the outcome, or "lost" if the claim was gone."""
     message = claimed.message
-    settings = runtime.settings
-    rendered: RenderedEmail | None
-    try:
-        with runtime.sessions() as session:
-            rendered = compose(session, message, settings, clock())
-    except (UnknownTemplate, TemplateError, LookupError, ValueError, TypeError) as exc:
-        error = f"cannot render {message.template}: {type(exc).__name__}: {exc}"
+    rendered = (
+        render_claimed(runtime, [claimed], clock())[message.id] if isinstance(prepared, _NotRendered) else prepared
+    )
+    if isinstance(rendered, Exception):
+        error = f"cannot render {message.template}: {type(rendered).__name__}: {rendered}"
         values: dict[str, Any] = {"state": NotificationState.FAILED, "last_error": error, "claim_token": None}
         return (
             Outcome.FAILED if _finish(runtime, claimed, clock(), Outcome.FAILED, values, None, None, error) else "lost"
@@ -321,8 +349,10 @@ def dispatch_due(
         report.expired = expire(session, moment)
         claims, report.reclaimed = claim(session, moment, limit)
     report.claimed = len(claims)
+    # Rendered together just before sending: what an email says is read when it goes, not when queued.
+    prepared = render_claimed(runtime, claims, clock())
     for claimed in claims:
-        outcome = deliver_one(runtime, backend, claimed, clock)
+        outcome = deliver_one(runtime, backend, claimed, clock, prepared[claimed.message.id])
         if outcome == Outcome.SENT:
             report.sent += 1
         elif outcome == Outcome.RETRY:
