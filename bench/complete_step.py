@@ -25,8 +25,8 @@ from sqlalchemy import select
 
 from aarshjul.db.models import AuditEvent, CriticalNeed, HumanTask, Submission
 from aarshjul.domain.enums import FormKey, TaskState
-from aarshjul.links import LinkClaims, make_token
 from aarshjul.runtime import Runtime
+from aarshjul.signing import TaskLinkClaims, task_token
 from aarshjul.usecases.cycle.advance import advance_cycle
 from aarshjul.usecases.work.submitting import submit_form
 from bench.common import (
@@ -79,7 +79,7 @@ def _preparations(runtime: Runtime, cycle_id: int) -> list[tuple[int, int, str, 
         (
             r.id,
             r.unit_id,
-            make_token(secret, LinkClaims(r.id, r.assignee_id, r.link_version)),
+            task_token(secret, TaskLinkClaims(r.id, r.assignee_id, r.link_version)),
             {
                 "self_assessment": [
                     {"critical_need_id": n, "mastery": 3, "comment": "Greit"} for n in sorted(needs.get(r.unit_id, []))

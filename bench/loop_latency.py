@@ -29,9 +29,9 @@ from sqlalchemy import select
 
 from aarshjul.db.models import HumanTask, Notification
 from aarshjul.domain.enums import NotificationState, TaskState
-from aarshjul.links import LinkClaims, make_token
 from aarshjul.runtime import Runtime
 from aarshjul.settings import Settings
+from aarshjul.signing import TaskLinkClaims, task_token
 from bench.common import spread
 
 TARGET_MEDIAN_S = 2.0
@@ -110,7 +110,9 @@ def one_run() -> dict[str, Any]:
         latencies: list[float] = []
         round_trips: list[float] = []
         for review in reviews:
-            link = f"{base}/api/t/{make_token(secret, LinkClaims(review.id, review.assignee_id, review.link_version))}"
+            link = (
+                f"{base}/api/t/{task_token(secret, TaskLinkClaims(review.id, review.assignee_id, review.link_version))}"
+            )
             form = httpx.get(link, timeout=30).json()
             goals = form["schema"]["$defs"]["GoalReview"]["properties"]["strategic_goal_id"]["enum"]
             answer = {"goals": [{"strategic_goal_id": g, "meaning": "Viktig for oss", "relevance": 4} for g in goals]}
