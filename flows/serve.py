@@ -200,7 +200,8 @@ def start_prefect(runtime: Runtime) -> PrefectHandle:
     configured = os.environ.get("PREFECT_API_URL")
     port = None if configured else _free_port()
     api_url = configured.rstrip("/") if configured else f"http://127.0.0.1:{port}/api"
-    triggers = PrefectTriggers(runtime, api_url, _dispatch_deployment_name())
+    # With its own server on this machine the service advances and sends at once (PrefectTriggers).
+    triggers = PrefectTriggers(runtime, api_url, _dispatch_deployment_name(), run_here=configured is None)
     handle = PrefectHandle(
         api_url=api_url,
         ui_url=api_url.removesuffix("/api"),

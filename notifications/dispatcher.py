@@ -46,7 +46,7 @@ from notifications.backends import (
     backend_for,
     redirected,
 )
-from notifications.compose import QueuedMessage, RenderedEmail, compose
+from notifications.compose import QueuedMessage, RenderBatch, RenderedEmail, compose
 
 log = logging.getLogger(__name__)
 
@@ -356,21 +356,59 @@ def _passing_failure(
     return Outcome.RETRY if done else "lost"
 
 
-def deliver_one(runtime: Runtime, backend: MailBackend, claimed: _Claimed, clock: Callable[[], dt.datetime]) -> str:
-    """Render, send and record one claimed message. Returns the outcome, or "lost" if the claim was gone.
+class _NotRendered:
+    """``deliver_one`` was not given what rendering came to (None is an answer: nothing to send)."""
+
+
+NOT_RENDERED = _NotRendered()
+#: What rendering a claimed message came to: the email, None (nothing left to send) or the error.
+Rendered = RenderedEmail | None | Exception
+
+
+def render_claimed(runtime: Runtime, claims: list[_Claimed], now: dt.datetime) -> dict[int, Rendered]:
+    """Render a batch of claimed messages in one read session, the tasks they name loaded together.
+
+    Whatever one message raises is its answer and no other's (a broad catch on purpose: one
+    message's fault must not stop the others); if even loading the batch fails, each message is
+    rendered on its own."""
+    results: dict[int, Rendered] = {}
+    with runtime.sessions() as session:
+        batch: RenderBatch | None
+        try:
+            batch = RenderBatch(session, [c.message for c in claims])
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            log.warning("a batch of %d notifications could not be loaded together: %s", len(claims), type(exc).__name__)
+            session.rollback()
+            batch = None
+        for claimed in claims:
+            try:
+                results[claimed.message.id] = compose(session, claimed.message, runtime.settings, now, batch)
+            except Exception as exc:  # noqa: BLE001 - see the docstring
+                log.warning("notification %s could not be rendered: %s", claimed.message.id, type(exc).__name__)
+                session.rollback()
+                results[claimed.message.id] = exc
+    return results
+
+
+def deliver_one(
+    runtime: Runtime,
+    backend: MailBackend,
+    claimed: _Claimed,
+    clock: Callable[[], dt.datetime],
+    prepared: Rendered | _NotRendered = NOT_RENDERED,
+) -> str:
+    """Render (unless ``prepared`` holds what rendering came to), send and record one claimed message.
+    Returns the outcome, or "lost" if the claim was gone.
 
     Nothing raised for this message leaves this function: it is recorded on the message (a broad
     catch on purpose, at the one place where one message's fault must not stop the others)."""
     message = claimed.message
-    settings = runtime.settings
-    rendered: RenderedEmail | None
-    try:
-        with runtime.sessions() as session:
-            rendered = compose(session, message, settings, clock())
-    except Exception as exc:  # noqa: BLE001 - see the docstring
-        log.warning("notification %s could not be rendered: %s", message.id, type(exc).__name__)
+    rendered = (
+        render_claimed(runtime, [claimed], clock())[message.id] if isinstance(prepared, _NotRendered) else prepared
+    )
+    if isinstance(rendered, Exception):
         return _failed(
-            runtime, claimed, clock(), f"cannot render {message.template}: {type(exc).__name__}: {exc}", None
+            runtime, claimed, clock(), f"cannot render {message.template}: {type(rendered).__name__}: {rendered}", None
         )
     if rendered is None:
         reason = "nothing left to send: its tasks were reassigned, done or cancelled"
@@ -423,11 +461,13 @@ def dispatch_due(
         claims, report.reclaimed = claim(session, moment, limit)
     report.claimed = len(claims)
     stop_at = time.monotonic() + SENDING_TIME.total_seconds()
+    # Rendered together just before sending: what an email says is read when it goes, not when queued.
+    prepared = render_claimed(runtime, claims, clock())
     for index, claimed in enumerate(claims):
         if time.monotonic() >= stop_at:
             report.released = release(runtime, claims[index:])
             break
-        outcome = deliver_one(runtime, backend, claimed, clock)
+        outcome = deliver_one(runtime, backend, claimed, clock, prepared[claimed.message.id])
         if outcome == Outcome.SENT:
             report.sent += 1
         elif outcome == Outcome.RETRY:

@@ -177,9 +177,12 @@ BEARER = HTTPBearer(auto_error=False, description="An HR API token from `aarshju
 async def api_access(
     request: Request, runtime: RuntimeDep, _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
 ) -> HrAccess:
-    """For /api routes: 401 without credentials, 403 for a non-HR token or a missing CSRF token."""
+    """For /api routes: 401 without credentials, 403 for a non-HR token or a missing CSRF token.
+
+    The lookup reads the database, so it runs on a worker thread, not on the event loop every
+    request shares."""
     try:
-        access = resolve_access(request, runtime)
+        access = await run_in_threadpool(resolve_access, request, runtime)
     except SignInRequired as exc:
         raise HTTPException(
             status_code=401, detail="sign in or send an HR API token", headers={"WWW-Authenticate": "Bearer"}
@@ -192,7 +195,7 @@ async def api_access(
 
 async def page_access(request: Request, runtime: RuntimeDep) -> HrAccess:
     """For HR pages: ``HrPageRoute`` turns SignInRequired into the sign-in form with status 401."""
-    access = resolve_access(request, runtime)
+    access = await run_in_threadpool(resolve_access, request, runtime)
     await _check_csrf(request, access)
     return access
 
@@ -283,6 +286,7 @@ class PasswordSignIn:
             return self.start(
                 request, language, next_url, 403, gettext(language, "The form had expired. Try again."), email
             )
+        # Checking the password hash takes tens of milliseconds of CPU on purpose: not on the event loop.
         result = await run_in_threadpool(sign_in, runtime, email, password, client_address(request))
         if result.outcome is SignInOutcome.OK and result.principal is not None:
             return signed_in_response(runtime, result.principal, result.session_id, next_url)

@@ -44,7 +44,9 @@ class TaskRef:
 def demo_cycle(runtime: Runtime) -> int:
     """The demo organisation with this year's cycle started today; submissions advance it at once."""
     seed_demo(runtime)
-    runtime.triggers = InlineTriggers(advance=lambda cycle_id: advance_cycle(runtime, cycle_id), dispatch=lambda: None)
+    runtime.triggers = InlineTriggers(
+        advance=lambda cycle_id, unit: advance_cycle(runtime, cycle_id, unit_id=unit), dispatch=lambda: None
+    )
     today = runtime.clock().astimezone(runtime.settings.zone).date()
     return start_cycle(runtime, CYCLE_YEAR, starts_on=today)
 

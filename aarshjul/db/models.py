@@ -93,7 +93,7 @@ class Person(Base):
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(254))  #: stored lower-case
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
-    role: Mapped[Role] = mapped_column(TextEnum(Role, 16))
+    role: Mapped[Role] = mapped_column(TextEnum(Role, 16), index=True)  #: HR is looked up by role on every advance
     language: Mapped[Language] = mapped_column(TextEnum(Language, 8), default=Language.NB)
     active_from: Mapped[dt.date | None] = mapped_column(Date)
     active_to: Mapped[dt.date | None] = mapped_column(Date)  #: set when an import finds them gone
@@ -180,6 +180,21 @@ class Cycle(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(200), default="")
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: The local day of the last full reconcile; None asks the next sweep for one (an org import did).
+    reconciled_on: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class AdvanceRequest(Base):
+    """A unit whose advance is owed: written in the same transaction as the change that calls for it
+    (a submission, a decision), and removed by the advance that does it, only if nothing asked again
+    meanwhile (``requested`` counts the asks). The sweep advances the units still listed: a trigger
+    lost on the way costs one sweep interval, not a day."""
+
+    __tablename__ = "advance_request"
+
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), primary_key=True)
+    requested: Mapped[int] = mapped_column(Integer, default=1)
 
 
 class UnitStep(Base):

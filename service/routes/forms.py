@@ -8,13 +8,13 @@ version; the JSON API takes no cookie, so it needs none.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -288,9 +288,23 @@ def _problems_json(problems: list[FormProblem], language: str) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=422)
 
 
-def task_json(opened: OpenedTask) -> dict[str, Any]:
+def _json_default(value: object) -> Any:
+    """What orjson does not serialise itself: the cycle's names in both languages (pydantic models)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def json_answer(payload: Any, status_code: int = 200) -> Response:
+    """A JSON answer serialised by orjson: dataclasses, dates and enums as they are, in a fraction of
+    the time ``jsonable_encoder`` and ``json`` take for a task's context and schema."""
+    body = orjson.dumps(payload, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
+    return Response(body, status_code=status_code, media_type="application/json")
+
+
+def task_json(opened: OpenedTask) -> Response:
     task = opened.task
-    return jsonable_encoder(
+    return json_answer(
         {
             "task": {
                 "id": task.id,
@@ -306,7 +320,7 @@ def task_json(opened: OpenedTask) -> dict[str, Any]:
                 "cycle_year": task.cycle_year,
                 "strategy_period": {"first_year": task.first_year, "last_year": task.last_year},
             },
-            "context": asdict(opened.context),
+            "context": opened.context,
             "schema": json_schema(task.form_key, opened.rules),
             "data": opened.data,
             "data_is_draft": opened.data_is_draft,
@@ -329,14 +343,14 @@ LINK_REFUSED: dict[int | str, dict[str, Any]] = {
     summary="A task, the context it needs and its form's JSON Schema",
     responses={**LINK_REFUSED, **responses(403, 422)},
 )
-def api_show(token: TokenPath, runtime: RuntimeDep, language: LanguageDep) -> JSONResponse:
+def api_show(token: TokenPath, runtime: RuntimeDep, language: LanguageDep) -> Response:
     try:
         opened = open_task(runtime, token)
     except LinkRefused as exc:
         return _api_refusal(exc.reason, posted=False, language=language)
     except Forbidden as exc:
         return JSONResponse({"detail": str(exc)}, status_code=403)
-    return JSONResponse(task_json(opened))
+    return task_json(opened)
 
 
 @router.post(
@@ -360,7 +374,7 @@ async def api_submit(
     runtime: RuntimeDep,
     language: LanguageDep,
     draft: Annotated[StrictFlag, Query(description="Save as a draft instead of submitting")] = False,
-) -> JSONResponse:
+) -> Response:
     try:
         body = await posted_json(request)
     except BadJson:
@@ -369,13 +383,13 @@ async def api_submit(
     return await run_in_threadpool(_api_submit, runtime, token, body, language, draft)
 
 
-def _api_submit(runtime: Runtime, token: str, body: Any, language: str, draft: bool) -> JSONResponse:
+def _api_submit(runtime: Runtime, token: str, body: Any, language: str, draft: bool) -> Response:
     try:
         if draft:
             if not isinstance(body, dict):
                 return _problems_json([FormProblem((), "model_type")], language)
             saved = save_draft(runtime, token, body)
-            return JSONResponse(jsonable_encoder({"draft": asdict(saved)}))
+            return json_answer({"draft": saved})
         receipt = submit_form(runtime, token, body)
     except FormRejected as exc:
         return _problems_json(exc.problems, language)
@@ -385,4 +399,4 @@ def _api_submit(runtime: Runtime, token: str, body: Any, language: str, draft: b
         return JSONResponse({"detail": str(exc)}, status_code=403)
     except Conflict as exc:
         return JSONResponse({"detail": str(exc)}, status_code=409)
-    return JSONResponse(jsonable_encoder({"receipt": asdict(receipt)}))
+    return json_answer({"receipt": receipt})

@@ -109,6 +109,7 @@ def upgrade() -> None:
     sa.Column('created_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('created_by', sa.String(length=200), nullable=False),
     sa.Column('closed_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reconciled_on', sa.Date(), nullable=True),
     sa.ForeignKeyConstraint(['cloned_from_id'], ['cycle.id'], name=op.f('fk_cycle_cloned_from_id_cycle')),
     sa.ForeignKeyConstraint(['definition_id'], ['cycle_definition.id'], name=op.f('fk_cycle_definition_id_cycle_definition')),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisation.id'], name=op.f('fk_cycle_organisation_id_organisation')),
@@ -138,6 +139,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('organisation_id', 'employee_no', name=op.f('uq_person_organisation_id_employee_no'))
     )
     with op.batch_alter_table('person', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_person_role'), ['role'], unique=False)
         batch_op.create_index(batch_op.f('ix_person_unit_id'), ['unit_id'], unique=False)
 
     op.create_table('plan_reviewer',
@@ -248,6 +250,14 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_unit_goal_cycle_id'), ['cycle_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_unit_goal_unit_id'), ['unit_id'], unique=False)
 
+    op.create_table('advance_request',
+    sa.Column('cycle_id', sa.Integer(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('requested', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['cycle_id'], ['cycle.id'], name=op.f('fk_advance_request_cycle_id_cycle')),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], name=op.f('fk_advance_request_unit_id_unit')),
+    sa.PrimaryKeyConstraint('cycle_id', 'unit_id', name=op.f('pk_advance_request'))
+    )
     op.create_table('unit_step',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('cycle_id', sa.Integer(), nullable=False),
@@ -441,6 +451,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_unit_step_cycle_id'))
 
     op.drop_table('unit_step')
+    op.drop_table('advance_request')
     with op.batch_alter_table('unit_goal', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_unit_goal_unit_id'))
         batch_op.drop_index(batch_op.f('ix_unit_goal_cycle_id'))
@@ -465,6 +476,7 @@ def downgrade() -> None:
     op.drop_table('plan_reviewer')
     with op.batch_alter_table('person', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_person_unit_id'))
+        batch_op.drop_index(batch_op.f('ix_person_role'))
 
     op.drop_table('person')
     with op.batch_alter_table('cycle', schema=None) as batch_op:

@@ -29,6 +29,7 @@ from aarshjul.db.models import (
 from aarshjul.domain.errors import ImportProblem
 from aarshjul.domain.org_import import OrgDocument, StrategyDocument, read_org_file, read_strategy_file
 from aarshjul.runtime import Runtime
+from aarshjul.usecases.shared.advances import owe_full_reconcile
 from aarshjul.usecases.shared.writes import audit
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
@@ -75,6 +76,10 @@ def import_org(
     now = runtime.clock()
     with unit_of_work(runtime.sessions) as session:
         report = apply_org(session, document, path.name, now, runtime.settings.zone, organisation_name)
+        organisation = get_organisation(session)
+        if organisation is not None:
+            # New people, leavers and moved units change whose tasks are owed everywhere.
+            owe_full_reconcile(session, organisation.id)
         session.add(
             AuditEvent(
                 occurred_at=now,
