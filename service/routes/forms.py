@@ -330,8 +330,11 @@ def task_json(opened: OpenedTask) -> Response:
     )
 
 
-#: A task link's token: no token we make is longer (``aarshjul.signing.MAX_TOKEN_LENGTH``).
-TokenPath = Annotated[str, Path(max_length=MAX_TOKEN_LENGTH)]
+#: A task link's token. Not validated here: whatever a link holds is either ours or "not a link of
+#: ours" (404 with what to do), as on the page; a 422 for a long token would tell a person nothing.
+TokenPath = Annotated[
+    str, Path(description=f"The token of the task's link; none of ours is longer than {MAX_TOKEN_LENGTH} characters")
+]
 LINK_REFUSED: dict[int | str, dict[str, Any]] = {
     404: {"model": LinkProblem, "description": "Not a link of ours"},
     410: {"model": LinkProblem, "description": "The link no longer works: replaced, cancelled, expired or closed"},
