@@ -19,7 +19,7 @@ from aarshjul.domain.enums import CostKind, FundingSource, LearningForm, UnionPo
 from aarshjul.domain.planning import CostLine
 from aarshjul.presentation.i18n import DEFAULT_LANGUAGE
 from forms.fields import Money
-from service.params import Comment, Day, Email, Id, Key, Name, Text, Title, Year
+from service.params import Comment, Day, Email, Id, Key, Name, StrictFlag, Text, Title, Year
 
 
 class Command(BaseModel):
@@ -47,7 +47,7 @@ class CloneLastYear(Command):
 
 
 class CloseCycle(Command):
-    force: bool = Field(default=False, description="Close although units are unfinished; stops open tasks")
+    force: StrictFlag = Field(default=False, description="Close although units are unfinished; stops open tasks")
 
 
 class ExtendDeadline(Command):

@@ -55,8 +55,8 @@ class _Advance:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
-    def advance(self, cycle_id: int) -> None:
-        advance_cycle(self.runtime, cycle_id)
+    def advance(self, cycle_id: int, unit_id: int | None = None) -> None:
+        advance_cycle(self.runtime, cycle_id, unit_id=unit_id)
 
     def dispatch(self) -> None:
         return None

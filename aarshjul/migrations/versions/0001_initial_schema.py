@@ -44,6 +44,16 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_cycle_definition')),
     sa.UniqueConstraint('key', 'version', 'sha256', name=op.f('uq_cycle_definition_key_version_sha256'))
     )
+    op.create_table('limit_counter',
+    sa.Column('scope', sa.String(length=32), nullable=False),
+    sa.Column('key_hash', sa.String(length=64), nullable=False),
+    sa.Column('window_start', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('hits', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('scope', 'key_hash', name=op.f('pk_limit_counter'))
+    )
+    with op.batch_alter_table('limit_counter', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_limit_counter_window_start'), ['window_start'], unique=False)
+
     op.create_table('organisation',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -99,6 +109,7 @@ def upgrade() -> None:
     sa.Column('created_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('created_by', sa.String(length=200), nullable=False),
     sa.Column('closed_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reconciled_on', sa.Date(), nullable=True),
     sa.ForeignKeyConstraint(['cloned_from_id'], ['cycle.id'], name=op.f('fk_cycle_cloned_from_id_cycle')),
     sa.ForeignKeyConstraint(['definition_id'], ['cycle_definition.id'], name=op.f('fk_cycle_definition_id_cycle_definition')),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisation.id'], name=op.f('fk_cycle_organisation_id_organisation')),
@@ -128,6 +139,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('organisation_id', 'employee_no', name=op.f('uq_person_organisation_id_employee_no'))
     )
     with op.batch_alter_table('person', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_person_role'), ['role'], unique=False)
         batch_op.create_index(batch_op.f('ix_person_unit_id'), ['unit_id'], unique=False)
 
     op.create_table('plan_reviewer',
@@ -178,6 +190,14 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_strategic_goal')),
     sa.UniqueConstraint('period_id', 'code', name=op.f('uq_strategic_goal_period_id_code'))
     )
+    op.create_table('advance_request',
+    sa.Column('cycle_id', sa.Integer(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('requested', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['cycle_id'], ['cycle.id'], name=op.f('fk_advance_request_cycle_id_cycle')),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], name=op.f('fk_advance_request_unit_id_unit')),
+    sa.PrimaryKeyConstraint('cycle_id', 'unit_id', name=op.f('pk_advance_request'))
+    )
     op.create_table('api_token',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=False),
@@ -185,6 +205,8 @@ def upgrade() -> None:
     sa.Column('label', sa.String(length=200), nullable=False),
     sa.Column('created_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('revoked_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('expires_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_used_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_api_token_person_id_person')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_token')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_api_token_token_hash'))
@@ -192,11 +214,22 @@ def upgrade() -> None:
     op.create_table('hr_credential',
     sa.Column('person_id', sa.Integer(), nullable=False),
     sa.Column('password_hash', sa.String(length=200), nullable=False),
-    sa.Column('failed_attempts', sa.Integer(), nullable=False),
-    sa.Column('locked_until', aarshjul.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_hr_credential_person_id_person')),
     sa.PrimaryKeyConstraint('person_id', name=op.f('pk_hr_credential'))
     )
+    op.create_table('hr_session',
+    sa.Column('id_hash', sa.String(length=64), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('started_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_hr_session_person_id_person')),
+    sa.PrimaryKeyConstraint('id_hash', name=op.f('pk_hr_session'))
+    )
+    with op.batch_alter_table('hr_session', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_hr_session_person_id'), ['person_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_hr_session_started_at'), ['started_at'], unique=False)
+
     op.create_table('notification',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('idempotency_key', sa.String(length=200), nullable=False),
@@ -544,8 +577,14 @@ def downgrade() -> None:
         batch_op.drop_index('ix_notification_due')
 
     op.drop_table('notification')
+    with op.batch_alter_table('hr_session', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_hr_session_started_at'))
+        batch_op.drop_index(batch_op.f('ix_hr_session_person_id'))
+
+    op.drop_table('hr_session')
     op.drop_table('hr_credential')
     op.drop_table('api_token')
+    op.drop_table('advance_request')
     op.drop_table('strategic_goal')
     with op.batch_alter_table('plan_version', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_plan_version_period_id'))
@@ -557,6 +596,7 @@ def downgrade() -> None:
     op.drop_table('plan_reviewer')
     with op.batch_alter_table('person', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_person_unit_id'))
+        batch_op.drop_index(batch_op.f('ix_person_role'))
 
     op.drop_table('person')
     with op.batch_alter_table('cycle', schema=None) as batch_op:
@@ -570,6 +610,10 @@ def downgrade() -> None:
     op.drop_table('unit')
     op.drop_table('strategy_period')
     op.drop_table('organisation')
+    with op.batch_alter_table('limit_counter', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_limit_counter_window_start'))
+
+    op.drop_table('limit_counter')
     op.drop_table('cycle_definition')
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_event_occurred_at'))

@@ -17,10 +17,11 @@ from aarshjul.domain.enums import FormKey, MeasureState, Role, TaskState
 from aarshjul.domain.errors import Conflict, Forbidden, NotFound
 from aarshjul.domain.planning import CostLine
 from aarshjul.runtime import Runtime
+from aarshjul.usecases.shared.advances import owe_advance
 from aarshjul.usecases.shared.costs import cost_facts, costs_of, replace_costs
 from aarshjul.usecases.shared.cycles import today_for
 from aarshjul.usecases.shared.writes import audit
-from aarshjul.usecases.work.form_context import task_inputs
+from aarshjul.usecases.work.form_context import task_rules
 from aarshjul.usecases.work.recording import Receipt, record_version
 from forms.registry import validate_form
 
@@ -56,8 +57,8 @@ def decide_measure(
         ).first()
         if task is None:
             raise Conflict(f"no approval is waiting for measure {measure_id}")
-        inputs = task_inputs(session, task, today_for(now, runtime.settings.zone))
-        form = validate_form(FormKey.MEASURE_APPROVAL, {"decision": decision, "comment": comment}, inputs.rules)
+        rules = task_rules(session, task, today_for(now, runtime.settings.zone))
+        form = validate_form(FormKey.MEASURE_APPROVAL, {"decision": decision, "comment": comment}, rules)
         receipt = record_version(session, runtime, task, form, actor, now)
         if costs is not None and measure.state == MeasureState.APPROVED:
             before = costs_of(session, [measure.id]).get(measure.id, [])
@@ -65,7 +66,8 @@ def decide_measure(
                 after = costs_of(session, [measure.id]).get(measure.id, [])
                 facts = {"costs": cost_facts(before)}, {"costs": cost_facts(after)}
                 audit(session, now, f"person:{actor}", "measure.costs", "measure", measure.id, *facts)
-        cycle_id = task.cycle_id
-    runtime.triggers.advance(cycle_id)
+        cycle_id, unit_id = task.cycle_id, task.unit_id
+        owe_advance(session, cycle_id, unit_id)
+    runtime.triggers.advance(cycle_id, unit_id)
     runtime.triggers.dispatch()
     return receipt

@@ -25,7 +25,7 @@ from aarshjul.runtime import Runtime
 from aarshjul.usecases.shared.costs import replace_costs
 from aarshjul.usecases.work.decisions import project_decision
 from aarshjul.usecases.work.followup_projection import project_follow_up
-from aarshjul.usecases.work.links import versions_of
+from aarshjul.usecases.work.links import latest_version
 from forms.fields import FormModel, FormProblem
 from forms.models import (
     MeasureItem,
@@ -88,7 +88,8 @@ def _refuse_dropping_used(
     ``kept`` rows of the list and ties each problem to its row there, naming what uses it."""
     if not used:
         return
-    previous = next((v.data for v in reversed(versions_of(session, task.id)) if not v.is_draft), {})
+    latest = latest_version(session, task.id, submitted_only=True)
+    previous = latest.data if latest is not None else {}
     earlier = {r.get("id"): r for r in previous.get(list_name, []) if isinstance(r, dict)}
     problems: list[FormProblem] = []
     restore: list[dict[str, Any]] = []
@@ -233,7 +234,8 @@ def _project_measures(
     }
     # What the leader proposed last time, by measure: the costs change only when the leader changes
     # the estimate, so an amendment of another measure keeps what HR adjusted when approving.
-    previous = next((v.data for v in reversed(versions_of(session, task.id)) if not v.is_draft), {})
+    last_submitted = latest_version(session, task.id, submitted_only=True)
+    previous: dict[str, Any] = dict(last_submitted.data) if last_submitted is not None else {}
     earlier = {m.get("id"): m for m in previous.get("measures", []) if isinstance(m, dict)}
     kept: set[int] = set()
     for item in form.measures:

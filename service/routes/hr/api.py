@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from aarshjul.domain.errors import InvalidInput
@@ -33,6 +34,7 @@ from aarshjul.usecases.reporting.cycles import CycleSummary
 from aarshjul.usecases.reporting.unit_detail import UnitDetail, unit_detail
 from aarshjul.usecases.work import measure_decision
 from forms.registry import FormRejected
+from service.api_errors import HR_ERRORS
 from service.auth import ApiHr, HrAccess
 from service.commands import (
     CloneLastYear,
@@ -49,7 +51,7 @@ from service.params import IdPath
 from service.queries import AuditQuery, MeasuresQuery, StatusCsvQuery, StatusFilters
 from service.routes.hr.common import today_of
 
-router = APIRouter(prefix="/api", tags=["hr"])
+router = APIRouter(prefix="/api", tags=["hr"], responses=HR_ERRORS)
 
 CSV_MEDIA = "text/csv; charset=utf-8"
 XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -76,6 +78,12 @@ def download(content: str | bytes, media_type: str, filename: str) -> Response:
     return Response(
         content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
     )
+
+
+@router.get("/openapi.json", include_in_schema=False)
+def openapi_document(request: Request, _access: ApiHr) -> JSONResponse:
+    """The API's OpenAPI document, for HR only: it describes what HR can do, not a public API."""
+    return JSONResponse(request.app.openapi())
 
 
 @router.get("/hr/me", response_model=Me)
