@@ -135,6 +135,18 @@ def cmd_org_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_org_talk_sign_in(args: argparse.Namespace) -> int:
+    from aarshjul.usecases.admin.single_sign_on import set_talk_forms_sign_in
+
+    required = args.setting == "on"
+    set_talk_forms_sign_in(_runtime(), required, actor="cli")
+    if required:
+        print("Talk forms now open only for their assignee, signed in through single sign-on, with the link.")
+    else:
+        print("Talk forms open with the link alone.")
+    return 0
+
+
 def cmd_strategy_load(args: argparse.Namespace) -> int:
     from aarshjul.usecases.admin.org_import import load_strategy
 
@@ -278,6 +290,13 @@ def build_parser() -> argparse.ArgumentParser:
     imp = add("import", cmd_org_import, "Import units and people from a CSV or YAML file (see README)", org_sub)
     imp.add_argument("file", help="org file (.csv or .yaml)")
     imp.add_argument("--organisation", help="the organisation's name")
+    talk = add(
+        "talk-sign-in",
+        cmd_org_talk_sign_in,
+        "Require single sign-on, as well as the link, for the private talk forms (on), or the link alone (off)",
+        org_sub,
+    )
+    talk.add_argument("setting", choices=["on", "off"])
 
     strategy = add("strategy", lambda a: 2, "Strategy commands", commands)
     strategy_sub = strategy.add_subparsers(dest="strategy_command", required=True, metavar="COMMAND")

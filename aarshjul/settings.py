@@ -52,10 +52,30 @@ class Settings(BaseSettings):
     sweep_interval_minutes: int = Field(default=15, ge=1, le=24 * 60)
     link_grace_days: int = Field(default=30, ge=0, le=365, description="Read-only receipt after a task closes")
 
+    # Single sign-on through an OpenID Provider (Microsoft Entra ID or any other): on when the issuer,
+    # client id and client secret are all set. README "Single sign-on with Microsoft Entra ID".
+    oidc_issuer: str | None = Field(default=None, description="The provider's issuer URL (discovery is read from it)")
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    #: The group whose members are HR when they sign in through the provider (Entra ID: the group's
+    #: object id). Unset: those marked HR in the organisation's data are HR.
+    oidc_hr_group: str | None = None
+    oidc_groups_claim: str = Field(default="groups", description="The ID token claim that lists the groups")
+    oidc_scopes: str = Field(default="openid email profile", description="Scopes asked for, separated by spaces")
+    oidc_name: str = Field(default="Microsoft Entra ID", description='Shown as "Sign in with <name>"')
+    #: HR's local passwords; false leaves single sign-on as the only way in.
+    local_passwords: bool = True
+
     @field_validator("base_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _issuer_without_slash(cls, value: str | None) -> str | None:
+        # The ID token's iss is compared exactly; Entra ID's ends in /v2.0 with no slash.
+        return value.rstrip("/") if value else None
 
     @field_validator("time_zone")
     @classmethod
@@ -75,6 +95,10 @@ class Settings(BaseSettings):
     def mail_backend_chosen(self) -> bool:
         """Whether AARSHJUL_MAIL_BACKEND was given, rather than left at its default."""
         return "mail_backend" in self.model_fields_set
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_client_secret)
 
     @property
     def use_starttls(self) -> bool:
@@ -130,11 +154,26 @@ class Settings(BaseSettings):
                 "AARSHJUL_MAIL_REDIRECT_TO is for test environments: set AARSHJUL_ENVIRONMENT=development "
                 "to use it, or remove it."
             )
+        self._check_sign_in()
         if self.mail_backend == "outbox" and not self.demo and not self.mail_backend_chosen:
             raise ConfigurationError(
                 "No mail backend is set, so no email would leave this machine. Set AARSHJUL_MAIL_BACKEND=smtp "
                 "(with AARSHJUL_SMTP_HOST) or AARSHJUL_MAIL_BACKEND=sendgrid (with AARSHJUL_SENDGRID_API_KEY); "
                 "AARSHJUL_MAIL_BACKEND=outbox keeps mail in the database on purpose; --demo tries the product out."
+            )
+
+    def _check_sign_in(self) -> None:
+        given = [name for name in ("oidc_issuer", "oidc_client_id", "oidc_client_secret") if getattr(self, name)]
+        if given and not self.oidc_enabled:
+            missing = {"oidc_issuer", "oidc_client_id", "oidc_client_secret"} - set(given)
+            names = ", ".join(f"AARSHJUL_{name.upper()}" for name in sorted(missing))
+            raise ConfigurationError(f"Single sign-on needs all of its settings: set {names} as well.")
+        if self.oidc_issuer and not self.oidc_issuer.startswith("https://") and not self.development:
+            raise ConfigurationError("AARSHJUL_OIDC_ISSUER must be an https:// URL.")
+        if not self.local_passwords and not self.oidc_enabled:
+            raise ConfigurationError(
+                "AARSHJUL_LOCAL_PASSWORDS=false leaves no way to sign in: set up single sign-on "
+                "(AARSHJUL_OIDC_ISSUER, AARSHJUL_OIDC_CLIENT_ID, AARSHJUL_OIDC_CLIENT_SECRET) too."
             )
 
 

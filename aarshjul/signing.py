@@ -11,9 +11,12 @@ other, even though all share the one secret (``AARSHJUL_SECRET_KEY``):
   expires after ``EXPORT_LINK_LIFETIME`` and the use case spends it (records the nonce) on download.
 - plan review ``/plan-review/{token}``: the reviewer and when they were invited; their row decides
   whether it still works (removed, expired).
-- the HR session cookie: the person, the session's random id (the server keeps its hash: signing out,
-  idling or a new password ends it), the session's CSRF value and when it was issued; it lasts
-  ``HR_SESSION_MAX_AGE`` at most.
+- a single sign-on under way (``/hr/oidc/login`` to ``/hr/oidc/callback``): the state, nonce and PKCE
+  code verifier Authlib made for the provider, and where to go after; a short-lived cookie
+  (``OIDC_TRANSACTION_MAX_AGE``), so the server keeps nothing for sign-ins never finished.
+- the session cookie (HR's, or anyone's signed in through single sign-on): the person, the session's
+  random id (the server keeps its hash: signing out, idling or a new password ends it), the session's
+  CSRF value and when it was issued; it lasts ``HR_SESSION_MAX_AGE`` at most.
 
 A token is ``{base64url(compact JSON list)}.{base64url(HMAC-SHA256)}`` (itsdangerous'
 ``URLSafeSerializer``, key derived by HMAC from the secret and the salt), so it is URL-safe and a few
@@ -46,6 +49,9 @@ from itsdangerous import BadData, Signer, URLSafeSerializer
 MAX_TOKEN_LENGTH = 512
 EXPORT_LINK_LIFETIME = dt.timedelta(days=7)
 HR_SESSION_MAX_AGE = dt.timedelta(hours=8)
+OIDC_TRANSACTION_MAX_AGE = dt.timedelta(minutes=10)
+#: The longest ``next`` a single sign-on carries through the provider, so its cookie stays a token of ours.
+OIDC_MAX_NEXT_LENGTH = 256
 
 # SHA-256 rather than itsdangerous' default SHA-1, and the key derived as HMAC(secret, salt).
 _SIGNER_OPTIONS: dict[str, Any] = {"digest_method": hashlib.sha256, "key_derivation": "hmac"}
@@ -59,6 +65,7 @@ class Purpose(StrEnum):
     DATA_EXPORT = "data-export"
     PLAN_REVIEW = "plan-review"
     HR_SESSION = "hr-session"
+    OIDC_TRANSACTION = "oidc-transaction"
 
 
 class FormPurpose(StrEnum):
@@ -117,6 +124,14 @@ class HrSessionClaims:
     person_id: int
     session_id: str  #: random; the server keeps its hash, so signing out or idling ends the session
     csrf: str  #: what every HR form and cookie-authenticated API call must echo
+
+
+@dataclass(frozen=True)
+class OidcTransaction:
+    state: str
+    nonce: str
+    code_verifier: str
+    next_url: str
 
 
 def new_nonce() -> str:
@@ -251,6 +266,23 @@ def read_hr_session_token(secret: str, token: object, now: dt.datetime) -> HrSes
     if now - dt.datetime.fromtimestamp(issued, dt.UTC) >= HR_SESSION_MAX_AGE:
         raise ExpiredToken("session expired")
     return HrSessionClaims(person_id, session_id, csrf)
+
+
+# --- a single sign-on under way -------------------------------------------------------------------
+
+
+def oidc_transaction_token(secret: str, claims: OidcTransaction, now: dt.datetime) -> str:
+    fields: list[int | str] = [claims.state, claims.nonce, claims.code_verifier, claims.next_url, int(now.timestamp())]
+    return _dump(secret, Purpose.OIDC_TRANSACTION, fields)
+
+
+def read_oidc_transaction_token(secret: str, token: object, now: dt.datetime) -> OidcTransaction:
+    """Raises ``ExpiredToken`` once ``OIDC_TRANSACTION_MAX_AGE`` has passed, ``BadToken`` otherwise."""
+    state, nonce, verifier, next_url, issued = _load(secret, Purpose.OIDC_TRANSACTION, token, (str, str, str, str, int))
+    age = now - dt.datetime.fromtimestamp(issued, dt.UTC)
+    if age >= OIDC_TRANSACTION_MAX_AGE or age < -OIDC_TRANSACTION_MAX_AGE:
+        raise ExpiredToken("single sign-on took too long")
+    return OidcTransaction(state, nonce, verifier, next_url)
 
 
 # --- CSRF tokens ----------------------------------------------------------------------------------

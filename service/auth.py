@@ -1,9 +1,12 @@
-"""HR authentication at the web edge: one interface for signing in, one session cookie, one check.
+"""Authentication at the web edge: one sign-in page, one session cookie, one check.
 
-``SignInMethod`` is the seam: today ``PasswordSignIn`` shows a form and checks an argon2 hash; an
-OIDC method (Entra ID, ID-porten) would redirect to the provider in ``start`` and read its callback
-in ``finish``. Whatever the method, a successful sign-in ends in the same signed session cookie, and
-every HR page and API checks that cookie or an ``Authorization: Bearer`` token through ``current_hr``.
+The sign-in page (``/hr/login``) offers single sign-on through the organisation's OpenID Provider
+when it is set up (``service/oidc.py``: Entra ID or any other) and HR's local password form unless
+``AARSHJUL_LOCAL_PASSWORDS=false``. Whatever the method, a successful sign-in ends in the same
+server-side session and signed session cookie (``signed_in_response``), and every HR page and API
+checks that cookie or an ``Authorization: Bearer`` token through ``resolve_access``. A person who is
+not HR can hold a session too (single sign-on only): it opens their own pages (``PagePerson``: "my
+tasks", signing out, talk forms that need sign-in) and answers 403 on HR's.
 
 The cookie is a token of ``aarshjul.signing`` (its own purpose), HttpOnly, SameSite=Lax, Secure on
 https, and lives eight hours at most. It names a server-side session (``hr_session``), which signing
@@ -47,7 +50,7 @@ from aarshjul.signing import (
 from aarshjul.usecases.admin.hr_access import (
     HrPrincipal,
     SignInOutcome,
-    principal_for_session,
+    person_for_session,
     principal_for_token,
     sign_in,
     touch_api_token,
@@ -62,6 +65,8 @@ LOGIN_CSRF_COOKIE = "aarshjul_login_csrf"
 LOGIN_PATH = "/hr/login"
 #: Where HR lands after signing in when the page they came from is unknown or not on this site.
 HOME = "/board"
+#: Where anyone else lands after single sign-on.
+MY_TASKS = "/me/tasks"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -124,28 +129,26 @@ def _today(runtime: Runtime) -> dt.date:
     return local_date(runtime.clock(), runtime.settings.zone)
 
 
-def resolve_access(request: Request, runtime: Runtime) -> HrAccess:
-    """Who is calling: a bearer token wins over the cookie. Raises SignInRequired or NotHr."""
-    header = request.headers.get("authorization", "")
-    if header:
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise SignInRequired
-        with runtime.sessions() as session:
-            try:
-                checked = principal_for_token(session, token, runtime.clock(), _today(runtime))
-            except NotFound as exc:
-                raise SignInRequired from exc
-            except Forbidden as exc:
-                raise NotHr from exc
-        if checked.stale:
-            touch_api_token(runtime, checked.token_id)
-        return HrAccess(checked.principal, "")
+def _bearer_access(runtime: Runtime, token: str) -> HrAccess:
+    with runtime.sessions() as session:
+        try:
+            checked = principal_for_token(session, token, runtime.clock(), _today(runtime))
+        except NotFound as exc:
+            raise SignInRequired from exc
+        except Forbidden as exc:
+            raise NotHr from exc
+    if checked.stale:
+        touch_api_token(runtime, checked.token_id)
+    return HrAccess(checked.principal, "")
+
+
+def resolve_person(request: Request, runtime: Runtime) -> HrAccess:
+    """Who is signed in in this browser (HR or not), from the session cookie. Raises SignInRequired."""
     hr_session = read_session(request, runtime)
     if hr_session is None:
         raise SignInRequired
     with runtime.sessions() as session:
-        found = principal_for_session(
+        found = person_for_session(
             session, hr_session.person_id, hr_session.session_id, runtime.clock(), _today(runtime)
         )
     if found is None:
@@ -153,6 +156,28 @@ def resolve_access(request: Request, runtime: Runtime) -> HrAccess:
     if found.stale:
         touch_session(runtime, hr_session.session_id)
     return HrAccess(found.principal, hr_session.csrf, hr_session.session_id)
+
+
+def resolve_access(request: Request, runtime: Runtime) -> HrAccess:
+    """Who is calling HR's pages or API: a bearer token wins over the cookie. Raises SignInRequired or NotHr."""
+    header = request.headers.get("authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise SignInRequired
+        return _bearer_access(runtime, token)
+    access = resolve_person(request, runtime)
+    if not access.principal.is_hr:
+        raise NotHr
+    return access
+
+
+def signed_in_person(request: Request, runtime: Runtime) -> int | None:
+    """The id of the person signed in in this browser, or None."""
+    try:
+        return resolve_person(request, runtime).principal.person_id
+    except SignInRequired:
+        return None
 
 
 async def _check_csrf(request: Request, access: HrAccess) -> None:
@@ -200,13 +225,21 @@ async def page_access(request: Request, runtime: RuntimeDep) -> HrAccess:
     return access
 
 
+async def person_page_access(request: Request, runtime: RuntimeDep) -> HrAccess:
+    """For a signed-in person's own pages (HR or not); ``HrPageRoute`` shows the sign-in page without."""
+    access = await run_in_threadpool(resolve_person, request, runtime)
+    await _check_csrf(request, access)
+    return access
+
+
 ApiHr = Annotated[HrAccess, Depends(api_access)]
 PageHr = Annotated[HrAccess, Depends(page_access)]
+PagePerson = Annotated[HrAccess, Depends(person_page_access)]
 
 
 class HrPageRoute(APIRoute):
-    """Route class of the HR page router: a missing session answers 401 with the sign-in form
-    (so the browser shows it and comes back to the same page), a non-HR caller gets 403."""
+    """Route class of the pages that need a session: a missing session answers 401 with the sign-in
+    page (so the browser shows it and comes back to the same page), a non-HR caller of HR's pages gets 403."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         original = super().get_route_handler()
@@ -262,21 +295,28 @@ class PasswordSignIn:
         email: str = "",
     ) -> Response:
         runtime: Runtime = request.app.state.runtime
+        settings = runtime.settings
         nonce = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
-        token = form_csrf(runtime.settings.secret(), FormPurpose.HR_SIGN_IN, nonce)
-        response = page(
-            request,
-            "hr/login.html",
-            {"next_url": next_url, "csrf_token": token, "error": error, "email": email},
-            language,
-            status_code,
-        )
+        token = form_csrf(settings.secret(), FormPurpose.HR_SIGN_IN, nonce)
+        context = {
+            "next_url": next_url,
+            "csrf_token": token,
+            "error": error,
+            "email": email,
+            "passwords": settings.local_passwords,
+            "provider_name": settings.oidc_name if settings.oidc_enabled else None,
+            "provider_href": provider_sign_in_href(next_url),
+        }
+        response = page(request, "hr/login.html", context, language, status_code)
         response.set_cookie(
             LOGIN_CSRF_COOKIE, nonce, httponly=True, samesite="lax", secure=_secure(runtime), path=LOGIN_PATH
         )
         return response
 
     async def finish(self, request: Request, runtime: Runtime, language: str) -> Response:
+        if not runtime.settings.local_passwords:
+            title = gettext(language, "Sign in with a password is switched off")
+            return message_page(request, language, title, [gettext(language, "Use single sign-on.")], 404)
         form: Mapping[str, Any] = await request.form()
         email = str(form.get("email", ""))[:254]
         password = str(form.get("password", ""))[:1024]
@@ -295,8 +335,17 @@ class PasswordSignIn:
 
 
 def sign_in_method(runtime: Runtime) -> SignInMethod:
-    """The configured sign-in method; password sign-in until an OIDC method is configured."""
+    """The sign-in page: single sign-on when it is set up, the password form unless switched off."""
     return PasswordSignIn()
+
+
+#: Single sign-on's start (``service/oidc.py``).
+PROVIDER_SIGN_IN = "/hr/oidc/login"
+
+
+def provider_sign_in_href(next_url: str) -> str:
+    # "/" stays unescaped so a task link's token in ``next`` is what the logs' filter recognises and cuts out.
+    return f"{PROVIDER_SIGN_IN}?next={quote(next_url, safe='/')}"
 
 
 def login_href(next_url: str) -> str:

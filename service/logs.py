@@ -1,7 +1,9 @@
 """Logs without credentials: the link tokens in paths are cut out of every log line.
 
 A task link, a follow-up or data link and a plan-review link each carry their token in the path,
-and a log line with one would let whoever reads the logs act as that person. ``RedactTokens`` is a
+and a log line with one would let whoever reads the logs act as that person. The identity provider's
+answer to single sign-on (``/hr/oidc/callback?code=…&state=…``) carries a one-time code: its query
+is cut out too. ``RedactTokens`` is a
 logging filter that rewrites each record's message (and its traceback) before any handler sees it;
 ``redacted_log_config`` is uvicorn's own logging configuration with the filter on its access and
 error loggers and on the service's own.
@@ -19,10 +21,12 @@ from uvicorn.config import LOGGING_CONFIG
 #: The paths that end in a token: /t/…, /api/t/…, /me/data/…, /me/follow-ups/…, /plan-review/….
 TOKEN_PATH = re.compile(r"(/(?:api/)?t/|/me/(?:data|follow-ups)/|/plan-review/)[^/\s?#\"'<>]+")
 REDACTED = r"\1[token]"
+#: The single sign-on callback's query (the authorization code and state).
+CALLBACK_QUERY = re.compile(r"(/hr/oidc/callback\?)[^\s\"'<>]*")
 
 
 def redact(text: str) -> str:
-    return TOKEN_PATH.sub(REDACTED, text)
+    return CALLBACK_QUERY.sub(r"\1[redacted]", TOKEN_PATH.sub(REDACTED, text))
 
 
 class RedactTokens(logging.Filter):

@@ -35,6 +35,7 @@ from aarshjul.domain.enums import (
     CycleState,
     FormKey,
     FundingSource,
+    HrGrant,
     Language,
     LearningForm,
     MeasureScope,
@@ -42,6 +43,7 @@ from aarshjul.domain.enums import (
     NotificationState,
     PlanVersionState,
     Role,
+    SignedInVia,
     TaskState,
     UnionPosition,
     UnitStepState,
@@ -70,6 +72,9 @@ class Organisation(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    #: The private talk forms open only for their assignee signed in through single sign-on (as well
+    #: as holding the link). ``aarshjul org talk-sign-in``.
+    talk_forms_need_sign_in: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Unit(Base):
@@ -571,8 +576,10 @@ class ApiToken(Base):
 
 
 class HrSession(Base):
-    """A signed-in HR browser. The cookie carries the random id; only its SHA-256 is kept here, so
-    signing out (``ended_at``) or idling ends the cookie on the server, whatever the browser keeps."""
+    """A signed-in browser: HR's (password or single sign-on), or anyone's through single sign-on. The
+    cookie carries the random id; only its SHA-256 is kept here, so signing out (``ended_at``) or
+    idling ends the cookie on the server, whatever the browser keeps. ``hr_grant`` says whether, and
+    why, it may use HR's pages."""
 
     __tablename__ = "hr_session"
 
@@ -581,6 +588,23 @@ class HrSession(Base):
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)  #: to the minute
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    via: Mapped[SignedInVia] = mapped_column(TextEnum(SignedInVia, 16), default=SignedInVia.PASSWORD)
+    hr_grant: Mapped[HrGrant] = mapped_column(TextEnum(HrGrant, 16), default=HrGrant.ROLE)
+
+
+class PersonIdentity(Base):
+    """A person's account at the identity provider: the provider's immutable subject id, stored at
+    their first single sign-on (matched by email then), so later sign-ins match by it alone."""
+
+    __tablename__ = "person_identity"
+    __table_args__ = (UniqueConstraint("issuer", "subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    issuer: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(String(255))
+    linked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_sign_in_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class LimitCounter(Base):

@@ -16,6 +16,19 @@ class Role(StrEnum):
     EMPLOYEE = "employee"  #: prepares and confirms their own talk, acknowledges goals
 
 
+class HrGrant(StrEnum):
+    """Why a signed-in browser may use HR's pages; fixed when the session starts."""
+
+    NONE = "none"  #: signed in through the identity provider but not HR: their own tasks only
+    ROLE = "role"  #: HR in the organisation's data (a password, or single sign-on with no HR group set)
+    GROUP = "group"  #: in the identity provider's HR group (AARSHJUL_OIDC_HR_GROUP) when signing in
+
+
+class SignedInVia(StrEnum):
+    PASSWORD = "password"
+    OIDC = "oidc"
+
+
 class Language(StrEnum):
     """The languages the product speaks, bokmål first: the one list that language negotiation, the
     language links, the organisation file and the plan's reviewers all follow. A language is added here

@@ -2,7 +2,8 @@
 
 Each area owns its module: home (the landing page), forms (assignee links), links (lost-link
 recovery), outbox (the local mail outbox), personal_data (a person's own data: the export, follow-ups
-about them), plan_review (a union representative reads the draft plan and comments), hr (sign-in,
+about them), my_tasks (a signed-in person's own tasks), plan_review (a union representative reads the draft plan
+and comments), hr (sign-in,
 board, plan, cycles API).
 """
 
@@ -10,12 +11,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.routes import forms, home, hr, links, outbox, personal_data, plan_review
+from service.routes import forms, home, hr, links, my_tasks, outbox, personal_data, plan_review
 
 ROUTERS: list[APIRouter] = [
     home.router,
     forms.router,
     links.router,
+    my_tasks.router,
     personal_data.router,
     plan_review.router,
     outbox.router,

@@ -2,7 +2,9 @@
 ``GET/POST /api/t/{token}`` (JSON). Both parse, call the same use case, and render its answer.
 
 The link is the credential. The HTML form also carries a CSRF token bound to the task and its link
-version; the JSON API takes no cookie, so it needs none.
+version; the JSON API takes no cookie, so it needs none. An organisation may want its private talk
+forms opened only by their assignee signed in as well (``SignInNeeded``): the page then sends the
+browser through single sign-on and back, and the JSON API, which takes no session, refuses them.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from aarshjul.presentation.i18n import translations
 from aarshjul.presentation.templating import format_date
 from aarshjul.runtime import Runtime
 from aarshjul.signing import MAX_TOKEN_LENGTH, BadToken, read_task_token, task_form_csrf, task_form_csrf_ok
-from aarshjul.usecases.work.links import LinkReason, LinkRefused, Mode
+from aarshjul.usecases.work.links import LinkReason, LinkRefused, Mode, SignInNeeded
 from aarshjul.usecases.work.opening import OpenedTask, open_task
 from aarshjul.usecases.work.submitting import save_draft, submit_form
 from forms.fields import FormProblem
@@ -31,6 +33,7 @@ from forms.layout import FormView, ListSpec, build_view, layout_of, parse_form
 from forms.messages import CHOICE_LABELS, message_for
 from forms.registry import FormRejected, form_class, json_schema
 from service.api_errors import LinkProblem, Problem, responses
+from service.auth import provider_sign_in_href, signed_in_person
 from service.deps import LanguageDep, RuntimeDep
 from service.json_guard import parse_json
 from service.pages import lang_query, message_page, page
@@ -110,6 +113,18 @@ def _refusal_page(request: Request, language: str, exc: Forbidden | Conflict) ->
         [tr("Someone changed this while you were working on it, so nothing was saved. Open the link again.")],
         409,
     )
+
+
+def _sign_in_page(request: Request, runtime: Runtime, language: str, token: str, exc: SignInNeeded) -> Response:
+    """Not signed in: through single sign-on and back to the link. Signed in as someone else: refused."""
+    tr = _gettext(language)
+    if exc.signed_in is None and runtime.settings.oidc_enabled:
+        return RedirectResponse(provider_sign_in_href("/t/" + token), status_code=303)
+    if exc.signed_in is None:
+        text = tr("This form needs you to sign in, and sign-in is not set up. Tell HR.")
+    else:
+        text = tr("This form opens only for the person it was sent to, signed in as themselves.")
+    return message_page(request, language, tr("Sign in as yourself to open this form"), [text], 403)
 
 
 def _dates(language: str, zone: ZoneInfo) -> Callable[[str], str]:
@@ -198,9 +213,11 @@ def render_task(
 @router.get("/t/{token}", response_class=HTMLResponse, include_in_schema=False)
 def show_form(token: str, request: Request, runtime: RuntimeDep, language: LanguageDep) -> Response:
     try:
-        opened = open_task(runtime, token)
+        opened = open_task(runtime, token, signed_in=signed_in_person(request, runtime))
     except LinkRefused as exc:
         return link_problem_page(request, language, exc.reason, posted=False)
+    except SignInNeeded as exc:
+        return _sign_in_page(request, runtime, language, token, exc)
     except Forbidden as exc:
         return _refusal_page(request, language, exc)
     tr = _gettext(language)
@@ -219,10 +236,13 @@ def show_form(token: str, request: Request, runtime: RuntimeDep, language: Langu
 
 @router.post("/t/{token}", response_class=HTMLResponse, include_in_schema=False)
 def post_form(token: str, request: Request, runtime: RuntimeDep, language: LanguageDep, form: FormData) -> Response:
+    signed_in = signed_in_person(request, runtime)
     try:
-        opened = open_task(runtime, token)
+        opened = open_task(runtime, token, signed_in=signed_in)
     except LinkRefused as exc:
         return link_problem_page(request, language, exc.reason, posted=True)
+    except SignInNeeded as exc:
+        return _sign_in_page(request, runtime, language, token, exc)
     except Forbidden as exc:
         return _refusal_page(request, language, exc)
     if opened.task.mode is Mode.READ:
@@ -247,10 +267,10 @@ def post_form(token: str, request: Request, runtime: RuntimeDep, language: Langu
                 request, runtime, language, token, opened, data=data, extra_rows={target: 1}, editing=True
             )
         if action == "save_draft":
-            saved = save_draft(runtime, token, data)
+            saved = save_draft(runtime, token, data, signed_in=signed_in)
             query = lang_query(request, saved="1", **({"invited": "1"} if saved.invited else {}))
             return RedirectResponse("/t/" + token + query, status_code=303)
-        submit_form(runtime, token, data)
+        submit_form(runtime, token, data, signed_in=signed_in)
     except FormRejected as exc:
         for name, rows in exc.restore.items():
             data[name] = [*data.get(name, []), *rows]
@@ -259,6 +279,8 @@ def post_form(token: str, request: Request, runtime: RuntimeDep, language: Langu
         )
     except LinkRefused as exc:
         return link_problem_page(request, language, exc.reason, posted=True)
+    except SignInNeeded as exc:
+        return _sign_in_page(request, runtime, language, token, exc)
     except (Forbidden, Conflict) as exc:
         return _refusal_page(request, language, exc)
     return RedirectResponse("/t/" + token + lang_query(request, done="1"), status_code=303)

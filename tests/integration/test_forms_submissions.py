@@ -231,7 +231,7 @@ def test_a_submission_is_checked_against_the_same_rules_the_form_shows(runtime: 
     for form_key in ORDER:
         task = drive_unit(runtime, cycle_id, unit, form_key)
         with runtime.sessions() as session:
-            found, _cycle = task_by_link(session, runtime, task.token)
+            found, _cycle = task_by_link(session, runtime, task.token, None)
             shown = task_inputs(session, found, today).rules
             checked = task_rules(session, found, today)
         kinds = referenced_kinds(form_key)

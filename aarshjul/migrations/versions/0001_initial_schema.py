@@ -57,6 +57,7 @@ def upgrade() -> None:
     op.create_table('organisation',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('talk_forms_need_sign_in', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_organisation'))
     )
     op.create_table('strategy_period',
@@ -223,6 +224,8 @@ def upgrade() -> None:
     sa.Column('started_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_seen_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('ended_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('via', sa.String(length=16), nullable=False),
+    sa.Column('hr_grant', sa.String(length=16), nullable=False),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_hr_session_person_id_person')),
     sa.PrimaryKeyConstraint('id_hash', name=op.f('pk_hr_session'))
     )
@@ -259,6 +262,20 @@ def upgrade() -> None:
     with op.batch_alter_table('notification', schema=None) as batch_op:
         batch_op.create_index('ix_notification_due', ['state', 'not_before'], unique=False)
         batch_op.create_index(batch_op.f('ix_notification_recipient_id'), ['recipient_id'], unique=False)
+
+    op.create_table('person_identity',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('issuer', sa.String(length=500), nullable=False),
+    sa.Column('subject', sa.String(length=255), nullable=False),
+    sa.Column('linked_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_sign_in_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_person_identity_person_id_person')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_person_identity')),
+    sa.UniqueConstraint('issuer', 'subject', name=op.f('uq_person_identity_issuer_subject'))
+    )
+    with op.batch_alter_table('person_identity', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_person_identity_person_id'), ['person_id'], unique=False)
 
     op.create_table('plan_consultation',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -572,6 +589,10 @@ def downgrade() -> None:
 
     op.drop_table('unit_goal')
     op.drop_table('plan_consultation')
+    with op.batch_alter_table('person_identity', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_person_identity_person_id'))
+
+    op.drop_table('person_identity')
     with op.batch_alter_table('notification', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_notification_recipient_id'))
         batch_op.drop_index('ix_notification_due')

@@ -1,8 +1,10 @@
 """HR access: passwords (argon2), sign-in limits, server-side sessions, API tokens stored as hashes.
 
-Only HR people get credentials; everyone else works from task links. A sign-in or a token names a
-person; ``HrPrincipal`` is what the web edge keeps. Other sign-in methods (OIDC) end in the same
-principal, so nothing past ``service/auth.py`` cares how HR signed in.
+Only HR people get passwords and tokens; everyone else works from task links, and may also sign in
+through single sign-on (``single_sign_on``) to see their own tasks. A sign-in or a token names a
+person; ``HrPrincipal`` is what the web edge keeps. Every sign-in method ends in the same server-side
+session (``open_session``) and the same principal, so nothing past ``service/auth.py`` cares how
+someone signed in. Whether a session may use HR's pages is fixed when it starts (``HrGrant``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from aarshjul.clock import local_date
 from aarshjul.db.engine import unit_of_work
 from aarshjul.db.models import ApiToken, HrCredential, HrSession, Person, Unit
 from aarshjul.domain.addresses import is_deliverable, normalise_email
-from aarshjul.domain.enums import Language, Role
+from aarshjul.domain.enums import HrGrant, Language, Role, SignedInVia
 from aarshjul.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from aarshjul.runtime import Runtime
 from aarshjul.signing import HR_SESSION_MAX_AGE
@@ -58,12 +60,14 @@ _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 @dataclass(frozen=True)
 class HrPrincipal:
-    """A signed-in HR person (by password session, token, or a later OIDC sign-in)."""
+    """A signed-in person (by password, single sign-on or an API token); HR unless ``is_hr`` is false,
+    which only a single sign-on session of someone who is not HR can be."""
 
     person_id: int
     email: str
     name: str
-    via: str  #: "password", "token"
+    via: str  #: "password", "oidc", "token"
+    is_hr: bool = True
 
     @property
     def actor(self) -> str:
@@ -183,6 +187,8 @@ def sign_in(runtime: Runtime, email: str, password: str, client_address: str) ->
     outcome is written in a second one, so twelve guesses at once hold no lock while they hash.
     Every refusal costs one argon2 check, whatever its reason. Failures count towards the limits;
     only reaching a limit is written to the audit log, so failures cannot fill it."""
+    if not runtime.settings.local_passwords:
+        raise Forbidden("local passwords are switched off (AARSHJUL_LOCAL_PASSWORDS=false)")
     now = runtime.clock()
     today = local_date(now, runtime.settings.zone)
     with runtime.sessions() as session:
@@ -226,7 +232,6 @@ def _signed_in(
     client_address: str,
     now: dt.datetime,
 ) -> SignInResult:
-    session_id = secrets.token_urlsafe(32)
     with unit_of_work(runtime.sessions) as session:
         if rehashed is not None:  # only if the password was not changed meanwhile
             session.execute(
@@ -235,19 +240,29 @@ def _signed_in(
                 .values(password_hash=rehashed)
             )
         forget(session, PER_ACCOUNT_AND_ADDRESS, f"{principal.person_id} {client_address}")
-        # Sessions past their longest life are of no use to anyone; dropping them keeps the table small.
-        session.execute(delete(HrSession).where(HrSession.started_at < now - HR_SESSION_MAX_AGE))
-        session.add(
-            HrSession(
-                id_hash=hash_token(session_id),
-                person_id=principal.person_id,
-                started_at=now,
-                last_seen_at=now,
-                ended_at=None,
-            )
-        )
+        session_id = open_session(session, principal.person_id, now, SignedInVia.PASSWORD, HrGrant.ROLE)
         audit(session, now, principal.actor, "hr.sign_in", "person", principal.person_id)
     return SignInResult(SignInOutcome.OK, principal, session_id)
+
+
+def open_session(session: Session, person_id: int, now: dt.datetime, via: SignedInVia, grant: HrGrant) -> str:
+    """A new server-side session for a person; returns its random id, for the cookie (only its hash
+    is stored). Every way of signing in ends here."""
+    # Sessions past their longest life are of no use to anyone; dropping them keeps the table small.
+    session.execute(delete(HrSession).where(HrSession.started_at < now - HR_SESSION_MAX_AGE))
+    session_id = secrets.token_urlsafe(32)
+    session.add(
+        HrSession(
+            id_hash=hash_token(session_id),
+            person_id=person_id,
+            started_at=now,
+            last_seen_at=now,
+            ended_at=None,
+            via=via,
+            hr_grant=grant,
+        )
+    )
+    return session_id
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -263,13 +278,14 @@ class SessionCheck:
     stale: bool  #: the last-used time should be written again (``touch_session``)
 
 
-def principal_for_session(
+def person_for_session(
     session: Session, person_id: int, session_id: str, now: dt.datetime, today: dt.date
 ) -> SessionCheck | None:
-    """The HR person a session cookie names, if the session is open, not idle for too long, and the
-    person is still active HR."""
+    """The person a session cookie names, if the session is open, not idle for too long, and the
+    person still active; the principal says whether they may use HR's pages now: a session granted
+    HR by the organisation's data ends its HR rights when that data no longer says HR."""
     row = session.execute(
-        select(Person, HrSession.last_seen_at)
+        select(Person, HrSession.last_seen_at, HrSession.via, HrSession.hr_grant)
         .join(HrSession, HrSession.person_id == Person.id)
         .where(
             HrSession.id_hash == hash_token(session_id),
@@ -280,12 +296,23 @@ def principal_for_session(
     ).first()
     if row is None:
         return None
-    person, last_seen = row
-    if last_seen + IDLE_TIMEOUT <= now:
+    person, last_seen, via, grant = row
+    if last_seen + IDLE_TIMEOUT <= now or not person.is_active_on(today):
         return None
-    if person.role != Role.HR or not person.is_active_on(today):
+    is_hr = grant is HrGrant.GROUP or (grant is HrGrant.ROLE and person.role == Role.HR)
+    if via is SignedInVia.PASSWORD and not is_hr:  # a password is HR's alone: no longer HR, no session
         return None
-    return SessionCheck(HrPrincipal(person.id, person.email, person.name, "password"), last_seen + TOUCH_EVERY <= now)
+    principal = HrPrincipal(person.id, person.email, person.name, via.value, is_hr)
+    return SessionCheck(principal, last_seen + TOUCH_EVERY <= now)
+
+
+def principal_for_session(
+    session: Session, person_id: int, session_id: str, now: dt.datetime, today: dt.date
+) -> SessionCheck | None:
+    """The HR person a session cookie names, if the session is open, not idle for too long, and the
+    person is (still) HR."""
+    found = person_for_session(session, person_id, session_id, now, today)
+    return found if found is not None and found.principal.is_hr else None
 
 
 def touch_session(runtime: Runtime, session_id: str) -> None:

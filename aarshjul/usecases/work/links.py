@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session
 from aarshjul.db.models import (
     Cycle,
     HumanTask,
+    Organisation,
     Submission,
+    Unit,
 )
 from aarshjul.domain.enums import PRIVATE_FORMS, TALK_FORMS, CycleState, FormKey, TaskState
 from aarshjul.domain.errors import DomainError, Forbidden
@@ -44,6 +46,15 @@ class LinkRefused(DomainError):
         super().__init__(f"the link cannot be used: {reason.value}")
 
 
+class SignInNeeded(Forbidden):
+    """The organisation opens its private talk forms only to their assignee signed in (single
+    sign-on) as well as holding the link; ``signed_in`` is who is signed in now, if anyone."""
+
+    def __init__(self, signed_in: int | None) -> None:
+        self.signed_in = signed_in
+        super().__init__("this form opens only for its assignee, signed in")
+
+
 class Mode(StrEnum):
     """What the person can do with a task they opened."""
 
@@ -60,8 +71,12 @@ _TASK_AND_CYCLE = (
 _TASK_AND_CYCLE_LOCKED = _TASK_AND_CYCLE.with_for_update(of=HumanTask)
 
 
-def task_by_link(session: Session, runtime: Runtime, token: str, lock: bool = False) -> tuple[HumanTask, Cycle]:
-    """The task a link names, with its cycle; LinkRefused if the link is not (or no longer) good."""
+def task_by_link(
+    session: Session, runtime: Runtime, token: str, signed_in: int | None, lock: bool = False
+) -> tuple[HumanTask, Cycle]:
+    """The task a link names, with its cycle; LinkRefused if the link is not (or no longer) good, and
+    SignInNeeded for a talk form its organisation keeps for its assignee signed in when ``signed_in``
+    (the person signed in in this browser) is not the assignee."""
     try:
         claims = read_task_token(runtime.settings.secret(), token)
     except BadToken as exc:
@@ -73,7 +88,19 @@ def task_by_link(session: Session, runtime: Runtime, token: str, lock: bool = Fa
     task, cycle = found
     if task.assignee_id != claims.assignee_id or task.link_version != claims.link_version:
         raise LinkRefused(LinkReason.REPLACED)
+    if task.form_key in TALK_FORMS and signed_in != task.assignee_id and _talk_forms_need_sign_in(session, task):
+        raise SignInNeeded(signed_in)
     return task, cycle
+
+
+def _talk_forms_need_sign_in(session: Session, task: HumanTask) -> bool:
+    return bool(
+        session.scalar(
+            select(Organisation.talk_forms_need_sign_in)
+            .join(Unit, Unit.organisation_id == Organisation.id)
+            .where(Unit.id == task.unit_id)
+        )
+    )
 
 
 def mode_of(runtime: Runtime, task: HumanTask, cycle: Cycle, now: dt.datetime) -> Mode:
@@ -98,8 +125,8 @@ def guard_privacy(session: Session, task: HumanTask, today: dt.date) -> None:
         raise Forbidden("talk notes are only for the employee and their leader")
 
 
-def writable_task(session: Session, runtime: Runtime, token: str, now: dt.datetime) -> HumanTask:
-    task, cycle = task_by_link(session, runtime, token, lock=True)
+def writable_task(session: Session, runtime: Runtime, token: str, now: dt.datetime, signed_in: int | None) -> HumanTask:
+    task, cycle = task_by_link(session, runtime, token, signed_in, lock=True)
     mode = mode_of(runtime, task, cycle, now)
     if mode is Mode.READ:
         raise LinkRefused(LinkReason.CLOSED)

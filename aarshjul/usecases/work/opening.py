@@ -70,7 +70,7 @@ class OpenedTask:
     versions: list[VersionInfo]
 
 
-def _names(session: Session, task: HumanTask, cycle: Cycle) -> tuple[int | None, LocalizedText, LocalizedText]:
+def task_names(session: Session, task: HumanTask, cycle: Cycle) -> tuple[int | None, LocalizedText, LocalizedText]:
     definition = cycle_definition(session, cycle)
     try:
         step = definition.step(task.step_key)
@@ -90,12 +90,13 @@ def _data_of(session: Session, task_id: int, version: VersionInfo | None) -> dic
     return dict(data) if isinstance(data, dict) else {}
 
 
-def open_task(runtime: Runtime, token: str) -> OpenedTask:
-    """Everything the form of a link shows. Reads only."""
+def open_task(runtime: Runtime, token: str, *, signed_in: int | None = None) -> OpenedTask:
+    """Everything the form of a link shows. Reads only. ``signed_in``: the person signed in in this
+    browser, if any (a talk form may need its assignee signed in: ``SignInNeeded``)."""
     now = runtime.clock()
     today = today_for(now, runtime.settings.zone)
     with runtime.sessions() as session:
-        task, cycle = task_by_link(session, runtime, token)
+        task, cycle = task_by_link(session, runtime, token, signed_in)
         mode = mode_of(runtime, task, cycle, now)
         guard_privacy(session, task, today)
         inputs = task_inputs(session, task, today)
@@ -106,7 +107,7 @@ def open_task(runtime: Runtime, token: str) -> OpenedTask:
         subject = session.get(Person, task.subject_person_id) if task.subject_person_id else None
         if unit is None or assignee is None:  # foreign keys guard these
             raise NotFound(f"task {task.id} is incomplete")
-        number, step_name, part_name = _names(session, task, cycle)
+        number, step_name, part_name = task_names(session, task, cycle)
         versions = [VersionInfo(r.version, bool(r.is_draft), r.created_at) for r in visible_versions(session, task)]
         submitted = next((v for v in reversed(versions) if not v.is_draft), None)
         submitted_data = _data_of(session, task.id, submitted)

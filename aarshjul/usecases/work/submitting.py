@@ -42,13 +42,13 @@ class DraftReceipt:
     invited: bool = False  #: a (new or changed) time of the talk went out as a calendar invitation
 
 
-def save_draft(runtime: Runtime, token: str, data: dict[str, Any]) -> DraftReceipt:
+def save_draft(runtime: Runtime, token: str, data: dict[str, Any], *, signed_in: int | None = None) -> DraftReceipt:
     """Keep unfinished input as a draft version. It is checked like a submission except that it
     need not be complete (forms.registry.validate_draft), and it changes no state, except the time
     of a talk: a draft of the record books the talk, so that part is checked in full and sent."""
     now = runtime.clock()
     with unit_of_work(runtime.sessions) as session:
-        task = writable_task(session, runtime, token, now)
+        task = writable_task(session, runtime, token, now, signed_in)
         rules = task_rules(session, task, today_for(now, runtime.settings.zone))
         validate_draft(task.form_key, data, rules)
         latest = latest_version(session, task.id)
@@ -75,14 +75,15 @@ def save_draft(runtime: Runtime, token: str, data: dict[str, Any]) -> DraftRecei
     return receipt
 
 
-def submit_form(runtime: Runtime, token: str, data: Any) -> Receipt:
+def submit_form(runtime: Runtime, token: str, data: Any, *, signed_in: int | None = None) -> Receipt:
     """Check the input against the form and the task's rules, store it as a new version, project it.
 
-    Raises ``FormRejected`` (nothing stored) or ``LinkRefused`` (the task no longer takes input).
+    Raises ``FormRejected`` (nothing stored), ``LinkRefused`` (the task no longer takes input) or
+    ``SignInNeeded`` (``signed_in``: the person signed in in this browser, as for ``open_task``).
     """
     now = runtime.clock()
     with unit_of_work(runtime.sessions) as session:
-        task = writable_task(session, runtime, token, now)
+        task = writable_task(session, runtime, token, now, signed_in)
         rules = task_rules(session, task, today_for(now, runtime.settings.zone))
         form = validate_form(task.form_key, data, rules)
         receipt = record_version(session, runtime, task, form, task.assignee_id, now)

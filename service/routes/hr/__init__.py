@@ -6,8 +6,8 @@ carries the session's CSRF token): ``board`` (the board, the wheel, the drill-do
 ``measures`` (decisions on proposals), ``plan`` (the plan, its yearly status and its reviewers),
 ``plan_versions`` (consultation and adoption), ``plan_measures`` (HR's own measures, merges, placing and
 pricing), ``audit``. ``plan_api`` is the plan's part of the JSON API; ``documents`` makes its PDFs.
-``sign_in`` signs HR in and out; ``api`` is the JSON API under /api. ``common`` holds what the page
-modules share, ``wheel`` the wheel's view model.
+``sign_in`` signs people in and out, ``single_sign_on`` through the identity provider; ``api`` is the
+JSON API under /api. ``common`` holds what the page modules share, ``wheel`` the wheel's view model.
 """
 
 from __future__ import annotations
@@ -25,12 +25,14 @@ from service.routes.hr import (
     plan_measures,
     plan_versions,
     sign_in,
+    single_sign_on,
     task_actions,
 )
 
 #: Every HR router, pages before the API.
 ROUTERS: list[APIRouter] = [
     sign_in.router,
+    single_sign_on.router,
     sign_in.sign_out_router,
     board.router,
     cycles.router,
