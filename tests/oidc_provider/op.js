@@ -7,10 +7,12 @@
 // * one confidential client (client_secret_basic) with exactly the redirect URIs given
 // * authorization code flow; PKCE (S256) required of every client; nonce; RFC 9207 `iss`
 // * the ID token carries sub, email, email_verified, name and groups (conformIdTokenClaims: false)
-// * no UI: /interaction/:uid signs in the user named by login_hint (else "hr") and consents at once,
+// * no UI: /interaction/:uid signs in the user named by login_hint (else the one set by
+//   /__test/next-login, else "hr") and consents at once,
 //   so a browser or plain HTTP completes the flow without clicks
 // * test controls, on the loopback address only (this process never listens elsewhere):
 //     POST /__test/users        {"id": "emp", "email": "...", "groups": ["..."]}   add or replace a user
+//     POST /__test/next-login   {"id": "emp"}   who signs in when the request names nobody (login_hint)
 //     POST /__test/tamper-next  {"aud": "other"} | {"exp": -600, "iat": -1200} | {"nonce": "x"}
 //        the NEXT token response's ID token gets these claims (exp/iat in seconds relative to now)
 //        and is signed again with the provider's own key, so only the claim itself is wrong
@@ -27,6 +29,7 @@ const { privateKey } = await generateKeyPair('RS256', { extractable: true });
 const jwk = { ...(await exportJWK(privateKey)), kid: 'test-key-1', alg: 'RS256', use: 'sig' };
 const signingKey = await importJWK(jwk, 'RS256');
 let tamperNext = null;
+let nextLogin = 'hr';
 
 const provider = new Provider(ISSUER, {
   clients: [{
@@ -71,6 +74,7 @@ provider.use(async (ctx, next) => {
     const body = await readJson(ctx.req);
     if (ctx.path === '/__test/users') users.set(body.id, body);
     else if (ctx.path === '/__test/tamper-next') tamperNext = body;
+    else if (ctx.path === '/__test/next-login') nextLogin = body.id;
     else ctx.throw(404);
     ctx.body = { ok: true };
     return;
@@ -79,7 +83,7 @@ provider.use(async (ctx, next) => {
   if (m && ctx.method === 'GET') {
     const { prompt, params, session, grantId } = await provider.interactionDetails(ctx.req, ctx.res);
     if (prompt.name === 'login') {
-      const accountId = users.has(params.login_hint) ? params.login_hint : 'hr';
+      const accountId = users.has(params.login_hint) ? params.login_hint : nextLogin;
       return provider.interactionFinished(ctx.req, ctx.res, { login: { accountId } }, { mergeWithLastSubmission: false });
     }
     if (prompt.name === 'consent') {
