@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from sqlalchemy import select, update
 
 from aarshjul.db.models import Person, PersonIdentity
-from aarshjul.domain.enums import HrGrant, Role
+from aarshjul.domain.enums import Role
 from aarshjul.domain.errors import Conflict, Forbidden
 from aarshjul.runtime import Runtime
 from aarshjul.settings import ConfigurationError
@@ -72,17 +72,17 @@ def _grant(runtime: Runtime, identity: ProviderIdentity) -> tuple[int, bool]:
     assert result.principal is not None
     with runtime.sessions() as session:
         found = person_for_session(
-            session, result.principal.person_id, result.session_id, runtime.clock(), TODAY(runtime)
+            session, result.principal.person_id, result.session_id, runtime.clock(), _today(runtime)
         )
         hr_only = principal_for_session(
-            session, result.principal.person_id, result.session_id, runtime.clock(), TODAY(runtime)
+            session, result.principal.person_id, result.session_id, runtime.clock(), _today(runtime)
         )
     assert found is not None and found.principal.via == "oidc"
     assert (hr_only is not None) == found.principal.is_hr == result.principal.is_hr
     return result.principal.person_id, found.principal.is_hr
 
 
-def TODAY(runtime: Runtime):  # noqa: N802 - reads like the constant it stands for
+def _today(runtime: Runtime) -> dt.date:
     return runtime.clock().astimezone(runtime.settings.zone).date()
 
 
@@ -118,7 +118,9 @@ def test_unknown_unverified_and_former_people_are_refused(runtime: Runtime) -> N
         assert refused.value.reason is reason
     _grant(runtime, _identity("s4", LEADER_EMAIL, verified=True))
     with runtime.sessions.begin() as session:
-        session.execute(update(Person).where(Person.email == LEADER_EMAIL).values(active_to=TODAY(runtime) - dt.timedelta(days=1)))
+        session.execute(
+            update(Person).where(Person.email == LEADER_EMAIL).values(active_to=_today(runtime) - dt.timedelta(days=1))
+        )
     with pytest.raises(SsoRefused):  # gone from the organisation: the stored link does not help
         sign_in_with_provider(runtime, _identity("s4", LEADER_EMAIL))
     with runtime.sessions() as session:
@@ -139,7 +141,7 @@ def test_the_hr_group_decides_who_is_hr_when_it_is_set_and_our_data_when_not(run
     with runtime.sessions.begin() as session:
         session.execute(update(Person).where(Person.email == HR_EMAIL).values(role=Role.LEADER))
         found = person_for_session(
-            session, result.principal.person_id, result.session_id, runtime.clock(), TODAY(runtime)
+            session, result.principal.person_id, result.session_id, runtime.clock(), _today(runtime)
         )
     assert found is not None and not found.principal.is_hr
 

@@ -217,9 +217,9 @@ async def callback(request: Request, runtime: RuntimeDep, language: LanguageDep)
         result = await run_in_threadpool(sign_in_with_provider, runtime, _identity(runtime, dict(claims)))
     except SsoRefused as exc:
         title = gettext(language, "You cannot sign in to Årshjul")
-        response = message_page(request, language, title, [gettext(language, _NOT_MATCHED[exc.reason])], 403)
-        response.delete_cookie(TRANSACTION_COOKIE, path="/hr/oidc")
-        return response
+        refusal = message_page(request, language, title, [gettext(language, _NOT_MATCHED[exc.reason])], 403)
+        refusal.delete_cookie(TRANSACTION_COOKIE, path="/hr/oidc")
+        return refusal
     assert result.principal is not None
     landing = HOME if result.principal.is_hr else MY_TASKS
     response = signed_in_response(
