@@ -17,6 +17,7 @@ from aarshjul.clock import local_date
 from aarshjul.db.engine import unit_of_work
 from aarshjul.db.models import (
     AuditEvent,
+    Competence,
     CompetenceArea,
     CriticalNeed,
     Organisation,
@@ -29,10 +30,12 @@ from aarshjul.db.models import (
 from aarshjul.domain.errors import ImportProblem
 from aarshjul.domain.org_import import OrgDocument, StrategyDocument, read_org_file, read_strategy_file
 from aarshjul.runtime import Runtime
+from aarshjul.usecases.admin.competences import load_competences
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
 DEMO_ORG_FILE = DEMO_DIR / "org.csv"
 DEMO_STRATEGY_FILE = DEMO_DIR / "strategy.yaml"
+DEMO_COMPETENCES_FILE = DEMO_DIR / "competences.yaml"
 DEMO_ORGANISATION_NAME = "Fjordvik kommune"
 
 
@@ -272,7 +275,9 @@ def apply_strategy(session: Session, organisation: Organisation, document: Strat
         area = areas.pop(area_row.code, None) or CompetenceArea(period_id=period.id, code=area_row.code)
         area.name, area.main_goal, area.position = area_row.name, area_row.main_goal, position
         session.add(area)
-    used_areas = set(session.scalars(select(CriticalNeed.competence_area_id)))
+    used_areas = set(session.scalars(select(CriticalNeed.competence_area_id))) | set(
+        session.scalars(select(Competence.area_id))
+    )
     for stale_area in areas.values():
         if stale_area.id not in used_areas:
             session.delete(stale_area)
@@ -281,10 +286,11 @@ def apply_strategy(session: Session, organisation: Organisation, document: Strat
 
 
 def seed_demo(runtime: Runtime) -> bool:
-    """Load the demo organisation and strategy if the database has no organisation yet."""
+    """Load the demo organisation, strategy and competence catalogue if the database has no organisation yet."""
     with runtime.sessions() as session:
         if get_organisation(session) is not None:
             return False
     import_org(runtime, DEMO_ORG_FILE, actor="demo", organisation_name=DEMO_ORGANISATION_NAME)
     load_strategy(runtime, DEMO_STRATEGY_FILE, actor="demo")
+    load_competences(runtime, DEMO_COMPETENCES_FILE, actor="demo")
     return True

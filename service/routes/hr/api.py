@@ -27,6 +27,12 @@ from aarshjul.usecases.reporting import plan as plan_reports
 from aarshjul.usecases.reporting.audit_log import AuditPage, audit_log
 from aarshjul.usecases.reporting.board import cycle_status, cycle_status_json
 from aarshjul.usecases.reporting.board_model import CycleStatus
+from aarshjul.usecases.reporting.competences import (
+    CompetenceCatalogue,
+    CompetencePicture,
+    competence_catalogue,
+    competence_roll_up,
+)
 from aarshjul.usecases.reporting.cycles import CycleSummary
 from aarshjul.usecases.reporting.plan_review import PlanWithComments, plan_with_comments
 from aarshjul.usecases.reporting.proposals import MeasureProposal, measure_proposals
@@ -45,7 +51,15 @@ from service.commands import (
 )
 from service.deps import RuntimeDep, SessionDep
 from service.params import IdPath
-from service.queries import AuditQuery, MeasuresQuery, PeriodQuery, PlanQuery, StatusCsvQuery, StatusFilters
+from service.queries import (
+    AuditQuery,
+    CatalogueQuery,
+    MeasuresQuery,
+    PeriodQuery,
+    PlanQuery,
+    StatusCsvQuery,
+    StatusFilters,
+)
 from service.routes.hr.common import today_of
 
 router = APIRouter(prefix="/api", tags=["hr"])
@@ -208,6 +222,19 @@ def plan_csv(access: ApiHr, session: SessionDep, query: Annotated[PeriodQuery, Q
 def plan_xlsx(access: ApiHr, session: SessionDep, query: Annotated[PeriodQuery, Query()]) -> Response:
     result = plan_reports.competence_plan(session, query.period_id)
     return download(plan_exports.plan_xlsx(result), XLSX_MEDIA, f"kompetanseplan-{result.period.first_year}.xlsx")
+
+
+@router.get("/competences", response_model=CompetenceCatalogue)
+def competences(access: ApiHr, session: SessionDep, query: Annotated[CatalogueQuery, Query()]) -> CompetenceCatalogue:
+    """The competence catalogue: the strategy's competence areas, each with its competences."""
+    return competence_catalogue(session, query.period_id, include_retired=query.include_retired)
+
+
+@router.get("/cycles/{cycle_id}/competences", response_model=CompetencePicture)
+def competence_picture(cycle_id: IdPath, access: ApiHr, session: SessionDep) -> CompetencePicture:
+    """The cycle's competence picture across units, by competence: self-assessed mastery as counts
+    per level (none below the minimum group size), critical needs and shared competence not in use."""
+    return competence_roll_up(session, cycle_id)
 
 
 @router.get("/tokens", response_model=list[ApiTokenInfo])

@@ -40,6 +40,7 @@ AUDIT_ACTIONS = {
     "hr.token_revoked": "Revoked an API token",
     "org.import": "Imported the organisation",
     "strategy.load": "Loaded the strategy",
+    "competences.load": "Loaded the competence catalogue",
     "personal_data.export": "Downloaded their personal data",
     "plan_review.invite": "Invited a reviewer of the competence plan",
     "plan_review.remove": "Removed a reviewer of the competence plan",
