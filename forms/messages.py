@@ -9,9 +9,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from aarshjul.domain.enums import CompetenceKind, CompetenceStrategy, LearningForm, MeasureState, TaskState
+from aarshjul.domain.enums import (
+    CompetenceKind,
+    CompetenceStrategy,
+    CompetenceType,
+    LearningForm,
+    MasteryLevel,
+    MeasureState,
+    TaskState,
+)
 from forms.fields import FormProblem
-from forms.models import Agreement, CriteriaMet, MeasureDecision, NextStep
+from forms.models import Agreement, CriteriaMet, LearningGain, MeasureDecision, NextStep, Usefulness
 
 REQUIRED = "This field is required."
 DATE = "Give a date as YYYY-MM-DD."
@@ -66,6 +74,8 @@ ERROR_MESSAGES: Mapping[str, str] = {
     "talk_in_past": "The talk must be in the future.",
     "talk_outside_year": "Give a date in {year}, the year of the cycle.",
     "need_in_use": "This need is used by the measure «{measure}»; remove or change the measure first.",
+    "area_mismatch": "The competence you chose belongs to another competence area; choose its area or none.",
+    "goal_in_use_below": "This goal is served by the goal «{goal}» of a unit below; that unit must change it first.",
 }
 FALLBACK = "This value is not valid."
 
@@ -102,6 +112,22 @@ CHOICE_LABELS: Mapping[str, str] = {
     MeasureState.RETURNED: "Returned",
     MeasureState.WITHDRAWN: "Withdrawn",
     MeasureState.EVALUATED: "Evaluated",
+    MasteryLevel.NEW: "New: needs training to be able to do it",
+    MasteryLevel.BASIC: "Basic: does it with guidance",
+    MasteryLevel.INDEPENDENT: "Independent: does it alone in everyday work",
+    MasteryLevel.PROFICIENT: "Proficient: does it well, also in demanding situations",
+    MasteryLevel.TEACHES: "Can teach: guides others and teaches it",
+    CompetenceType.FORMAL: "Formal competence",
+    CompetenceType.REAL: "Informal competence (realkompetanse)",
+    CompetenceType.PERSONAL: "Personal competence",
+    Usefulness.NOT_USEFUL: "Not useful",
+    Usefulness.SOMEWHAT_USEFUL: "Somewhat useful",
+    Usefulness.USEFUL: "Useful",
+    Usefulness.VERY_USEFUL: "Very useful",
+    LearningGain.NOTHING_NEW: "Nothing new",
+    LearningGain.A_LITTLE: "A little",
+    LearningGain.QUITE_A_LOT: "Quite a lot",
+    LearningGain.A_LOT: "A lot",
     TaskState.OPEN: "Open",
     TaskState.SUBMITTED: "Submitted",
     TaskState.CANCELLED: "Cancelled",

@@ -174,4 +174,3 @@ def unknown_areas(rows: Iterable[CompetenceRow], area_codes: Iterable[str], sour
         for row in rows
         if row.area not in known
     ]
-

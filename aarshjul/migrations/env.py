@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from alembic import context
+from sqlalchemy import String
 
 from aarshjul.db.engine import make_engine
 from aarshjul.db.models import Base
@@ -31,7 +32,7 @@ def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[Fa
     """A ``TextEnum`` column is plain text in the schema: the generated migration says ``sa.String``, so it
     does not depend on the domain's enums (adding a member is no schema change)."""
     if type_ == "type" and isinstance(obj, TextEnum):
-        return f"sa.String(length={obj.impl.length})"
+        return f"sa.String(length={cast(String, obj.impl_instance).length})"
     return False
 
 

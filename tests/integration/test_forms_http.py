@@ -41,6 +41,12 @@ def task_for(runtime: Runtime, form_key: str) -> TaskRef:
     unit = unit_id(runtime, UNIT)
     if form_key == "talk_follow_up":
         return follow_up_task(runtime, cycle, unit)
+    if form_key == "measure_feedback":
+        # The talks name the unit's measure, so the employees take part in it and get its survey.
+        drive_unit(runtime, cycle, unit, "talk_confirmation")
+        runtime.clock.set(dt.datetime(2027, 11, 2, 8, tzinfo=dt.UTC))  # type: ignore[attr-defined]
+        sweep(runtime)
+        return find_tasks(runtime, cycle, "measure_feedback", unit)[0]
     if form_key != "measure_evaluation":
         return drive_unit(runtime, cycle, unit, form_key)
     drive_unit(runtime, cycle, unit, "talk_preparation")
@@ -56,7 +62,9 @@ def flatten(data: dict[str, Any]) -> dict[str, str]:
         if isinstance(value, list):
             for index, row in enumerate(value):
                 for key, item in row.items():
-                    if item is not None:
+                    if isinstance(item, list):  # several choices: one ticked box each
+                        fields.update({f"{name}.{index}.{key}.{choice}": "true" for choice in item})
+                    elif item is not None:
                         fields[f"{name}.{index}.{key}"] = str(item)
         elif isinstance(value, bool):
             if value:

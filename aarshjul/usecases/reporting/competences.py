@@ -163,22 +163,24 @@ def competence_roll_up(session: Session, cycle_id: int) -> CompetencePicture:
         levels[competence_id].append(level)
     need_units: dict[int, set[str]] = defaultdict(set)
     strategies: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for competence_id, strategy, unit_name in session.execute(
+    for need_competence, strategy, unit_name in session.execute(
         select(CriticalNeed.competence_id, CriticalNeed.strategy, Unit.name)
         .join(Unit, Unit.id == CriticalNeed.unit_id)
         .where(
             CriticalNeed.cycle_id == cycle.id, CriticalNeed.retired.is_(False), CriticalNeed.competence_id.is_not(None)
         )
     ):
-        need_units[competence_id].add(unit_name)
-        strategies[competence_id][strategy] += 1
+        if need_competence is not None:
+            need_units[need_competence].add(unit_name)
+            strategies[need_competence][strategy] += 1
     shared: dict[int, set[str]] = defaultdict(set)
-    for competence_id, unit_name in session.execute(
+    for shared_competence, unit_name in session.execute(
         select(SharedCompetence.competence_id, Unit.name)
         .join(Unit, Unit.id == SharedCompetence.unit_id)
         .where(SharedCompetence.cycle_id == cycle.id, SharedCompetence.competence_id.is_not(None))
     ):
-        shared[competence_id].add(unit_name)
+        if shared_competence is not None:
+            shared[shared_competence].add(unit_name)
     rows: list[CompetenceRollUp] = []
     for area in catalogue.areas:
         for c in area.competences:

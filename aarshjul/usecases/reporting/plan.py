@@ -23,7 +23,7 @@ from aarshjul.db.models import (
     Unit,
     UnitGoal,
 )
-from aarshjul.domain.enums import CycleState, MeasureState, TaskState
+from aarshjul.domain.enums import CycleState, FormKey, MeasureState, TaskState
 from aarshjul.domain.errors import NotFound
 from aarshjul.domain.progression import EVALUATION_STEP_KEY
 from aarshjul.usecases.reporting.answers import FormField, flatten
@@ -238,7 +238,7 @@ def _evaluations(session: Session, measure_ids: list[int]) -> dict[int, MeasureE
     }
 
 
-def _labelled(data: dict[str, Any] | None, form_key: str) -> list[FormField]:
+def _labelled(data: dict[str, Any] | None, form_key: FormKey) -> list[FormField]:
     """The evaluation's answers labelled with the form's field titles; a choice (criteria met, what
     next) shows the option's label as the form offered it, not its code."""
     return [

@@ -14,8 +14,9 @@ from aarshjul.db.models import (
     Cycle,
     HumanTask,
     Submission,
+    UnitStep,
 )
-from aarshjul.domain.enums import TALK_FORMS, CycleState, FormKey, TaskState
+from aarshjul.domain.enums import PERSONAL_FORMS, CycleState, FormKey, TaskState, UnitStepState
 from aarshjul.domain.errors import DomainError, Forbidden
 from aarshjul.domain.followups import LIVES_ON_STEP_KEYS
 from aarshjul.runtime import Runtime
@@ -79,11 +80,24 @@ def mode_of(session: Session, runtime: Runtime, task: HumanTask, now: dt.datetim
         raise LinkRefused(LinkReason.EXPIRED)
     if TaskState(task.state).is_actionable:
         return Mode.EDIT
-    return Mode.READ if task.form_key in NOT_AMENDABLE else Mode.AMEND
+    return Mode.READ if task.form_key in NOT_AMENDABLE or _aggregated(session, task) else Mode.AMEND
+
+
+def _aggregated(session: Session, task: HumanTask) -> bool:
+    """A competence mapping is settled once the whole unit's mapping is in: its leader has seen the
+    counts, and a later change would show them who changed what."""
+    if task.form_key != FormKey.COMPETENCE_MAPPING:
+        return False
+    state = session.scalar(
+        select(UnitStep.state).where(
+            UnitStep.cycle_id == task.cycle_id, UnitStep.unit_id == task.unit_id, UnitStep.step_key == task.step_key
+        )
+    )
+    return state == UnitStepState.DONE
 
 
 def guard_privacy(session: Session, task: HumanTask, today: dt.date) -> None:
-    if task.form_key in TALK_FORMS and not may_read_talk(session, task, task.assignee_id, today):
+    if task.form_key in PERSONAL_FORMS and not may_read_talk(session, task, task.assignee_id, today):
         raise Forbidden("talk notes are only for the employee and their leader")
 
 

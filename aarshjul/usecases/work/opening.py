@@ -17,11 +17,17 @@ from aarshjul.db.models import (
 from aarshjul.domain.cycle_spec import LocalizedText
 from aarshjul.domain.enums import FormKey
 from aarshjul.domain.errors import NotFound
-from aarshjul.domain.followups import EVALUATION_NAME, FOLLOW_UP_NAME, FOLLOW_UP_STEP_KEY
+from aarshjul.domain.followups import (
+    EVALUATION_NAME,
+    FEEDBACK_NAME,
+    FEEDBACK_STEP_KEY,
+    FOLLOW_UP_NAME,
+    FOLLOW_UP_STEP_KEY,
+)
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.shared.cycles import cycle_definition, today_for
 from aarshjul.usecases.shared.privacy import may_read_talk
-from aarshjul.usecases.work.form_context import FormContextView, task_inputs
+from aarshjul.usecases.work.form_context import FormContextView, complete_context, task_inputs
 from aarshjul.usecases.work.links import Mode, guard_privacy, mode_of, task_by_link, versions_of
 from forms.fields import FormRules
 
@@ -75,6 +81,8 @@ def _names(session: Session, task: HumanTask, cycle: Cycle) -> tuple[int | None,
     except KeyError:
         if task.step_key == FOLLOW_UP_STEP_KEY:
             return None, FOLLOW_UP_NAME, FOLLOW_UP_NAME
+        if task.step_key == FEEDBACK_STEP_KEY:
+            return None, FEEDBACK_NAME, FEEDBACK_NAME
         return None, EVALUATION_NAME, EVALUATION_NAME
 
 
@@ -99,6 +107,7 @@ def open_task(runtime: Runtime, token: str) -> OpenedTask:
         versions = versions_of(session, task.id)
         submitted = next((v for v in reversed(versions) if not v.is_draft), None)
         latest = versions[-1] if versions else None
+        complete_context(session, task, inputs, today, dict(latest.data) if latest is not None else {})
         info = TaskInfo(
             id=task.id,
             cycle_id=cycle.id,
