@@ -134,6 +134,16 @@ CHOICE_LABELS: Mapping[str, str] = {
 }
 
 
+#: The mastery scale's levels as a table's column headings (the full labels above describe each level).
+MASTERY_SHORT: Mapping[str, str] = {
+    MasteryLevel.NEW: "New",
+    MasteryLevel.BASIC: "Basic",
+    MasteryLevel.INDEPENDENT: "Independent",
+    MasteryLevel.PROFICIENT: "Proficient",
+    MasteryLevel.TEACHES: "Can teach",
+}
+
+
 def message_for(problem: FormProblem, gettext: Callable[[str], str]) -> str:
     template = gettext(ERROR_MESSAGES.get(problem.type, FALLBACK))
     try:

@@ -12,6 +12,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from aarshjul.db.models import (
+    Competence,
     CompetenceArea,
     CriticalNeed,
     Cycle,
@@ -110,10 +111,12 @@ class PassiveCompetence(BaseModel):
 
 
 class NeedGroup(BaseModel):
-    """One critical need as several units named it (matched by title, ignoring case and spaces)."""
+    """One critical need as several units named it: the same competence of the catalogue, or for needs
+    outside the catalogue the same title (ignoring case and spaces)."""
 
     model_config = _Model
     title: str
+    competence_id: int | None = Field(default=None, description="The catalogue's competence the units named")
     units_count: int
     units: list[str]
     strategies: dict[str, int]
@@ -259,9 +262,10 @@ def _needs_roll_up(
     if year is None:
         return None, []
     rows = session.execute(
-        select(CriticalNeed, Unit.name)
+        select(CriticalNeed, Unit.name, Competence.name)
         .join(Cycle, Cycle.id == CriticalNeed.cycle_id)
         .join(Unit, Unit.id == CriticalNeed.unit_id)
+        .outerjoin(Competence, Competence.id == CriticalNeed.competence_id)
         .where(
             Cycle.period_id == period.id,
             Cycle.year == year,
@@ -270,9 +274,14 @@ def _needs_roll_up(
         )
         .order_by(CriticalNeed.id)
     ).all()
-    grouped: dict[int | None, dict[str, list[tuple[CriticalNeed, str]]]] = defaultdict(lambda: defaultdict(list))
-    for need, unit_name in rows:
-        grouped[need.competence_area_id][" ".join(need.title.lower().split())].append((need, unit_name))
+    grouped: dict[int | None, dict[int | str, list[tuple[CriticalNeed, str]]]] = defaultdict(lambda: defaultdict(list))
+    competence_names: dict[int, str] = {}
+    for need, unit_name, competence_name in rows:
+        # By competence when the need names one of the catalogue: units use different words for it.
+        key: int | str = need.competence_id if need.competence_id is not None else " ".join(need.title.lower().split())
+        if need.competence_id is not None:
+            competence_names[need.competence_id] = competence_name
+        grouped[need.competence_area_id][key].append((need, unit_name))
     names: dict[int | None, str] = {a.id: a.name for a in areas}
     order = [a.id for a in areas] + ([None] if None in grouped else [])
     result: list[AreaNeeds] = []
@@ -280,7 +289,7 @@ def _needs_roll_up(
         if area_id not in grouped:
             continue
         groups: list[NeedGroup] = []
-        for entries in grouped[area_id].values():
+        for key, entries in grouped[area_id].items():
             unit_names: dict[int, str] = {}
             strategies: dict[str, int] = defaultdict(int)
             passive: list[PassiveCompetence] = []
@@ -293,7 +302,8 @@ def _needs_roll_up(
                     )
             groups.append(
                 NeedGroup(
-                    title=entries[0][0].title,
+                    title=competence_names[key] if isinstance(key, int) else entries[0][0].title,
+                    competence_id=key if isinstance(key, int) else None,
                     units_count=len(unit_names),
                     units=sorted(unit_names.values()),
                     strategies=dict(strategies),

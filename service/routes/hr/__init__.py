@@ -3,7 +3,8 @@
 Pages (each needs an HR session, answers 401 with the sign-in form without one, and every form
 carries the session's CSRF token): ``board`` (the board, the wheel, the drill-down, revoking a link),
 ``cycles`` (list, preview, start, clone, close), ``task_actions`` (deadlines, reassignment, reminders),
-``measures`` (decisions on proposals), ``plan`` (the plan and its reviewers), ``audit``.
+``measures`` (decisions on proposals), ``plan`` (the plan and its reviewers), ``competences`` (the
+catalogue and the competence picture across units), ``audit``.
 ``sign_in`` signs HR in and out; ``api`` is the JSON API under /api. ``common`` holds what the page
 modules share, ``wheel`` the wheel's view model.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.routes.hr import api, audit, board, cycles, measures, plan, sign_in, task_actions
+from service.routes.hr import api, audit, board, competences, cycles, measures, plan, sign_in, task_actions
 
 #: Every HR router, pages before the API.
 ROUTERS: list[APIRouter] = [
@@ -23,6 +24,7 @@ ROUTERS: list[APIRouter] = [
     task_actions.router,
     measures.router,
     plan.router,
+    competences.router,
     audit.router,
     api.router,
 ]

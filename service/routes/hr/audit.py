@@ -55,6 +55,7 @@ AUDIT_GROUPS = {
     "hr.": "HR sign-in and API tokens",
     "org.": "The organisation",
     "strategy.": "The strategy",
+    "competences.": "The competence catalogue",
     "personal_data.": "Personal data",
     "plan_review.": "Review of the competence plan",
 }
