@@ -266,7 +266,7 @@ def valid_input(opened: OpenedTask) -> dict[str, Any]:
             ]
         }
     if key == "measure_proposal":
-        return {"measures": [valid_measure(needs[0], year)]}
+        return {"measures": [valid_measure(needs[0], year, last_year=min(year + 1, opened.rules.last_year))]}
     if key == "measure_approval":
         return {"decision": "approve", "comment": ""}
     if key == "talk_preparation":

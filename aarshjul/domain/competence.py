@@ -57,7 +57,7 @@ def shuffled_texts(texts: Iterable[str], respondents: int) -> list[str]:
     says nothing about who wrote them or when."""
     if respondents < MIN_GROUP_SIZE:
         return []
-    return sorted({t.strip() for t in texts if t and t.strip()}, key=str.casefold)
+    return sorted({t.strip() for t in texts if t and t.strip()}, key=lambda t: (t.casefold(), t))
 
 
 # --- the catalogue's file -----------------------------------------------------------------------
