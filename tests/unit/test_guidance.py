@@ -12,7 +12,7 @@ from forms.registry import FORMS
 def test_every_form_has_guidance() -> None:
     assert set(GUIDANCE) == set(FormKey) == set(FORMS)
     assert all(g.purpose.strip() and g.good_answer.strip() for g in GUIDANCE.values())
-    assert TALK_GUIDE_FORMS == {FormKey.TALK_RECORD, FormKey.TALK_FOLLOW_UP}
+    assert {FormKey.TALK_RECORD, FormKey.TALK_FOLLOW_UP} == TALK_GUIDE_FORMS
     assert len(TALK_GUIDE) >= 8  # the lecture's points for the leader as competence developer
 
 
