@@ -18,7 +18,6 @@ from aarshjul.db.models import (
     Measure,
     StrategicGoal,
     StrategyPeriod,
-    Submission,
     Unit,
     UnitGoal,
     UnitGoalCompetence,
@@ -34,6 +33,7 @@ from aarshjul.usecases.work.competence_context import (
     last_year_talk,
     previous_cycle,
 )
+from aarshjul.usecases.work.links import versions_of
 from forms.carry_over import Difference, differences, starting_point
 from forms.fields import FormRules, RefKind
 from forms.models import AREA_OF_COMPETENCE, TalkPreparationForm
@@ -453,7 +453,7 @@ def _last_year_answers(
     old_task = session.scalars(query.order_by(HumanTask.id.desc()).limit(1)).first()
     if old_task is None:
         return None
-    answers = latest_submitted_of(session, old_task.id)
+    answers = next((dict(v.data) for v in reversed(versions_of(session, old_task.id)) if not v.is_draft), None)
     if answers is None:
         return None
     cls = form_class(task.form_key)
@@ -461,13 +461,3 @@ def _last_year_answers(
     fitted = starting_point(cls, answers, old_choices, inputs.choices, cycle.year - earlier.year)
     changes = differences(cls, fitted, current, inputs.choices) if current else []
     return LastYearAnswers(year=earlier.year, data=fitted, changes=changes)
-
-
-def latest_submitted_of(session: Session, task_id: int) -> dict[str, Any] | None:
-    row = session.scalars(
-        select(Submission)
-        .where(Submission.task_id == task_id, Submission.is_draft.is_(False))
-        .order_by(Submission.version.desc())
-        .limit(1)
-    ).first()
-    return dict(row.data) if row is not None else None
