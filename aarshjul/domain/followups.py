@@ -38,8 +38,12 @@ def feedback_natural_key(measure_id: int, year: int, person_id: int) -> str:
     return f"{FEEDBACK_STEP_KEY}:m{measure_id}:y{year}:p{person_id}"
 
 
+#: A follow-up task's natural key is this, the record's task id, a colon and the date (ISO).
+FOLLOW_UP_KEY_PREFIX = f"{FOLLOW_UP_STEP_KEY}:t"
+
+
 def follow_up_natural_key(record_task_id: int, on: dt.date) -> str:
-    return f"{FOLLOW_UP_STEP_KEY}:t{record_task_id}:{on.isoformat()}"
+    return f"{FOLLOW_UP_KEY_PREFIX}{record_task_id}:{on.isoformat()}"
 
 
 def follow_up_dates(record: Mapping[str, Any]) -> list[dt.date]:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, cast
+from typing import Any
 
 from alembic import context
-from sqlalchemy import String
 
 from aarshjul.db.engine import make_engine
 from aarshjul.db.models import Base
@@ -28,18 +27,19 @@ url = _url()
 target_metadata = Base.metadata
 
 
-def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
-    """A ``TextEnum`` column is plain text in the schema: the generated migration says ``sa.String``, so it
-    does not depend on the domain's enums (adding a member is no schema change)."""
-    if type_ == "type" and isinstance(obj, TextEnum):
-        return f"sa.String(length={cast(String, obj.impl_instance).length})"
+def render_item(kind: str, item: Any, autogen_context: Any) -> str | bool:
+    """A ``TextEnum`` column is a plain text column in the database: the migration says so, and
+    needs neither the enum nor our type to run."""
+    if kind == "type" and isinstance(item, TextEnum):
+        return f"sa.String(length={getattr(item.impl, 'length', None)})"
     return False
 
 
+OPTIONS: dict[str, Any] = {"target_metadata": target_metadata, "render_as_batch": True, "render_item": render_item}
+
+
 def run_migrations_offline() -> None:
-    context.configure(
-        url=url, target_metadata=target_metadata, literal_binds=True, render_as_batch=True, render_item=_render_item
-    )
+    context.configure(url=url, literal_binds=True, **OPTIONS)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -47,17 +47,13 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     connectable = config.attributes.get("connection")
     if connectable is not None:
-        context.configure(
-            connection=connectable, target_metadata=target_metadata, render_as_batch=True, render_item=_render_item
-        )
+        context.configure(connection=connectable, **OPTIONS)
         with context.begin_transaction():
             context.run_migrations()
         return
     engine = make_engine(url)
     with engine.connect() as connection:
-        context.configure(
-            connection=connection, target_metadata=target_metadata, render_as_batch=True, render_item=_render_item
-        )
+        context.configure(connection=connection, **OPTIONS)
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
@@ -15,8 +17,11 @@ from aarshjul.db.models import (
     Unit,
     UnitGoal,
 )
-from aarshjul.domain.enums import MeasureState
-from aarshjul.usecases.reporting.plan import MeasureDescription, _description
+from aarshjul.domain.enums import MeasureScope, MeasureState
+from aarshjul.domain.planning import CostLine, total_of
+from aarshjul.usecases.planning.plan import CostLineView, MeasureDescription, _description, _line_view
+from aarshjul.usecases.shared.costs import costs_of
+from aarshjul.usecases.shared.money import Amounts
 
 
 class MeasureProposal(MeasureDescription):
@@ -28,6 +33,7 @@ class MeasureProposal(MeasureDescription):
     revision: int
     unit_id: int
     unit_name: str
+    need_id: int
     need_title: str
     need_strategy: str
     area_name: str | None
@@ -36,6 +42,12 @@ class MeasureProposal(MeasureDescription):
     strategic_goal: str
     competence: str = Field(default="", description="The catalogue's competence the need names, if any")
     hr_comment: str
+    starts_on: dt.date | None = None
+    costs: list[CostLineView] = Field(default_factory=list, description="Estimated cost lines (NOK)")
+    cost: Amounts | None = None
+
+    def cost_lines(self) -> list[CostLine]:
+        return [CostLine(c.year, c.kind, c.amount, c.funding, c.scheme) for c in self.costs]
 
 
 def measure_proposals(
@@ -63,11 +75,13 @@ def measure_proposals(
         .outerjoin(parent, parent.id == UnitGoal.parent_goal_id)
         .outerjoin(parent_unit, parent_unit.id == parent.unit_id)
         .join(StrategicGoal, StrategicGoal.id == UnitGoal.strategic_goal_id)
-        .where(Measure.state.in_(states))
+        .where(Measure.state.in_(states), Measure.scope == MeasureScope.UNIT)
         .order_by(Measure.id)
     )
     if cycle_id is not None:
         query = query.where(Measure.cycle_id == cycle_id)
+    rows = session.execute(query).all()
+    costs = costs_of(session, (r[0].id for r in rows))
     return [
         MeasureProposal(
             **_description(m),
@@ -77,6 +91,7 @@ def measure_proposals(
             revision=m.revision,
             unit_id=m.unit_id,
             unit_name=unit_name,
+            need_id=need.id,
             need_title=need.title,
             need_strategy=need.strategy,
             area_name=area_name,
@@ -85,8 +100,9 @@ def measure_proposals(
             strategic_goal=strategic,
             competence=competence or "",
             hr_comment=m.hr_comment,
+            starts_on=m.starts_on,
+            costs=[_line_view(c) for c in costs.get(m.id, [])],
+            cost=Amounts.of(total_of(costs.get(m.id, []))),
         )
-        for m, unit_name, need, area_name, goal, strategic, parent_title, parent_unit_name, competence in (
-            session.execute(query)
-        )
+        for m, unit_name, need, area_name, goal, strategic, parent_title, parent_unit_name, competence in rows
     ]
