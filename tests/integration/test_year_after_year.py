@@ -18,7 +18,7 @@ from aarshjul.runtime import Runtime
 from aarshjul.usecases.cycle.advance import advance_cycle
 from aarshjul.usecases.cycle.lifecycle import close_cycle
 from aarshjul.usecases.cycle.start import clone_last_year
-from aarshjul.usecases.reporting.proposals import measure_proposals
+from aarshjul.usecases.planning.proposals import measure_proposals
 from aarshjul.usecases.work.opening import open_task
 from aarshjul.usecases.work.submitting import submit_form
 from forms.fields import RefKind

@@ -205,6 +205,9 @@ _AREA = cast(Table, CompetenceArea.__table__).c
 _UNIT_GOAL = cast(Table, UnitGoal.__table__).c
 _NEED = cast(Table, CriticalNeed.__table__).c
 _MEASURE = cast(Table, Measure.__table__).c
+_COMPETENCE = cast(Table, Competence.__table__).c
+_GOAL_COMPETENCE = cast(Table, UnitGoalCompetence.__table__).c
+_UNIT = cast(Table, Unit.__table__).c
 _PERIOD = cast(Table, StrategyPeriod.__table__).c
 _CYCLE = cast(Table, Cycle.__table__).c
 _YEARS = (
@@ -229,6 +232,28 @@ _VALID_IDS = {
         _MEASURE.cycle_id == bindparam("cycle_id"),
         _MEASURE.unit_id == bindparam("unit_id"),
         _MEASURE.state.in_(bindparam("states", expanding=True)),
+    ),
+    RefKind.COMPETENCE: select(_COMPETENCE.id).where(
+        _COMPETENCE.period_id == _PERIOD_OF_CYCLE, _COMPETENCE.retired.is_(False)
+    ),
+    # The competences the unit's live goals call for (what its self-assessment asks about).
+    RefKind.UNIT_COMPETENCE: select(_GOAL_COMPETENCE.competence_id)
+    .join_from(
+        cast(Table, UnitGoalCompetence.__table__),
+        cast(Table, UnitGoal.__table__),
+        _GOAL_COMPETENCE.unit_goal_id == _UNIT_GOAL.id,
+    )
+    .where(
+        _UNIT_GOAL.cycle_id == bindparam("cycle_id"),
+        _UNIT_GOAL.unit_id == bindparam("unit_id"),
+        _UNIT_GOAL.retired.is_(False),
+    )
+    .distinct(),
+    # The parent unit's live goals in the same cycle (a sub-unit's goal may serve one).
+    RefKind.PARENT_GOAL: select(_UNIT_GOAL.id).where(
+        _UNIT_GOAL.cycle_id == bindparam("cycle_id"),
+        _UNIT_GOAL.unit_id == select(_UNIT.parent_id).where(_UNIT.id == bindparam("unit_id")).scalar_subquery(),
+        _UNIT_GOAL.retired.is_(False),
     ),
 }
 
