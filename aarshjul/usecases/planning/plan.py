@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from aarshjul.db.models import (
     Competence,
@@ -129,6 +129,8 @@ class NeedLink(BaseModel):
     unit_goal: str
     strategic_goal: str
     competence_area_id: int | None = Field(default=None, description="The area the unit put the need in")
+    competence: str = Field(default="", description="The catalogue's competence the need names, if any")
+    parent_goal: str = Field(default="", description="The parent unit's goal the unit goal serves, if any")
 
 
 class MergedProposal(BaseModel):
@@ -159,6 +161,8 @@ class PlanMeasure(MeasureDescription):
     need_strategy: str
     unit_goal: str
     strategic_goal: str
+    competence: str = Field(default="", description="The catalogue's competence its first need names, if any")
+    parent_goal: str = Field(default="", description="The parent unit's goal its first need's unit goal serves")
     starts_on: dt.date | None = None
     area_ids: list[int] = Field(default_factory=list, description="Its competence areas, the main one first")
     needs: list[NeedLink] = Field(default_factory=list)
@@ -365,6 +369,8 @@ def competence_plan(session: Session, period_id: int | None = None, needs_year: 
             need_strategy=first.need_strategy if first else "",
             unit_goal=first.unit_goal if first else "",
             strategic_goal=first.strategic_goal if first else "",
+            competence=first.competence if first else "",
+            parent_goal=first.parent_goal if first else "",
             starts_on=measure.starts_on,
             area_ids=area_ids,
             needs=needs,
@@ -467,11 +473,23 @@ def need_links(session: Session, need_ids: Iterable[int]) -> dict[int, NeedLink]
     ids = list(need_ids)
     if not ids:
         return {}
+    parent, parent_unit = aliased(UnitGoal), aliased(Unit)
     rows = session.execute(
-        select(CriticalNeed, Unit.name, UnitGoal.title, StrategicGoal.title)
+        select(
+            CriticalNeed,
+            Unit.name,
+            UnitGoal.title,
+            StrategicGoal.title,
+            Competence.name,
+            parent.title,
+            parent_unit.name,
+        )
         .join(Unit, Unit.id == CriticalNeed.unit_id)
         .join(UnitGoal, UnitGoal.id == CriticalNeed.unit_goal_id)
         .join(StrategicGoal, StrategicGoal.id == UnitGoal.strategic_goal_id)
+        .outerjoin(Competence, Competence.id == CriticalNeed.competence_id)
+        .outerjoin(parent, parent.id == UnitGoal.parent_goal_id)
+        .outerjoin(parent_unit, parent_unit.id == parent.unit_id)
         .where(CriticalNeed.id.in_(ids))
     )
     return {
@@ -484,8 +502,10 @@ def need_links(session: Session, need_ids: Iterable[int]) -> dict[int, NeedLink]
             unit_goal=goal,
             strategic_goal=strategic,
             competence_area_id=need.competence_area_id,
+            competence=competence or "",
+            parent_goal=f"{parent_unit_name}: {parent_title}" if parent_title else "",
         )
-        for need, unit_name, goal, strategic in rows
+        for need, unit_name, goal, strategic, competence, parent_title, parent_unit_name in rows
     }
 
 
