@@ -5,7 +5,8 @@ carries the session's CSRF token): ``board`` (the board, the wheel, the drill-do
 ``cycles`` (list, preview, start, clone, close), ``task_actions`` (deadlines, reassignment, reminders),
 ``measures`` (decisions on proposals), ``plan`` (the plan, its yearly status and its reviewers),
 ``plan_versions`` (consultation and adoption), ``plan_measures`` (HR's own measures, merges, placing and
-pricing), ``audit``. ``plan_api`` is the plan's part of the JSON API; ``documents`` makes its PDFs.
+pricing), ``competences`` (the catalogue and the competence picture across units), ``audit``. ``plan_api``
+is the plan's part of the JSON API; ``documents`` makes its PDFs.
 ``sign_in`` signs HR in and out; ``api`` is the JSON API under /api. ``common`` holds what the page
 modules share, ``wheel`` the wheel's view model.
 """
@@ -18,6 +19,7 @@ from service.routes.hr import (
     api,
     audit,
     board,
+    competences,
     cycles,
     measures,
     plan,
@@ -39,6 +41,7 @@ ROUTERS: list[APIRouter] = [
     plan.router,
     plan_versions.router,
     plan_measures.router,
+    competences.router,
     audit.router,
     api.router,
     plan_api.router,
