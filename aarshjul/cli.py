@@ -156,6 +156,14 @@ def cmd_strategy_load(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_competences_load(args: argparse.Namespace) -> int:
+    from aarshjul.usecases.admin.competences import load_competences
+
+    report = load_competences(_runtime(), Path(args.file), actor="cli", period_id=args.period)
+    print(f"Loaded the competence catalogue of strategy period {report.period_id}: {report.summary()}")
+    return 0
+
+
 def cmd_cycle_start(args: argparse.Namespace) -> int:
     from aarshjul.usecases.cycle.advance import advance_cycle
     from aarshjul.usecases.cycle.start import start_cycle
@@ -304,6 +312,17 @@ def build_parser() -> argparse.ArgumentParser:
         "load", cmd_strategy_load, "Load the strategy period, main goals and competence areas (YAML)", strategy_sub
     )
     load.add_argument("file", help="strategy file (.yaml)")
+
+    competences = add("competences", lambda a: 2, "Competence catalogue commands", commands)
+    competences_sub = competences.add_subparsers(dest="competences_command", required=True, metavar="COMMAND")
+    catalogue = add(
+        "load",
+        cmd_competences_load,
+        "Load the competence catalogue (CSV or YAML; see README): competences under the strategy's areas",
+        competences_sub,
+    )
+    catalogue.add_argument("file", help="catalogue file (.csv or .yaml)")
+    catalogue.add_argument("--period", type=int, help="strategy period id (default: the newest)")
 
     cycle = add("cycle", lambda a: 2, "Cycle commands", commands)
     cycle_sub = cycle.add_subparsers(dest="cycle_command", required=True, metavar="COMMAND")

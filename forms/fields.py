@@ -44,8 +44,11 @@ class RefKind:
     CRITICAL_NEED = "critical_need"
     MEASURE = "measure"
     COMPETENCE_AREA = "competence_area"
+    COMPETENCE = "competence"  #: a competence of the catalogue
+    UNIT_COMPETENCE = "unit_competence"  #: a competence the unit's goals call for
+    PARENT_GOAL = "parent_goal"  #: a goal of the parent unit (a sector goal)
 
-    ALL = (MAIN_GOAL, UNIT_GOAL, CRITICAL_NEED, MEASURE, COMPETENCE_AREA)
+    ALL = (MAIN_GOAL, UNIT_GOAL, CRITICAL_NEED, MEASURE, COMPETENCE_AREA, COMPETENCE, UNIT_COMPETENCE, PARENT_GOAL)
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,12 @@ NeedRef = Annotated[int, SchemaMark("x-ref", RefKind.CRITICAL_NEED), AfterValida
 MeasureRef = Annotated[int, SchemaMark("x-ref", RefKind.MEASURE), AfterValidator(_check_ref(RefKind.MEASURE))]
 _AREA = RefKind.COMPETENCE_AREA
 AreaRef = Annotated[int, SchemaMark("x-ref", _AREA), AfterValidator(_check_ref(_AREA))]
+_COMPETENCE = RefKind.COMPETENCE
+CompetenceRef = Annotated[int, SchemaMark("x-ref", _COMPETENCE), AfterValidator(_check_ref(_COMPETENCE))]
+_UNIT_COMPETENCE = RefKind.UNIT_COMPETENCE
+UnitCompetenceRef = Annotated[int, SchemaMark("x-ref", _UNIT_COMPETENCE), AfterValidator(_check_ref(_UNIT_COMPETENCE))]
+_PARENT = RefKind.PARENT_GOAL
+ParentGoalRef = Annotated[int, SchemaMark("x-ref", _PARENT), AfterValidator(_check_ref(_PARENT))]
 
 
 def _storable(text: str) -> str:

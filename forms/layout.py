@@ -18,7 +18,7 @@ from forms.fields import MAX_ITEMS, MAX_TITLE, FormModel, FormRules
 from forms.messages import CHOICE_LABELS
 
 BLANK_ROWS = 2  #: empty rows shown under a list's filled rows
-WIDE_ROW = 6  #: rows with more inputs than this get a single empty row
+WIDE_ROW = 7  #: rows with more inputs than this (a measure has a dozen) get a single empty row
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class FieldSpec:
     name: str
     label: str  #: message id
     hint: str  #: message id, or ""
-    widget: str  #: text, textarea, number, date, select, checkbox, hidden
+    widget: str  #: text, textarea, number, date, select, checkbox, checkboxes (several choices), hidden
     required: bool
     ref: str | None = None  #: kind of earlier item the value points at
     options: tuple[str, ...] = ()  #: enum values
@@ -73,6 +73,9 @@ def _field(schema: Mapping[str, Any], name: str, raw: Mapping[str, Any], require
     node = _resolve(schema, raw)
     kind = node.get("x-ref")
     widget = node.get("x-widget")
+    if node.get("type") == "array" and isinstance(node.get("items"), dict) and "x-ref" in node["items"]:
+        # Several of the listed items: one checkbox each.
+        kind, widget = node["items"]["x-ref"], "checkboxes"
     if widget is None:
         if kind is not None or "enum" in node:
             widget = "select"
@@ -139,6 +142,8 @@ def parse_form(cls: type[FormModel], form: Mapping[str, str]) -> dict[str, Any]:
     for part in layout_of(cls):
         if isinstance(part, ListSpec):
             data[part.name] = _parse_rows(part, form)
+        elif part.widget == "checkboxes":
+            data[part.name] = _ticked(part.name, form)
         elif part.widget == "checkbox":
             data[part.name] = form.get(part.name, "") not in ("", "false", "0")
         else:
@@ -159,8 +164,13 @@ def _parse_rows(part: ListSpec, form: Mapping[str, str]) -> list[dict[str, Any]]
     )
     rows = []
     for index in indices[: MAX_ITEMS * 2]:
-        row = {}
+        row: dict[str, Any] = {}
         for spec in part.fields:
+            if spec.widget == "checkboxes":
+                ticked = _ticked(f"{part.name}.{index}.{spec.name}", form)
+                if ticked:
+                    row[spec.name] = ticked
+                continue
             value = form.get(f"{part.name}.{index}.{spec.name}", "")
             if value.strip() != "":
                 row[spec.name] = value
@@ -169,6 +179,16 @@ def _parse_rows(part: ListSpec, form: Mapping[str, str]) -> list[dict[str, Any]]
             continue
         rows.append(row)
     return rows
+
+
+def _ticked(name: str, form: Mapping[str, str]) -> list[str]:
+    """The values of a group of checkboxes, each posted as ``name.<value>`` (a mapping of the posted
+    form keeps one value per name)."""
+    prefix = name + "."
+    return sorted(
+        (key[len(prefix) :] for key, value in form.items() if key.startswith(prefix) and value not in ("", "false")),
+        key=lambda v: (len(v), v),
+    )
 
 
 # --- from data and errors to what the template shows ---------------------------------------------
@@ -290,7 +310,14 @@ def _field_view(
     text = _text(value)
     options: list[OptionView] = []
     display = text
-    if spec.widget == "select":
+    error = errors.get(path)
+    if spec.widget == "checkboxes":
+        chosen = {_text(v) for v in value} if isinstance(value, list) else set()
+        options = [OptionView(str(i), label, str(i) in chosen) for i, label in choices.get(spec.ref or "", [])]
+        text, display = "", ", ".join(o.label for o in options if o.selected)
+        # A problem with one of the choices ("goals.0.competence_ids.2") belongs to the group.
+        error = error or next((m for p, m in errors.items() if p.startswith(path + ".")), None)
+    elif spec.widget == "select":
         pairs = (
             [(str(i), label) for i, label in choices.get(spec.ref, [])]
             if spec.ref is not None
@@ -318,7 +345,7 @@ def _field_view(
         value=text,
         display=display,
         options=options,
-        error=errors.get(path),
+        error=error,
         minimum=minimum,
         maximum=maximum,
         section=tr(spec.section) if spec.section else "",
@@ -347,6 +374,8 @@ def build_view(
     summary: list[SummaryItem] = []
     for spec in layout_of(cls):
         if isinstance(spec, FieldSpec):
+            if not _offered(spec, choices):
+                continue
             view = _field_view(spec, spec.name, data.get(spec.name), errors, choices, show)
             parts.append(view)
             if view.error:
@@ -373,6 +402,7 @@ def build_view(
             fields = [
                 _field_view(f, f"{spec.name}.{index}.{f.name}", row.get(f.name), errors, choices, show)
                 for f in spec.fields
+                if _offered(f, choices)
             ]
             heading = headings[index] if index < len(headings) else tr("Row {number}").format(number=index + 1)
             row_path = f"{spec.name}.{index}"
@@ -389,6 +419,8 @@ def build_view(
             for f in fields:
                 if f.error:
                     placed.add(f.name)
+                    if f.widget == "checkboxes":
+                        placed.update(p for p in errors if p.startswith(f.name + "."))
                     target = f if f in row_view.fields else None
                     href = "#" + (target.id if target else html_id(row_path))
                     summary.append(SummaryItem(href, f"{heading}, {f.label}: {f.error}"))
@@ -413,6 +445,12 @@ def build_view(
             summary.append(SummaryItem("#form", message))
     _mark_sections(parts)
     return FormView(parts=parts, summary=summary)
+
+
+def _offered(spec: FieldSpec, choices: Mapping[str, list[tuple[int, str]]]) -> bool:
+    """An optional reference with nothing to choose from is left out (a top unit has no parent
+    unit's goals to point at)."""
+    return spec.required or spec.ref is None or bool(choices.get(spec.ref))
 
 
 def _mark_sections(parts: list[FieldView | ListView]) -> None:

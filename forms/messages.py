@@ -12,14 +12,16 @@ from typing import Any
 from aarshjul.domain.enums import (
     CompetenceKind,
     CompetenceStrategy,
+    CompetenceType,
     CostKind,
     FundingSource,
     LearningForm,
+    MasteryLevel,
     MeasureState,
     TaskState,
 )
 from forms.fields import FormProblem
-from forms.models import Agreement, CriteriaMet, MeasureDecision, NextStep
+from forms.models import Agreement, CriteriaMet, LearningGain, MeasureDecision, NextStep, Usefulness
 
 REQUIRED = "This field is required."
 DATE = "Give a date as YYYY-MM-DD."
@@ -75,6 +77,8 @@ ERROR_MESSAGES: Mapping[str, str] = {
     "talk_in_past": "The talk must be in the future.",
     "talk_outside_year": "Give a date in {year}, the year of the cycle.",
     "need_in_use": "This need is used by the measure «{measure}»; remove or change the measure first.",
+    "area_mismatch": "The competence you chose belongs to another competence area; choose its area or none.",
+    "goal_in_use_below": "This goal is served by the goal «{goal}» of a unit below; that unit must change it first.",
     "amount_parsing": "Give an amount in NOK, for example 12 500.",
     "decimal_parsing": "Give an amount in NOK, for example 12 500.",
     "decimal_type": "Give an amount in NOK, for example 12 500.",
@@ -119,6 +123,22 @@ CHOICE_LABELS: Mapping[str, str] = {
     MeasureState.RETURNED: "Returned",
     MeasureState.WITHDRAWN: "Withdrawn",
     MeasureState.EVALUATED: "Evaluated",
+    MasteryLevel.NEW: "New: needs training to be able to do it",
+    MasteryLevel.BASIC: "Basic: does it with guidance",
+    MasteryLevel.INDEPENDENT: "Independent: does it alone in everyday work",
+    MasteryLevel.PROFICIENT: "Proficient: does it well, also in demanding situations",
+    MasteryLevel.TEACHES: "Can teach: guides others and teaches it",
+    CompetenceType.FORMAL: "Formal competence",
+    CompetenceType.REAL: "Informal competence (realkompetanse)",
+    CompetenceType.PERSONAL: "Personal competence",
+    Usefulness.NOT_USEFUL: "Not useful",
+    Usefulness.SOMEWHAT_USEFUL: "Somewhat useful",
+    Usefulness.USEFUL: "Useful",
+    Usefulness.VERY_USEFUL: "Very useful",
+    LearningGain.NOTHING_NEW: "Nothing new",
+    LearningGain.A_LITTLE: "A little",
+    LearningGain.QUITE_A_LOT: "Quite a lot",
+    LearningGain.A_LOT: "A lot",
     MeasureState.MERGED: "Merged",
     FundingSource.OWN_BUDGET: "The unit's own budget",
     FundingSource.CENTRAL_BUDGET: "The central competence budget",
@@ -132,6 +152,16 @@ CHOICE_LABELS: Mapping[str, str] = {
     TaskState.OPEN: "Open",
     TaskState.SUBMITTED: "Submitted",
     TaskState.CANCELLED: "Cancelled",
+}
+
+
+#: The mastery scale's levels as a table's column headings (the full labels above describe each level).
+MASTERY_SHORT: Mapping[str, str] = {
+    MasteryLevel.NEW: "New",
+    MasteryLevel.BASIC: "Basic",
+    MasteryLevel.INDEPENDENT: "Independent",
+    MasteryLevel.PROFICIENT: "Proficient",
+    MasteryLevel.TEACHES: "Can teach",
 }
 
 

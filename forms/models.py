@@ -17,11 +17,19 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
-from aarshjul.domain.enums import CompetenceKind, CompetenceStrategy, CostKind, FundingSource, LearningForm
+from aarshjul.domain.enums import (
+    CompetenceKind,
+    CompetenceStrategy,
+    CostKind,
+    FundingSource,
+    LearningForm,
+    MasteryLevel,
+)
 from forms.fields import (
     HIDDEN,
     MAX_ITEMS,
     AreaRef,
+    CompetenceRef,
     FormModel,
     FormProblem,
     FormRules,
@@ -32,11 +40,13 @@ from forms.fields import (
     NeedRef,
     OptionalText,
     OptionalTitle,
+    ParentGoalRef,
     PeriodDate,
     PeriodYear,
     RefKind,
     Text,
     Title,
+    UnitCompetenceRef,
     UnitGoalRef,
     UpcomingDate,
     duplicates,
@@ -71,6 +81,28 @@ class NextStep(StrEnum):
     CONTINUE = "continue"
     ADJUST = "adjust"
     STOP = "stop"
+
+
+class Usefulness(StrEnum):
+    """A participant's reaction to a measure (Kirkpatrick level 1), least useful first."""
+
+    NOT_USEFUL = "not_useful"
+    SOMEWHAT_USEFUL = "somewhat_useful"
+    USEFUL = "useful"
+    VERY_USEFUL = "very_useful"
+
+
+class LearningGain(StrEnum):
+    """What a participant says they learnt (Kirkpatrick level 2), least first."""
+
+    NOTHING_NEW = "nothing_new"
+    A_LITTLE = "a_little"
+    QUITE_A_LOT = "quite_a_lot"
+    A_LOT = "a_lot"
+
+
+#: Competences one goal may call for.
+MAX_CHOSEN = 20
 
 
 def _rows(kind: str, key: str) -> dict[str, Any]:
@@ -118,10 +150,21 @@ class StrategyReviewForm(FormModel):
 class UnitGoalItem(FormModel):
     id: UnitGoalRef | None = Field(default=None, json_schema_extra=HIDDEN)
     strategic_goal_id: MainGoalRef = Field(title="Strategic main goal it serves")
+    parent_goal_id: ParentGoalRef | None = Field(
+        default=None,
+        title="Goal of the parent unit it serves",
+        description="The goal of the unit above yours (a sector goal, say) that this goal carries forward",
+    )
     title: Title = Field(title="The unit's goal")
     priority: int = Field(title="Priority", description="1 is the most important", ge=1, le=MAX_ITEMS)
     indicator: Text = Field(title="Indicator of success")
     target: Text = Field(title="Target")
+    competence_ids: list[CompetenceRef] = Field(
+        default_factory=list,
+        max_length=MAX_CHOSEN,
+        title="Competences the goal calls for",
+        description="From the competence catalogue. The employees' competence mapping asks about these.",
+    )
 
 
 class UnitGoalsForm(FormModel):
@@ -134,6 +177,11 @@ class UnitGoalsForm(FormModel):
         found += [
             FormProblem(("goals", i, "priority"), "duplicate_priority")
             for i in duplicates([g.priority for g in self.goals])
+        ]
+        found += [
+            FormProblem(("goals", i, "competence_ids"), "duplicate_choice")
+            for i, goal in enumerate(self.goals)
+            if duplicates(list(goal.competence_ids))
         ]
         return found
 
@@ -162,6 +210,70 @@ class ActionPlanForm(FormModel):
         ]
 
 
+# --- before 4: the employees' competence mapping ------------------------------------------------
+
+#: ``FormRules.extra`` key: each catalogue competence's area, so a need cannot name another area.
+AREA_OF_COMPETENCE = "area_of_competence"
+
+
+class CompetenceMastery(FormModel):
+    competence_id: UnitCompetenceRef = Field(title="Competence")
+    level: MasteryLevel = Field(title="How well do I master it?")
+    comment: OptionalText = Field(
+        default="", title="Comment", description="For yourself and your talk; never shown to others"
+    )
+
+
+class UnusedCompetence(FormModel):
+    competence_id: CompetenceRef = Field(title="Competence in the catalogue")
+    note: OptionalText = Field(default="", title="What I can do", description="Where you got it, how you have used it")
+
+
+class CompetenceMappingForm(FormModel):
+    """Before the needs mapping: the employee's own picture of the competence the unit's goals call for,
+    and competence they have that is not in use. Private: the leader sees the unit's counts per level
+    (never names, nothing for fewer than five people), and only the unused competence the employee
+    chooses to share."""
+
+    mastery: list[CompetenceMastery] = Field(
+        default_factory=list,
+        title="How well do I master the competence the unit's goals call for?",
+        max_length=MAX_ITEMS,
+        json_schema_extra=_rows(RefKind.UNIT_COMPETENCE, "competence_id"),
+    )
+    unused_from_catalogue: list[UnusedCompetence] = Field(
+        default_factory=list,
+        title="Competence I have that is not in use here, from the catalogue",
+        max_length=MAX_ITEMS,
+    )
+    unused_competence: OptionalText = Field(
+        default="",
+        title="Competence I have that is not in use here",
+        description="Education, experience from earlier jobs, voluntary work or hobbies that could be of use",
+    )
+    share_unused_with_leader: bool = Field(
+        default=False,
+        title="My leader may see the competence I have that is not in use, with my name, so that it can be put to use",
+    )
+
+    def problems(self, rules: FormRules) -> list[FormProblem]:
+        found = _every_choice(self.mastery, "competence_id", RefKind.UNIT_COMPETENCE, rules, "mastery")
+        found += [
+            FormProblem(("unused_from_catalogue", i, "competence_id"), "duplicate_choice")
+            for i in duplicates([u.competence_id for u in self.unused_from_catalogue])
+        ]
+        return found
+
+    def shared_with_leader(self) -> tuple[list[tuple[int | None, str]], bool]:
+        """The unused competence the employee shares (competence or None for the free text, text), if any."""
+        if not self.share_unused_with_leader:
+            return [], False
+        shared: list[tuple[int | None, str]] = [(u.competence_id, u.note) for u in self.unused_from_catalogue]
+        if self.unused_competence:
+            shared.append((None, self.unused_competence))
+        return shared, True
+
+
 # --- 4. critical-needs mapping -----------------------------------------------------------------
 
 
@@ -169,8 +281,15 @@ class NeedItem(FormModel):
     id: NeedRef | None = Field(default=None, json_schema_extra=HIDDEN)
     unit_goal_id: UnitGoalRef = Field(title="Unit goal it serves")
     title: Title = Field(title="Critical competence")
+    competence_id: CompetenceRef | None = Field(
+        default=None,
+        title="Competence in the catalogue",
+        description="When the catalogue has it: needs are then added up across units by competence",
+    )
     kind: CompetenceKind = Field(title="Kind of competence")
-    competence_area_id: AreaRef | None = Field(default=None, title="Competence area")
+    competence_area_id: AreaRef | None = Field(
+        default=None, title="Competence area", description="The catalogue's competence sets it when you choose one"
+    )
     level_needed: Level = Field(title="Level needed", description="1 = basic, 5 = expert")
     level_today: int = Field(title="Level today", description="0 = not there at all, 5 = expert", ge=0, le=5)
     passive_competence: OptionalText = Field(
@@ -193,6 +312,10 @@ class NeedsMappingForm(FormModel):
             # Mobilising means putting competence that exists to use, so say where it exists.
             if need.strategy is CompetenceStrategy.MOBILISE and not need.passive_competence:
                 found.append(FormProblem(("needs", i, "passive_competence"), "passive_needed"))
+            area_of = rules.extra.get(AREA_OF_COMPETENCE, {})
+            chosen_area = need.competence_area_id
+            if None not in (need.competence_id, chosen_area) and area_of.get(need.competence_id) != chosen_area:
+                found.append(FormProblem(("needs", i, "competence_area_id"), "area_mismatch"))
         return found
 
 
@@ -287,7 +410,7 @@ class TalkPreparationForm(FormModel):
 
     self_assessment: list[SelfAssessment] = Field(
         default_factory=list,
-        title="My mastery of the unit's critical needs",
+        title="How well do I master the competence the unit needs?",
         max_length=MAX_ITEMS,
         json_schema_extra=_rows(RefKind.CRITICAL_NEED, "critical_need_id"),
     )
@@ -318,6 +441,16 @@ class PlanItem(FormModel):
     activity: Text = Field(title="Agreed development activity")
     critical_need_id: NeedRef | None = Field(default=None, title="Critical need")
     measure_id: MeasureRef | None = Field(default=None, title="Measure")
+
+
+class NeedMastery(FormModel):
+    critical_need_id: NeedRef = Field(title="Critical need")
+    level: MasteryLevel | None = Field(
+        default=None,
+        title="What the employee masters today",
+        description="Leave it empty if the need is not part of their work",
+    )
+    what_would_help: OptionalText = Field(default="", title="What would help")
 
 
 class FollowUp(FormModel):
@@ -371,17 +504,27 @@ class TalkRecordForm(TalkTime):
     """The leader's record of the talk: plan tied to the unit's needs and measures, mastery, feedback;
     first, the agreed time of the talk (``TalkTime``)."""
 
-    mastery_level: Level = Field(title="Mastery level", description="1 = beginner, 5 = can teach others")
+    mastery: list[NeedMastery] = Field(
+        default_factory=list,
+        title="Mastery of the unit's critical needs",
+        description="What the employee can do today and what would help, need by need: no overall grade",
+        max_length=MAX_ITEMS,
+        json_schema_extra=_rows(RefKind.CRITICAL_NEED, "critical_need_id"),
+    )
     feedback: Text = Field(title="Feedback")
     development_plan: list[PlanItem] = Field(title="Agreed development plan", min_length=1, max_length=MAX_ITEMS)
     follow_ups: list[FollowUp] = Field(title="Follow-up dates", min_length=1, max_length=MAX_ITEMS)
 
     def problems(self, rules: FormRules) -> list[FormProblem]:
-        return super().problems(rules) + [
-            FormProblem(("development_plan", i, "critical_need_id"), "tie_needed")
-            for i, item in enumerate(self.development_plan)
-            if item.critical_need_id is None and item.measure_id is None
-        ]
+        return (
+            super().problems(rules)
+            + _every_choice(self.mastery, "critical_need_id", RefKind.CRITICAL_NEED, rules, "mastery")
+            + [
+                FormProblem(("development_plan", i, "critical_need_id"), "tie_needed")
+                for i, item in enumerate(self.development_plan)
+                if item.critical_need_id is None and item.measure_id is None
+            ]
+        )
 
 
 class TalkConfirmationForm(FormModel):
@@ -428,8 +571,14 @@ class GoalAcknowledgementForm(FormModel):
 class MeasureEvaluationForm(FormModel):
     """An approved measure against its success criteria, on Kirkpatrick's four levels."""
 
-    reaction: Text = Field(title="Reaction", description="Level 1: how did the participants take it?")
-    learning: Text = Field(title="Learning", description="Level 2: what did they learn?")
+    reaction: OptionalText = Field(
+        default="",
+        title="Reaction",
+        description="Level 1: how did the participants take it? Their own answers are shown above",
+    )
+    learning: OptionalText = Field(
+        default="", title="Learning", description="Level 2: what did they learn? Their own answers are shown above"
+    )
     behaviour: Text = Field(title="Behaviour in work", description="Level 3: what do they do differently at work?")
     results: Text = Field(title="Results for the unit goal", description="Level 4: what did it do for the goal?")
     criteria_met: CriteriaMet = Field(title="Were the success criteria met?")
@@ -443,6 +592,16 @@ class MeasureEvaluationForm(FormModel):
         if self.next_step is NextStep.ADJUST and not self.next_step_note:
             return [FormProblem(("next_step_note",), "comment_required")]
         return []
+
+
+class MeasureFeedbackForm(FormModel):
+    """A participant's view of a measure when its year ends (Kirkpatrick levels 1 and 2). The owner
+    sees the participants' answers only added up, and only when at least five answered."""
+
+    usefulness: Usefulness = Field(title="How useful was the measure for your work?")
+    learning: LearningGain = Field(title="How much did you learn?")
+    learnt: OptionalText = Field(default="", title="What did you learn that you use at work?")
+    better: OptionalText = Field(default="", title="What would have made it better?")
 
 
 # --- 9. follow-up of the talk's development plan ------------------------------------------------

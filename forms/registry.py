@@ -14,15 +14,18 @@ from typing import Any, cast
 
 from pydantic import ValidationError
 
+from aarshjul.domain.enums import FormKey
 from aarshjul.domain.errors import DomainError
 from forms.fields import FormModel, FormProblem, FormRules
 from forms.messages import safe_ctx
 from forms.models import (
     ActionPlanForm,
+    CompetenceMappingForm,
     GoalAcknowledgementForm,
     GoalBreakdownForm,
     MeasureApprovalForm,
     MeasureEvaluationForm,
+    MeasureFeedbackForm,
     MeasureProposalForm,
     NeedsMappingForm,
     StrategyReviewForm,
@@ -33,20 +36,22 @@ from forms.models import (
     UnitGoalsForm,
 )
 
-FORMS: Mapping[str, type[FormModel]] = {
-    "strategy_review": StrategyReviewForm,
-    "unit_goals": UnitGoalsForm,
-    "action_plan": ActionPlanForm,
-    "needs_mapping": NeedsMappingForm,
-    "measure_proposal": MeasureProposalForm,
-    "measure_approval": MeasureApprovalForm,
-    "talk_preparation": TalkPreparationForm,
-    "talk_record": TalkRecordForm,
-    "talk_confirmation": TalkConfirmationForm,
-    "goal_breakdown": GoalBreakdownForm,
-    "goal_acknowledgement": GoalAcknowledgementForm,
-    "measure_evaluation": MeasureEvaluationForm,
-    "talk_follow_up": TalkFollowUpForm,
+FORMS: Mapping[FormKey, type[FormModel]] = {
+    FormKey.STRATEGY_REVIEW: StrategyReviewForm,
+    FormKey.UNIT_GOALS: UnitGoalsForm,
+    FormKey.ACTION_PLAN: ActionPlanForm,
+    FormKey.NEEDS_MAPPING: NeedsMappingForm,
+    FormKey.MEASURE_PROPOSAL: MeasureProposalForm,
+    FormKey.MEASURE_APPROVAL: MeasureApprovalForm,
+    FormKey.TALK_PREPARATION: TalkPreparationForm,
+    FormKey.TALK_RECORD: TalkRecordForm,
+    FormKey.TALK_CONFIRMATION: TalkConfirmationForm,
+    FormKey.GOAL_BREAKDOWN: GoalBreakdownForm,
+    FormKey.GOAL_ACKNOWLEDGEMENT: GoalAcknowledgementForm,
+    FormKey.MEASURE_EVALUATION: MeasureEvaluationForm,
+    FormKey.TALK_FOLLOW_UP: TalkFollowUpForm,
+    FormKey.COMPETENCE_MAPPING: CompetenceMappingForm,
+    FormKey.MEASURE_FEEDBACK: MeasureFeedbackForm,
 }
 
 
@@ -67,8 +72,8 @@ class FormRejected(DomainError):
 
 def form_class(form_key: str) -> type[FormModel]:
     try:
-        return FORMS[form_key]
-    except KeyError as exc:
+        return FORMS[FormKey(form_key)]
+    except (KeyError, ValueError) as exc:
         raise UnknownForm(f"no form called {form_key!r}") from exc
 
 

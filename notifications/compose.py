@@ -34,7 +34,7 @@ from aarshjul.db.models import (
 )
 from aarshjul.domain.cycle_spec import CycleDefinition, parse_definition
 from aarshjul.domain.enums import TaskState, UnitStepState
-from aarshjul.domain.followups import FOLLOW_UP_STEP_KEY
+from aarshjul.domain.followups import FEEDBACK_STEP_KEY, FOLLOW_UP_STEP_KEY
 from aarshjul.domain.progression import EVALUATION_STEP_KEY
 from aarshjul.presentation.i18n import gettext, supported
 from aarshjul.presentation.templating import format_date, format_datetime, render
@@ -209,6 +209,8 @@ class _Reader:
             return self._("Evaluation of a measure")
         if task.step_key == FOLLOW_UP_STEP_KEY:
             return self._("Follow-up of the development plan")
+        if task.step_key == FEEDBACK_STEP_KEY:
+            return self._("Your view of a competence measure")
         definition = self.definition(task.definition_id)
         step = next((s for s in definition.steps if s.key == task.step_key), None)
         if step is None:

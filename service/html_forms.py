@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
 from aarshjul.domain.errors import DomainError, InvalidInput
-from aarshjul.presentation.i18n import translations
+from aarshjul.presentation.i18n import reason_in, translations
 from forms.fields import FormProblem
 from forms.messages import ERROR_MESSAGES, FALLBACK, safe_ctx
 from service.commands import Command
@@ -212,10 +212,12 @@ class FailedForm:
         return cls(form, error_messages(exc.problems, command, language), exc.values)
 
     @classmethod
-    def refused(cls, form: str, exc: DomainError, values: Mapping[str, Typed], status: int = 422) -> FailedForm:
+    def refused(
+        cls, form: str, exc: DomainError, values: Mapping[str, Typed], language: str, status: int = 422
+    ) -> FailedForm:
         """A use case refused the parsed command; its reason goes beside the field it names."""
         if isinstance(exc, InvalidInput):
-            return cls(form, {exc.field: exc.reason}, values, status)
+            return cls(form, {exc.field: reason_in(language, exc)}, values, status)
         return cls(form, {"": str(exc)}, values, status)
 
 
@@ -238,4 +240,4 @@ def carry_out(form: FormData, command: type[C], form_id: str, language: str, act
     try:
         return act(parsed)
     except InvalidInput as exc:
-        raise RefusedForm(FailedForm.refused(form_id, exc, form_values(form, command))) from exc
+        raise RefusedForm(FailedForm.refused(form_id, exc, form_values(form, command), language)) from exc

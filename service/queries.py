@@ -118,6 +118,10 @@ class PeriodQuery(BaseModel):
     period_id: Id | None = None
 
 
+class CatalogueQuery(PeriodQuery):
+    include_retired: bool = Field(default=False, description="Also competences dropped from the catalogue file")
+
+
 class AuditQuery(BaseModel):
     limit: int = Field(default=100, ge=1, le=1000)
     offset: int = Field(default=0, ge=0, le=10**9)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aarshjul.db.models import CriticalNeed, HumanTask, Measure, Person, Unit, UnitGoal
-from aarshjul.domain.enums import MeasureState, TaskState
+from aarshjul.domain.enums import MasteryLevel, MeasureState, TaskState
 from aarshjul.runtime import Runtime
 from aarshjul.signing import TaskLinkClaims, task_token
 from aarshjul.usecases.admin.org_import import seed_demo
@@ -27,6 +27,9 @@ from forms.fields import RefKind
 from tests.fakes import InlineTriggers
 
 CYCLE_YEAR = 2027
+
+#: The mastery scale in order; valid_input spreads a unit's answers over it.
+MASTERY = [m.value for m in MasteryLevel]
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,7 @@ def valid_input(opened: OpenedTask) -> dict[str, Any]:
     key = opened.task.form_key
     goals = _ids(opened, RefKind.UNIT_GOAL)
     needs = _ids(opened, RefKind.CRITICAL_NEED)
+    measures = _ids(opened, RefKind.MEASURE)
     year = opened.task.cycle_year
     if key == "strategy_review":
         return {
@@ -214,6 +218,7 @@ def valid_input(opened: OpenedTask) -> dict[str, Any]:
         }
     if key == "unit_goals":
         mains = _ids(opened, RefKind.MAIN_GOAL)
+        competences = _ids(opened, RefKind.COMPETENCE)
         return {
             "goals": [
                 {
@@ -222,6 +227,7 @@ def valid_input(opened: OpenedTask) -> dict[str, Any]:
                     "priority": 1,
                     "indicator": "Svartid",
                     "target": "Under fem dager",
+                    "competence_ids": competences[3:5],
                 },
                 {
                     "strategic_goal_id": mains[1],
@@ -229,6 +235,7 @@ def valid_input(opened: OpenedTask) -> dict[str, Any]:
                     "priority": 2,
                     "indicator": "Andel selvbetjening",
                     "target": "60 %",
+                    "competence_ids": competences[4:5],
                 },
             ]
         }
@@ -245,11 +252,13 @@ def valid_input(opened: OpenedTask) -> dict[str, Any]:
             ]
         }
     if key == "needs_mapping":
+        competences = _ids(opened, RefKind.COMPETENCE)
         return {
             "needs": [
                 {
                     "unit_goal_id": goals[0],
                     "title": "Bruk av sakssystemet",
+                    **({"competence_id": competences[3]} if len(competences) > 3 else {}),
                     "kind": "skills",
                     "level_needed": 4,
                     "level_today": 2,
@@ -259,7 +268,7 @@ def valid_input(opened: OpenedTask) -> dict[str, Any]:
             ]
         }
     if key == "measure_proposal":
-        return {"measures": [valid_measure(needs[0], year)]}
+        return {"measures": [valid_measure(needs[0], year, last_year=min(year + 1, opened.rules.last_year))]}
     if key == "measure_approval":
         return {"decision": "approve", "comment": ""}
     if key == "talk_preparation":
@@ -273,11 +282,28 @@ def valid_input(opened: OpenedTask) -> dict[str, Any]:
         }
     if key == "talk_record":
         return {
-            "mastery_level": 3,
+            "mastery": [
+                {"critical_need_id": n, "level": "independent", "what_would_help": "Tid til å øve"} for n in needs
+            ],
             "feedback": "God innsats i år",
-            "development_plan": [{"activity": "Delta i kollegaveiledning", "critical_need_id": needs[0]}],
+            "development_plan": [{"activity": "Delta i kollegaveiledning", "critical_need_id": needs[0]}]
+            + [{"activity": "Være med i tiltaket", "measure_id": m} for m in measures[:1]],
             "follow_ups": [{"on": (opened.rules.today + dt.timedelta(days=60)).isoformat(), "note": "Status"}],
         }
+    if key == "competence_mapping":
+        return {
+            "mastery": [
+                {"competence_id": c, "level": MASTERY[(opened.task.id + i) % len(MASTERY)]}
+                for i, c in enumerate(_ids(opened, RefKind.UNIT_COMPETENCE))
+            ],
+            "unused_from_catalogue": [
+                {"competence_id": _ids(opened, RefKind.COMPETENCE)[0], "note": "Fra forrige jobb"}
+            ],
+            "unused_competence": "Jeg har ledet frivillige i idrettslaget",
+            "share_unused_with_leader": opened.task.id % 2 == 0,
+        }
+    if key == "measure_feedback":
+        return {"usefulness": "useful", "learning": "quite_a_lot", "learnt": "Malene i sakssystemet", "better": ""}
     if key == "talk_confirmation":
         return {"agreement": "agree", "comment": ""}
     if key == "goal_breakdown":
@@ -315,6 +341,7 @@ def valid_input(opened: OpenedTask) -> dict[str, Any]:
 ORDER = (
     "strategy_review",
     "unit_goals",
+    "competence_mapping",
     "needs_mapping",
     "action_plan",
     "measure_proposal",
@@ -365,6 +392,12 @@ def task_for(runtime: Runtime, form_key: str) -> TaskRef:
     unit = unit_id(runtime, UNIT)
     if form_key == "talk_follow_up":
         return follow_up_task(runtime, cycle, unit)
+    if form_key == "measure_feedback":
+        # The talks name the unit's measure, so the employees take part in it and get its survey.
+        drive_unit(runtime, cycle, unit, "talk_confirmation")
+        runtime.clock.set(dt.datetime(2027, 11, 2, 8, tzinfo=dt.UTC))  # type: ignore[attr-defined]
+        sweep(runtime)
+        return find_tasks(runtime, cycle, "measure_feedback", unit)[0]
     if form_key != "measure_evaluation":
         return drive_unit(runtime, cycle, unit, form_key)
     drive_unit(runtime, cycle, unit, "talk_preparation")

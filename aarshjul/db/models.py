@@ -31,6 +31,7 @@ from aarshjul.db.types import TextEnum, UTCDateTime
 from aarshjul.domain.enums import (
     CompetenceKind,
     CompetenceStrategy,
+    CompetenceType,
     CostKind,
     CycleState,
     FormKey,
@@ -38,6 +39,7 @@ from aarshjul.domain.enums import (
     HrGrant,
     Language,
     LearningForm,
+    MasteryLevel,
     MeasureScope,
     MeasureState,
     NotificationState,
@@ -162,6 +164,26 @@ class CompetenceArea(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class Competence(Base):
+    """A competence of the organisation's catalogue (kompetansekatalog), under one of the strategy's
+    competence areas. Needs, self-assessments and talks point at it, so they roll up across units by
+    competence rather than by the words a leader used. A competence dropped from the catalogue file is
+    retired: kept for what points at it, no longer offered."""
+
+    __tablename__ = "competence"
+    __table_args__ = (UniqueConstraint("period_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("strategy_period.id"))
+    area_id: Mapped[int] = mapped_column(ForeignKey("competence_area.id"), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[CompetenceType] = mapped_column(TextEnum(CompetenceType, 32))
+    description: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 # --- cycles -------------------------------------------------------------------------------------
 
 
@@ -259,6 +281,8 @@ class HumanTask(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  #: when it stopped accepting input
+    #: For a measure's evaluation and its participants' survey: the year of the measure they are about.
+    evaluation_year: Mapped[int | None] = mapped_column(Integer)
 
 
 class Submission(Base):
@@ -291,6 +315,18 @@ class UnitGoal(Base):
     indicator: Mapped[str] = mapped_column(Text, default="")
     target: Mapped[str] = mapped_column(Text, default="")
     retired: Mapped[bool] = mapped_column(Boolean, default=False)  #: dropped in a later version
+    #: The parent unit's goal this goal serves (a sector goal): the cascade main goal → sector goal → unit goal.
+    parent_goal_id: Mapped[int | None] = mapped_column(ForeignKey("unit_goal.id"))
+
+
+class UnitGoalCompetence(Base):
+    """A competence of the catalogue that a unit goal calls for; the unit's competence mapping asks
+    about exactly these (a survey detached from the goals only produces data)."""
+
+    __tablename__ = "unit_goal_competence"
+
+    unit_goal_id: Mapped[int] = mapped_column(ForeignKey("unit_goal.id"), primary_key=True)
+    competence_id: Mapped[int] = mapped_column(ForeignKey("competence.id"), primary_key=True, index=True)
 
 
 class CriticalNeed(Base):
@@ -301,6 +337,7 @@ class CriticalNeed(Base):
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
     unit_goal_id: Mapped[int] = mapped_column(ForeignKey("unit_goal.id"))
     competence_area_id: Mapped[int | None] = mapped_column(ForeignKey("competence_area.id"))
+    competence_id: Mapped[int | None] = mapped_column(ForeignKey("competence.id"), index=True)
     title: Mapped[str] = mapped_column(Text)
     kind: Mapped[CompetenceKind] = mapped_column(TextEnum(CompetenceKind, 32))
     level_needed: Mapped[int] = mapped_column(Integer)
@@ -380,6 +417,56 @@ class MeasureCost(Base):
     amount: Mapped[Decimal] = mapped_column(Numeric(12, 2, asdecimal=True))
     funding: Mapped[FundingSource] = mapped_column(TextEnum(FundingSource, 32))
     scheme: Mapped[str] = mapped_column(String(200), default="")  #: the grant scheme, when funding is a grant
+
+
+# --- the competence picture: personal data, read by others only as aggregates ---------------------
+
+
+class CompetenceAssessment(Base):
+    """One employee's mastery of one competence, from their newest submitted competence mapping.
+    Personal data: only aggregates of at least five people are shown to anyone else."""
+
+    __tablename__ = "competence_assessment"
+    __table_args__ = (
+        UniqueConstraint("task_id", "competence_id"),
+        Index("ix_competence_assessment_cycle_unit", "cycle_id", "unit_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id"))
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    competence_id: Mapped[int] = mapped_column(ForeignKey("competence.id"))
+    level: Mapped[MasteryLevel] = mapped_column(TextEnum(MasteryLevel, 16))
+
+
+class SharedCompetence(Base):
+    """Competence an employee has that is not in use in their unit, which they chose to share with
+    their leader (with their name) so that it can be mobilised. Kept only while they share it."""
+
+    __tablename__ = "shared_competence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id"), index=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    competence_id: Mapped[int | None] = mapped_column(ForeignKey("competence.id"))  #: None for the free text
+    text: Mapped[str] = mapped_column(Text, default="")
+
+
+class MeasureParticipant(Base):
+    """An employee who takes part in a measure: the development plan of their newest talk record
+    names it. Participants get the measure's short survey when its year's evaluation comes."""
+
+    __tablename__ = "measure_participant"
+    __table_args__ = (UniqueConstraint("talk_task_id", "measure_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    talk_task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id"))
+    measure_id: Mapped[int] = mapped_column(ForeignKey("measure.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
 
 
 # --- review of the plan by union representatives --------------------------------------------------

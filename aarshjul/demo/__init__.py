@@ -27,6 +27,7 @@ from aarshjul.domain.enums import (
     FormKey,
     FundingSource,
     LearningForm,
+    MasteryLevel,
     NotificationState,
     Role,
     TaskState,
@@ -168,6 +169,12 @@ def _unit_forms(runtime: Runtime, cycle_id: int, code: str) -> None:
             ]
         },
     )
+    # Each employee's self-assessment comes before the leader maps the unit's needs.
+    levels = list(MasteryLevel)
+    for token in _open_tasks(runtime, cycle_id, FormKey.COMPETENCE_MAPPING, code):
+        called_for = open_task(runtime, token).choices[RefKind.UNIT_COMPETENCE]
+        mastery = [{"competence_id": c, "level": levels[(i + 2) % len(levels)]} for i, (c, _) in enumerate(called_for)]
+        submit_form(runtime, token, {"mastery": mastery})
     (mapping,) = _open_tasks(runtime, cycle_id, FormKey.NEEDS_MAPPING, code)
     opened = open_task(runtime, mapping)
     first_goal = opened.choices[RefKind.UNIT_GOAL][0][0]

@@ -85,6 +85,8 @@ class FormKey(StrEnum):
     GOAL_ACKNOWLEDGEMENT = "goal_acknowledgement"  #: step 7: the employee acknowledges them
     MEASURE_EVALUATION = "measure_evaluation"  #: when an approved measure's evaluation date comes
     TALK_FOLLOW_UP = "talk_follow_up"  #: when a follow-up date agreed in the talk comes
+    COMPETENCE_MAPPING = "competence_mapping"  #: before step 4: the employee's self-assessment of competence
+    MEASURE_FEEDBACK = "measure_feedback"  #: a participant's reaction and learning when a measure's year ends
 
 
 #: Forms whose content is personal to the employee of the talk and their leader.
@@ -93,9 +95,14 @@ TALK_FORMS = frozenset(
 )
 
 
+#: Forms whose content is personal to one employee: only the employee (and, for the talk, their leader)
+#: opens them; everyone else sees that they were filled in, or an aggregate of at least five people.
+PERSONAL_FORMS = TALK_FORMS | {FormKey.COMPETENCE_MAPPING, FormKey.MEASURE_FEEDBACK}
+
+
 #: Forms whose input belongs to the person who wrote it: the employee decides what of their talk
 #: preparation the leader sees, so a reassigned task's new assignee never sees its earlier versions.
-PRIVATE_FORMS = frozenset({FormKey.TALK_PREPARATION})
+PRIVATE_FORMS = frozenset({FormKey.TALK_PREPARATION, FormKey.COMPETENCE_MAPPING, FormKey.MEASURE_FEEDBACK})
 
 
 #: The states in which a task waits for its assignee: reminded, escalated, reassignable.
@@ -191,6 +198,25 @@ class CompetenceKind(StrEnum):
     SKILLS = "skills"  #: ferdigheter
     ABILITIES = "abilities"  #: evner
     ATTITUDES = "attitudes"  #: holdninger, interesser, verdier og motivasjon
+
+
+class CompetenceType(StrEnum):
+    """What a competence of the catalogue rests on (formal + informal = realkompetanse)."""
+
+    FORMAL = "formal"  #: education, certificates, authorisation
+    REAL = "realkompetanse"  #: informal competence from work and life, as it is recognised
+    PERSONAL = "personal"  #: personal qualities: attitudes, ways of working with others
+
+
+class MasteryLevel(StrEnum):
+    """A described scale of how well someone masters a competence, lowest first. It describes what a
+    person can do, for learning and planning; it is never a grade, and no page ranks people by it."""
+
+    NEW = "new"  #: new to me: I need training before I can do it
+    BASIC = "basic"  #: I can do it with guidance
+    INDEPENDENT = "independent"  #: I do it on my own in everyday work
+    PROFICIENT = "proficient"  #: I do it well, also in demanding situations
+    TEACHES = "teaches"  #: I can guide others and teach it
 
 
 class LearningForm(StrEnum):

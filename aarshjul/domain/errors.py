@@ -30,10 +30,14 @@ class Conflict(DomainError):
 class InvalidInput(DomainError):
     """Input broke a rule; `field` names where, for a form or an API answer."""
 
-    def __init__(self, field: str, reason: str) -> None:
+    def __init__(self, field: str, reason: str, **params: str) -> None:
         self.field = field
-        self.reason = reason
-        super().__init__(f"{field}: {reason}")
+        #: The reason in English with ``{name}`` placeholders: also the catalogue's msgid, so a page
+        #: shows it in the reader's language (``aarshjul.presentation.i18n.reason_in``).
+        self.template = reason
+        self.params = params
+        self.reason = reason.format(**params) if params else reason
+        super().__init__(f"{field}: {self.reason}")
 
 
 class Forbidden(DomainError):

@@ -23,8 +23,19 @@ EVALUATION_NAME = LocalizedText(nb="Evaluering av tiltak", en="Measure evaluatio
 #: How long the leader has to write the follow-up once its date has come.
 FOLLOW_UP_DAYS_TO_RESPOND = 14
 
+#: A measure's participants' short survey (Kirkpatrick levels 1 and 2) when its year's evaluation comes.
+FEEDBACK_STEP_KEY = "measure_feedback"
+FEEDBACK_PART_KEY = "feedback"
+FEEDBACK_NAME = LocalizedText(nb="Din vurdering av et kompetansetiltak", en="Your view of a competence measure")
+#: How long the survey stays open; it closes then, so that the owner sees a settled picture.
+FEEDBACK_DAYS_TO_RESPOND = 14
+
 #: Tasks outside the cycle's steps: closing or cancelling the cycle does not stop them.
-LIVES_ON_STEP_KEYS = frozenset({EVALUATION_STEP_KEY, FOLLOW_UP_STEP_KEY})
+LIVES_ON_STEP_KEYS = frozenset({EVALUATION_STEP_KEY, FOLLOW_UP_STEP_KEY, FEEDBACK_STEP_KEY})
+
+
+def feedback_natural_key(measure_id: int, year: int, person_id: int) -> str:
+    return f"{FEEDBACK_STEP_KEY}:m{measure_id}:y{year}:p{person_id}"
 
 
 #: A follow-up task's natural key is this, the record's task id, a colon and the date (ISO).

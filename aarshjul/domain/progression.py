@@ -187,8 +187,9 @@ def task_natural_key(
     return key
 
 
-def evaluation_natural_key(measure_id: int) -> str:
-    return f"evaluation:m{measure_id}"
+def evaluation_natural_key(measure_id: int, year: int) -> str:
+    """A measure is evaluated once for each year it runs."""
+    return f"evaluation:m{measure_id}:y{year}"
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ EVALUATION_ESCALATION: tuple[EscalationRung, ...] = (
     EscalationRung(after_days=3, to="manager"),
     EscalationRung(after_days=10, to="hr"),
 )
+#: A participant's survey of a measure: one reminder three days before it closes.
+FEEDBACK_REMINDERS: tuple[int, ...] = (3,)
 
 
 def task_due_date(step_due: dt.date, due_offset_days: int, opened_on: dt.date, min_days_to_respond: int) -> dt.date:
@@ -30,9 +32,31 @@ def task_due_date(step_due: dt.date, due_offset_days: int, opened_on: dt.date, m
     return max(step_due + dt.timedelta(days=due_offset_days), opened_on + dt.timedelta(days=min_days_to_respond))
 
 
-def evaluation_date(evaluate_on: dt.date | None, last_year: int) -> dt.date:
-    """When a measure's evaluation task opens: its own date, else the last day of its last year."""
-    return evaluate_on if evaluate_on is not None else dt.date(last_year, 12, 31)
+def evaluation_rounds(evaluate_on: dt.date | None, first_year: int, last_year: int) -> list[tuple[int, dt.date]]:
+    """When a measure is evaluated: once for each year it runs, on its evaluation date's day in that
+    year (from the year of the date on), or without a date on the last day of each year it runs."""
+    if evaluate_on is None:
+        return [(year, dt.date(year, 12, 31)) for year in range(first_year, last_year + 1)]
+    return [
+        (year, _same_day_in(evaluate_on, year))
+        for year in range(evaluate_on.year, max(last_year, evaluate_on.year) + 1)
+    ]
+
+
+def due_evaluation_round(
+    evaluate_on: dt.date | None, first_year: int, last_year: int, today: dt.date
+) -> tuple[int, dt.date] | None:
+    """The latest evaluation round whose date has come (a round missed while nothing ran is not
+    caught up: the latest one asks about the same measure)."""
+    due = [r for r in evaluation_rounds(evaluate_on, first_year, last_year) if r[1] <= today]
+    return due[-1] if due else None
+
+
+def _same_day_in(day: dt.date, year: int) -> dt.date:
+    try:
+        return day.replace(year=year)
+    except ValueError:  # 29 February
+        return day.replace(year=year, day=28)
 
 
 def days_late(due_on: dt.date, now: dt.datetime, zone: ZoneInfo) -> int:

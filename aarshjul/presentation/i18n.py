@@ -21,6 +21,7 @@ from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
 from aarshjul.domain.enums import Language
+from aarshjul.domain.errors import InvalidInput
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 #: Every language the product speaks, in the order the language links show them.
@@ -128,3 +129,8 @@ def gettext(language: str, message: str) -> str:
 
 def ngettext(language: str, singular: str, plural: str, count: int) -> str:
     return translations(language).ngettext(singular, plural, count)
+
+
+def reason_in(language: str, exc: InvalidInput) -> str:
+    """Why a use case refused the input, in ``language`` (the English reason when it has no translation)."""
+    return gettext(language, exc.template).format(**exc.params)

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from aarshjul.domain.enums import FormKey
 from aarshjul.domain.errors import Conflict, Forbidden
 from aarshjul.presentation.i18n import translations
 from aarshjul.presentation.templating import format_date
@@ -29,8 +30,9 @@ from aarshjul.usecases.work.links import LinkReason, LinkRefused, Mode, SignInNe
 from aarshjul.usecases.work.opening import OpenedTask, open_task
 from aarshjul.usecases.work.submitting import save_draft, submit_form
 from forms.fields import FormProblem
+from forms.guidance import GUIDANCE, TALK_GUIDE, TALK_GUIDE_FORMS
 from forms.layout import FormView, ListSpec, build_view, layout_of, parse_form
-from forms.messages import CHOICE_LABELS, message_for
+from forms.messages import CHOICE_LABELS, MASTERY_SHORT, message_for
 from forms.registry import FormRejected, form_class, json_schema
 from service.api_errors import LinkProblem, Problem, responses
 from service.auth import provider_sign_in_href, signed_in_person
@@ -43,6 +45,8 @@ from service.routes.links import link_problem_page
 router = APIRouter(tags=["forms"])
 
 ADD_ROW = "add_row"
+#: Fill the form with last year's answers to the same form (not saved until the person saves or submits).
+LAST_YEAR = "last_year"
 
 
 # --- request parsing ------------------------------------------------------------------------------
@@ -187,7 +191,19 @@ def render_task(
         date=dates,
         rules=opened.rules,
     )
+    form_key = FormKey(task.form_key)
+    guidance = GUIDANCE.get(form_key)
+    last_year = opened.context.last_year
     context = {
+        "guidance": {"purpose": tr(guidance.purpose), "good_answer": tr(guidance.good_answer)} if guidance else None,
+        # Open the first time the form is opened; folded once the person has saved something.
+        "guidance_open": not opened.versions,
+        "talk_guide": [tr(point) for point in TALK_GUIDE] if form_key in TALK_GUIDE_FORMS else [],
+        "last_year_view": build_view(cls, last_year.data, {}, opened.choices, tr, editable=False, date=dates)
+        if last_year
+        else None,
+        "offer_last_year": bool(editing and last_year and last_year.data and not opened.versions and data is None),
+        "short": lambda value: tr(MASTERY_SHORT.get(value, value)),
         "task": task,
         "step_name": task.step_name.get(language),
         "part_name": task.part_name.get(language),
@@ -265,6 +281,19 @@ def post_form(token: str, request: Request, runtime: RuntimeDep, language: Langu
             target = action.partition(":")[2] or (lists[0] if lists else "")
             return render_task(
                 request, runtime, language, token, opened, data=data, extra_rows={target: 1}, editing=True
+            )
+        if action == LAST_YEAR and opened.context.last_year is not None:
+            return render_task(
+                request,
+                runtime,
+                language,
+                token,
+                opened,
+                data=opened.context.last_year.data,
+                editing=True,
+                notice=tr(
+                    "Last year's answers are filled in. Change what is different this year, then save or submit."
+                ),
             )
         if action == "save_draft":
             saved = save_draft(runtime, token, data, signed_in=signed_in)

@@ -36,7 +36,9 @@ def flatten(data: dict[str, Any]) -> dict[str, str]:
         if isinstance(value, list):
             for index, row in enumerate(value):
                 for key, item in row.items():
-                    if item is not None:
+                    if isinstance(item, list):  # several choices: one ticked box each
+                        fields.update({f"{name}.{index}.{key}.{choice}": "true" for choice in item})
+                    elif item is not None:
                         fields[f"{name}.{index}.{key}"] = str(item)
         elif isinstance(value, bool):
             if value:

@@ -169,7 +169,7 @@ def test_a_use_cases_refusal_is_shown_beside_the_field_it_names(world: World) ->
         },
     )
     assert answer.status_code == 422
-    assert '<p class="error" id="assignee-email-error">no person has this email</p>' in answer.text
+    assert '<p class="error" id="assignee-email-error">ingen person har denne e-postadressen</p>' in answer.text
     assert 'value="ingen@example.no"' in _element(answer.text, "assignee-email")
     box = re.search(rf'<input type="checkbox" name="task_id" value="{world.open_task}"[^>]*>', answer.text)
     assert box is not None and "checked" in box.group(0)

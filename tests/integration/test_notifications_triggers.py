@@ -3,9 +3,13 @@ that open together for one person come in one email."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import yaml
 from sqlalchemy import select
 
 from aarshjul.db.models import Notification
+from aarshjul.domain.cycle_spec import DEFAULT_DEFINITION_PATH
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.cycle.advance import advance_cycle
 from aarshjul.usecases.work.opening import open_task
@@ -34,9 +38,16 @@ def test_a_follow_up_submission_asks_for_the_dispatcher(runtime: Runtime) -> Non
     assert any("follow_up_recorded" in templates for templates in pending_when_asked)
 
 
-def test_tasks_that_open_together_come_in_one_email_with_every_link(runtime: Runtime) -> None:
+def test_tasks_that_open_together_come_in_one_email_with_every_link(runtime: Runtime, tmp_path: Path) -> None:
     """Submitting the unit goals opens the action plan and the needs mapping for the same leader the
-    same day: one invitation lists both, each with its own link."""
+    same day (in an organisation that does without the competence mapping): one invitation lists both,
+    each with its own link."""
+    standard = yaml.safe_load(DEFAULT_DEFINITION_PATH.read_text(encoding="utf-8"))
+    for step in standard["steps"]:
+        step["enabled"] = step["key"] != "competence_mapping"
+    path = tmp_path / "without-mapping.yaml"
+    path.write_text(yaml.safe_dump(standard, allow_unicode=True), encoding="utf-8")
+    runtime.settings = runtime.settings.model_copy(update={"cycle_definition_path": path})
     cycle = demo_cycle(runtime)
     unit = unit_id(runtime, "HR")
     goals = drive_unit(runtime, cycle, unit, "unit_goals")

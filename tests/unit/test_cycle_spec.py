@@ -17,9 +17,12 @@ def raw() -> dict[str, Any]:
 
 def test_the_standard_cycle_has_the_seven_steps_in_order() -> None:
     definition = load_definition()
-    assert [s.number for s in definition.active_steps] == [1, 2, 3, 4, 5, 6, 7]
+    # The competence mapping is the first half of the lecture's step 4: knowing before deciding.
+    assert [s.number for s in definition.active_steps] == [1, 2, 3, 4, 4, 5, 6, 7]
     assert definition.effective_dependencies("talks") == {"action_plan", "measure_proposals"}
-    assert definition.effective_dependencies("needs_mapping") == {"unit_goals"}
+    assert definition.effective_dependencies("needs_mapping") == {"unit_goals", "competence_mapping"}
+    assert definition.effective_dependencies("competence_mapping") == {"unit_goals"}
+    assert definition.step("competence_mapping").per_employee
     assert definition.step("talks").name.get("nb") == "Mål- og utviklingssamtaler"
     assert definition.step("talks").per_employee
     assert [p.key for p in definition.step("talks").first_parts()] == ["prepare"]
@@ -31,13 +34,23 @@ def test_deadlines_resolve_from_the_start_date() -> None:
     assert due["goal_breakdown"] > due["talks"] > due["measure_proposals"]
 
 
+def test_the_competence_mapping_is_optional() -> None:
+    data = raw()
+    for step in data["steps"]:
+        if step["key"] == "competence_mapping":
+            step["enabled"] = False
+    definition = parse_definition(data)
+    assert definition.effective_dependencies("needs_mapping") == {"unit_goals"}
+    assert [s.number for s in definition.active_steps] == [1, 2, 3, 4, 5, 6, 7]
+
+
 def test_a_dropped_step_is_bridged_to_its_inputs() -> None:
     data = raw()
     for step in data["steps"]:
         if step["key"] == "needs_mapping":
             step["enabled"] = False
     definition = parse_definition(data)
-    assert definition.effective_dependencies("measure_proposals") == {"unit_goals"}
+    assert definition.effective_dependencies("measure_proposals") == {"unit_goals", "competence_mapping"}
     assert "needs_mapping" not in definition.due_dates(dt.date(2027, 1, 4))
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 import time
 from zoneinfo import ZoneInfo
 
-from aarshjul.domain.cycle_spec import load_definition
+from aarshjul.domain.cycle_spec import load_definition, parse_definition
 from aarshjul.domain.enums import MeasureState, Role, TaskState, UnitStepState
 from aarshjul.domain.progression import (
     CyclePlanner,
@@ -22,7 +22,15 @@ from aarshjul.domain.progression import (
 
 NOW = dt.datetime(2027, 1, 4, 7, tzinfo=dt.UTC)
 OSLO = ZoneInfo("Europe/Oslo")  #: the organisation's zone, which the planner takes from its caller
-DEFINITION = load_definition()
+STANDARD = load_definition()
+# The seven steps as the lecture draws them: the planner's rules step by step. The standard's optional
+# competence mapping is dropped here; its own planning is tested at the end of this file.
+DEFINITION = parse_definition(
+    {
+        **STANDARD.model_dump(mode="json"),
+        "steps": [{**s.model_dump(mode="json"), "enabled": s.key != "competence_mapping"} for s in STANDARD.steps],
+    }
+)
 DUE = DEFINITION.due_dates(dt.date(2027, 1, 4))
 
 # Root unit 1 (leader 1, HR 2, employee 3) with child 10 (leader 10, employees 11, 12) and an empty child 20.
@@ -146,3 +154,22 @@ def test_the_sweep_asks_for_managers_and_hr_of_ten_thousand_people_in_well_under
     answers = {(org.manager_of(p.id), org.hr()) for p in people}
     assert time.perf_counter() - started < 1.0
     assert (1, 700) in answers and (700, 700) in answers
+
+
+def test_the_competence_mapping_goes_to_each_employee_before_the_needs_mapping() -> None:
+    done = UnitStepState.DONE
+    due = STANDARD.due_dates(dt.date(2027, 1, 4))
+    steps = {(u, k): StepFact(done, due[k]) for u in (1, 10, 20) for k in ("strategy_review", "unit_goals")}
+    plan = CyclePlanner(STANDARD, 7, due, ORG, NOW, OSLO).plan(steps, [], [])
+    mapping = [(t.unit_id, t.subject_id, t.assignee_id) for t in plan.new_tasks if t.step_key == "competence_mapping"]
+    assert mapping == [(1, 2, 2), (1, 3, 3), (1, 10, 10), (1, 20, 20), (10, 11, 11), (10, 12, 12)]
+    assert {t.unit_id for t in plan.new_tasks if t.step_key == "needs_mapping"} == {20}
+    states = {(c.unit_id, c.step_key): c.state for c in plan.step_changes}
+    # The needs mapping waits for the unit's mapping; a unit without staff skips it and goes on at once.
+    assert states[(10, "needs_mapping")] is UnitStepState.WAITING
+    assert states[(20, "competence_mapping")] is UnitStepState.SKIPPED
+    assert states[(20, "needs_mapping")] is UnitStepState.OPEN
+    assert steps_ready(STANDARD, {"strategy_review": done, "unit_goals": done, "competence_mapping": done}) == [
+        "action_plan",
+        "needs_mapping",
+    ]

@@ -9,8 +9,9 @@ from aarshjul.clock import end_of_day_utc, local_date
 from aarshjul.domain.cycle_spec import EscalationRung
 from aarshjul.domain.schedule import (
     days_late,
+    due_evaluation_round,
     escalations_due,
-    evaluation_date,
+    evaluation_rounds,
     reminder_due,
     reminders_passed,
     task_due_date,
@@ -53,8 +54,21 @@ def test_escalations_come_after_whole_days_late_each_rung_once() -> None:
 
 
 def test_evaluation_defaults_to_the_end_of_the_measures_last_year() -> None:
-    assert evaluation_date(None, 2028) == dt.date(2028, 12, 31)
-    assert evaluation_date(dt.date(2027, 9, 1), 2028) == dt.date(2027, 9, 1)
+    assert evaluation_rounds(None, 2028, 2028) == [(2028, dt.date(2028, 12, 31))]
+    assert evaluation_rounds(dt.date(2027, 9, 1), 2027, 2027) == [(2027, dt.date(2027, 9, 1))]
+
+
+def test_a_measure_over_several_years_is_evaluated_each_year_it_runs() -> None:
+    assert evaluation_rounds(dt.date(2027, 9, 1), 2027, 2028) == [
+        (2027, dt.date(2027, 9, 1)),
+        (2028, dt.date(2028, 9, 1)),
+    ]
+    assert evaluation_rounds(None, 2026, 2027) == [(2026, dt.date(2026, 12, 31)), (2027, dt.date(2027, 12, 31))]
+    assert evaluation_rounds(dt.date(2028, 2, 29), 2028, 2029)[1] == (2029, dt.date(2029, 2, 28))
+    # The round that is due is the latest whose date has come.
+    assert due_evaluation_round(dt.date(2027, 9, 1), 2027, 2028, dt.date(2027, 8, 31)) is None
+    assert due_evaluation_round(dt.date(2027, 9, 1), 2027, 2028, dt.date(2028, 3, 1)) == (2027, dt.date(2027, 9, 1))
+    assert due_evaluation_round(dt.date(2027, 9, 1), 2027, 2028, dt.date(2029, 1, 1)) == (2028, dt.date(2028, 9, 1))
 
 
 def test_deadlines_are_the_end_of_the_day_in_oslo_across_the_clock_changes() -> None:

@@ -212,6 +212,24 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_token')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_api_token_token_hash'))
     )
+    op.create_table('competence',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('period_id', sa.Integer(), nullable=False),
+    sa.Column('area_id', sa.Integer(), nullable=False),
+    sa.Column('code', sa.String(length=64), nullable=False),
+    sa.Column('name', sa.String(length=300), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('retired', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['area_id'], ['competence_area.id'], name=op.f('fk_competence_area_id_competence_area')),
+    sa.ForeignKeyConstraint(['period_id'], ['strategy_period.id'], name=op.f('fk_competence_period_id_strategy_period')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_competence')),
+    sa.UniqueConstraint('period_id', 'code', name=op.f('uq_competence_period_id_code'))
+    )
+    with op.batch_alter_table('competence', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_competence_area_id'), ['area_id'], unique=False)
+
     op.create_table('hr_credential',
     sa.Column('person_id', sa.Integer(), nullable=False),
     sa.Column('password_hash', sa.String(length=200), nullable=False),
@@ -301,7 +319,9 @@ def upgrade() -> None:
     sa.Column('indicator', sa.Text(), nullable=False),
     sa.Column('target', sa.Text(), nullable=False),
     sa.Column('retired', sa.Boolean(), nullable=False),
+    sa.Column('parent_goal_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['cycle_id'], ['cycle.id'], name=op.f('fk_unit_goal_cycle_id_cycle')),
+    sa.ForeignKeyConstraint(['parent_goal_id'], ['unit_goal.id'], name=op.f('fk_unit_goal_parent_goal_id_unit_goal')),
     sa.ForeignKeyConstraint(['strategic_goal_id'], ['strategic_goal.id'], name=op.f('fk_unit_goal_strategic_goal_id_strategic_goal')),
     sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], name=op.f('fk_unit_goal_unit_id_unit')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_unit_goal'))
@@ -346,6 +366,7 @@ def upgrade() -> None:
     sa.Column('unit_id', sa.Integer(), nullable=False),
     sa.Column('unit_goal_id', sa.Integer(), nullable=False),
     sa.Column('competence_area_id', sa.Integer(), nullable=True),
+    sa.Column('competence_id', sa.Integer(), nullable=True),
     sa.Column('title', sa.Text(), nullable=False),
     sa.Column('kind', sa.String(length=32), nullable=False),
     sa.Column('level_needed', sa.Integer(), nullable=False),
@@ -354,12 +375,14 @@ def upgrade() -> None:
     sa.Column('strategy', sa.String(length=32), nullable=False),
     sa.Column('retired', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['competence_area_id'], ['competence_area.id'], name=op.f('fk_critical_need_competence_area_id_competence_area')),
+    sa.ForeignKeyConstraint(['competence_id'], ['competence.id'], name=op.f('fk_critical_need_competence_id_competence')),
     sa.ForeignKeyConstraint(['cycle_id'], ['cycle.id'], name=op.f('fk_critical_need_cycle_id_cycle')),
     sa.ForeignKeyConstraint(['unit_goal_id'], ['unit_goal.id'], name=op.f('fk_critical_need_unit_goal_id_unit_goal')),
     sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], name=op.f('fk_critical_need_unit_id_unit')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_critical_need'))
     )
     with op.batch_alter_table('critical_need', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_critical_need_competence_id'), ['competence_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_critical_need_cycle_id'), ['cycle_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_critical_need_unit_id'), ['unit_id'], unique=False)
 
@@ -388,6 +411,16 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('union_statement', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_union_statement_consultation_id'), ['consultation_id'], unique=False)
+
+    op.create_table('unit_goal_competence',
+    sa.Column('unit_goal_id', sa.Integer(), nullable=False),
+    sa.Column('competence_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['competence_id'], ['competence.id'], name=op.f('fk_unit_goal_competence_competence_id_competence')),
+    sa.ForeignKeyConstraint(['unit_goal_id'], ['unit_goal.id'], name=op.f('fk_unit_goal_competence_unit_goal_id_unit_goal')),
+    sa.PrimaryKeyConstraint('unit_goal_id', 'competence_id', name=op.f('pk_unit_goal_competence'))
+    )
+    with op.batch_alter_table('unit_goal_competence', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_unit_goal_competence_competence_id'), ['competence_id'], unique=False)
 
     op.create_table('measure',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -443,6 +476,7 @@ def upgrade() -> None:
     sa.Column('created_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('submitted_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('closed_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('evaluation_year', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['assignee_id'], ['person.id'], name=op.f('fk_human_task_assignee_id_person')),
     sa.ForeignKeyConstraint(['cycle_id'], ['cycle.id'], name=op.f('fk_human_task_cycle_id_cycle')),
     sa.ForeignKeyConstraint(['measure_id'], ['measure.id'], name=op.f('fk_human_task_measure_id_measure')),
@@ -509,6 +543,61 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_plan_comment_period_id'), ['period_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_plan_comment_reviewer_id'), ['reviewer_id'], unique=False)
 
+    op.create_table('competence_assessment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('task_id', sa.Integer(), nullable=False),
+    sa.Column('cycle_id', sa.Integer(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('competence_id', sa.Integer(), nullable=False),
+    sa.Column('level', sa.String(length=16), nullable=False),
+    sa.ForeignKeyConstraint(['competence_id'], ['competence.id'], name=op.f('fk_competence_assessment_competence_id_competence')),
+    sa.ForeignKeyConstraint(['cycle_id'], ['cycle.id'], name=op.f('fk_competence_assessment_cycle_id_cycle')),
+    sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_competence_assessment_person_id_person')),
+    sa.ForeignKeyConstraint(['task_id'], ['human_task.id'], name=op.f('fk_competence_assessment_task_id_human_task')),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], name=op.f('fk_competence_assessment_unit_id_unit')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_competence_assessment')),
+    sa.UniqueConstraint('task_id', 'competence_id', name=op.f('uq_competence_assessment_task_id_competence_id'))
+    )
+    with op.batch_alter_table('competence_assessment', schema=None) as batch_op:
+        batch_op.create_index('ix_competence_assessment_cycle_unit', ['cycle_id', 'unit_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_competence_assessment_person_id'), ['person_id'], unique=False)
+
+    op.create_table('measure_participant',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('talk_task_id', sa.Integer(), nullable=False),
+    sa.Column('measure_id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['measure_id'], ['measure.id'], name=op.f('fk_measure_participant_measure_id_measure')),
+    sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_measure_participant_person_id_person')),
+    sa.ForeignKeyConstraint(['talk_task_id'], ['human_task.id'], name=op.f('fk_measure_participant_talk_task_id_human_task')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_measure_participant')),
+    sa.UniqueConstraint('talk_task_id', 'measure_id', name=op.f('uq_measure_participant_talk_task_id_measure_id'))
+    )
+    with op.batch_alter_table('measure_participant', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_measure_participant_measure_id'), ['measure_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_measure_participant_person_id'), ['person_id'], unique=False)
+
+    op.create_table('shared_competence',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('task_id', sa.Integer(), nullable=False),
+    sa.Column('cycle_id', sa.Integer(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('competence_id', sa.Integer(), nullable=True),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['competence_id'], ['competence.id'], name=op.f('fk_shared_competence_competence_id_competence')),
+    sa.ForeignKeyConstraint(['cycle_id'], ['cycle.id'], name=op.f('fk_shared_competence_cycle_id_cycle')),
+    sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_shared_competence_person_id_person')),
+    sa.ForeignKeyConstraint(['task_id'], ['human_task.id'], name=op.f('fk_shared_competence_task_id_human_task')),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], name=op.f('fk_shared_competence_unit_id_unit')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_shared_competence'))
+    )
+    with op.batch_alter_table('shared_competence', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_shared_competence_person_id'), ['person_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_shared_competence_task_id'), ['task_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_shared_competence_unit_id'), ['unit_id'], unique=False)
+
     op.create_table('submission',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('task_id', sa.Integer(), nullable=False),
@@ -536,6 +625,22 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_submission_task_id'))
 
     op.drop_table('submission')
+    with op.batch_alter_table('shared_competence', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_shared_competence_unit_id'))
+        batch_op.drop_index(batch_op.f('ix_shared_competence_task_id'))
+        batch_op.drop_index(batch_op.f('ix_shared_competence_person_id'))
+
+    op.drop_table('shared_competence')
+    with op.batch_alter_table('measure_participant', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_measure_participant_person_id'))
+        batch_op.drop_index(batch_op.f('ix_measure_participant_measure_id'))
+
+    op.drop_table('measure_participant')
+    with op.batch_alter_table('competence_assessment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_competence_assessment_person_id'))
+        batch_op.drop_index('ix_competence_assessment_cycle_unit')
+
+    op.drop_table('competence_assessment')
     with op.batch_alter_table('plan_comment', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_plan_comment_reviewer_id'))
         batch_op.drop_index(batch_op.f('ix_plan_comment_period_id'))
@@ -562,6 +667,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_measure_cycle_id'))
 
     op.drop_table('measure')
+    with op.batch_alter_table('unit_goal_competence', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_unit_goal_competence_competence_id'))
+
+    op.drop_table('unit_goal_competence')
     with op.batch_alter_table('union_statement', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_union_statement_consultation_id'))
 
@@ -573,6 +682,7 @@ def downgrade() -> None:
     with op.batch_alter_table('critical_need', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_critical_need_unit_id'))
         batch_op.drop_index(batch_op.f('ix_critical_need_cycle_id'))
+        batch_op.drop_index(batch_op.f('ix_critical_need_competence_id'))
 
     op.drop_table('critical_need')
     with op.batch_alter_table('consultation_participant', schema=None) as batch_op:
@@ -604,6 +714,10 @@ def downgrade() -> None:
 
     op.drop_table('hr_session')
     op.drop_table('hr_credential')
+    with op.batch_alter_table('competence', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_competence_area_id'))
+
+    op.drop_table('competence')
     op.drop_table('api_token')
     op.drop_table('advance_request')
     op.drop_table('strategic_goal')

@@ -17,6 +17,7 @@ from aarshjul.clock import local_date
 from aarshjul.db.engine import unit_of_work
 from aarshjul.db.models import (
     AuditEvent,
+    Competence,
     CompetenceArea,
     CriticalNeed,
     Organisation,
@@ -29,12 +30,14 @@ from aarshjul.db.models import (
 from aarshjul.domain.errors import ImportProblem
 from aarshjul.domain.org_import import OrgDocument, StrategyDocument, read_org_file, read_strategy_file
 from aarshjul.runtime import Runtime
+from aarshjul.usecases.admin.competences import load_competences
 from aarshjul.usecases.shared.advances import owe_full_reconcile
 from aarshjul.usecases.shared.writes import audit
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
 DEMO_ORG_FILE = DEMO_DIR / "org.csv"
 DEMO_STRATEGY_FILE = DEMO_DIR / "strategy.yaml"
+DEMO_COMPETENCES_FILE = DEMO_DIR / "competences.yaml"
 DEMO_ORGANISATION_NAME = "Fjordvik kommune"
 
 
@@ -278,7 +281,9 @@ def apply_strategy(session: Session, organisation: Organisation, document: Strat
         area = areas.pop(area_row.code, None) or CompetenceArea(period_id=period.id, code=area_row.code)
         area.name, area.main_goal, area.position = area_row.name, area_row.main_goal, position
         session.add(area)
-    used_areas = set(session.scalars(select(CriticalNeed.competence_area_id)))
+    used_areas = set(session.scalars(select(CriticalNeed.competence_area_id))) | set(
+        session.scalars(select(Competence.area_id))
+    )
     for stale_area in areas.values():
         if stale_area.id not in used_areas:
             session.delete(stale_area)
@@ -290,7 +295,7 @@ DEMO_MARK = "demo.database_created"
 
 
 def seed_demo(runtime: Runtime) -> bool:
-    """Load the demo organisation and strategy if the database has no organisation yet.
+    """Load the demo organisation, strategy and competence catalogue if the database has no organisation yet.
 
     The database is marked as the demo's first, in its own transaction, so ``created_by_demo``
     knows it even if loading stops half-way."""
@@ -300,6 +305,7 @@ def seed_demo(runtime: Runtime) -> bool:
         audit(session, runtime.clock(), "demo", DEMO_MARK, "database", "")
     import_org(runtime, DEMO_ORG_FILE, actor="demo", organisation_name=DEMO_ORGANISATION_NAME)
     load_strategy(runtime, DEMO_STRATEGY_FILE, actor="demo")
+    load_competences(runtime, DEMO_COMPETENCES_FILE, actor="demo")
     return True
 
 

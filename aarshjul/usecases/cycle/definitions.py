@@ -13,11 +13,13 @@ from forms.registry import FORMS
 
 #: Forms whose rows must point at rows that another form records: an action and a critical need
 #: serve a unit goal, a measure answers a critical need, the talk's development plan is tied to a
-#: critical need (or to a measure, which answers one), an individual goal serves a unit goal. A
+#: critical need (or to a measure, which answers one), an individual goal serves a unit goal, and the
+#: competence mapping asks about the competences the unit goals call for. A
 #: definition that drops the step recording them would leave the later step impossible to submit.
 FORM_INPUTS: dict[str, frozenset[str]] = {
     "action_plan": frozenset({"unit_goals"}),
     "needs_mapping": frozenset({"unit_goals"}),
+    "competence_mapping": frozenset({"unit_goals"}),
     "measure_proposal": frozenset({"needs_mapping"}),
     "talk_record": frozenset({"needs_mapping"}),
     "goal_breakdown": frozenset({"unit_goals"}),

@@ -15,15 +15,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import cast
 
-from sqlalchemy import Table, bindparam, exists, select, update
+from sqlalchemy import Table, and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from aarshjul.clock import end_of_day_utc
 from aarshjul.db.engine import unit_of_work
-from aarshjul.db.models import Cycle, HumanTask, Measure
+from aarshjul.db.models import Cycle, HumanTask, Measure, MeasureParticipant, Submission
 from aarshjul.domain.cycle_spec import CycleDefinition, EscalationRung
-from aarshjul.domain.enums import ACTIONABLE_TASK_STATES, CycleState, MeasureState, TaskState
-from aarshjul.domain.followups import LIVES_ON_STEP_KEYS
+from aarshjul.domain.enums import ACTIONABLE_TASK_STATES, CycleState, FormKey, MeasureState, TaskState
+from aarshjul.domain.followups import (
+    FEEDBACK_DAYS_TO_RESPOND,
+    FEEDBACK_PART_KEY,
+    FEEDBACK_STEP_KEY,
+    LIVES_ON_STEP_KEYS,
+    feedback_natural_key,
+)
 from aarshjul.domain.progression import (
     EVALUATION_PART_KEY,
     EVALUATION_STEP_KEY,
@@ -33,9 +39,10 @@ from aarshjul.domain.progression import (
 from aarshjul.domain.schedule import (
     EVALUATION_ESCALATION,
     EVALUATION_REMINDERS,
+    FEEDBACK_REMINDERS,
     days_late,
+    due_evaluation_round,
     escalations_due,
-    evaluation_date,
     reminder_due,
     reminders_passed,
 )
@@ -45,9 +52,10 @@ from aarshjul.usecases.cycle.followups import open_due_follow_ups
 from aarshjul.usecases.cycle.lifecycle import running_cycle_ids
 from aarshjul.usecases.cycle.summaries import queue_weekly_summaries
 from aarshjul.usecases.shared.cycles import cycle_definition, today_for
-from aarshjul.usecases.shared.mail import digest, message_to
+from aarshjul.usecases.shared.mail import digest, message_to, queue_invitations
 from aarshjul.usecases.shared.org import Contact, load_contacts, load_org
 from aarshjul.usecases.shared.writes import insert_for, serialize
+from forms.models import NextStep
 from notifications.outbox import OutgoingMessage, enqueue_many
 
 
@@ -59,6 +67,8 @@ class SweepReport:
     escalation_emails: int = 0
     escalated_tasks: int = 0
     evaluations_opened: int = 0
+    surveys_opened: int = 0  #: participants' surveys opened with this sweep's evaluations
+    surveys_closed: int = 0  #: surveys unanswered when they closed
     follow_ups_opened: int = 0
     weekly_summaries: int = 0
     advanced: list[AdvanceReport] = field(default_factory=list)
@@ -81,6 +91,7 @@ def sweep(runtime: Runtime, now: dt.datetime | None = None, advance: bool = True
         contexts = _Contexts(session, runtime, now)
         messages: list[OutgoingMessage] = []
         messages += _reminders_and_escalations(session, contexts, now, report)
+        report.surveys_closed = _close_surveys(session, contexts.today, now)
         messages += _evaluations(session, contexts, now, report)
         enqueue_many(session, messages, now)
         follow_ups = open_due_follow_ups(session, now, contexts.today, contexts.zone)
@@ -132,16 +143,19 @@ class _Contexts:
 
     def ladder_bounds(self) -> tuple[int, int]:
         """The most days before a deadline that a reminder goes out, and the most rungs a ladder has,
-        over the running cycles' steps and the evaluation and follow-up ladders: a task due later than
+        over the running cycles' steps and the evaluation, follow-up and survey ladders: a task due later than
         that many days from now, or with that many rungs of each kind sent, has nothing due."""
         running = list(self.session.scalars(select(Cycle.id).where(Cycle.state == CycleState.RUNNING)))
-        ladders = [(EVALUATION_REMINDERS, EVALUATION_ESCALATION)]
+        ladders = [(EVALUATION_REMINDERS, EVALUATION_ESCALATION), (FEEDBACK_REMINDERS, ())]
         ladders += [(s.reminders_days_before, s.escalation) for c in running for s in self.definition(c).steps]
         notice = max(d for reminders, _ in ladders for d in (*reminders, 0))
         return notice, max(max(len(reminders), len(escalation)) for reminders, escalation in ladders)
 
 
 def _ladders(definition: CycleDefinition, step_key: str) -> tuple[tuple[int, ...], tuple[EscalationRung, ...]]:
+    if step_key == FEEDBACK_STEP_KEY:
+        # Answering a survey is voluntary: a reminder, never an escalation to the manager.
+        return FEEDBACK_REMINDERS, ()
     if step_key in LIVES_ON_STEP_KEYS:
         return EVALUATION_REMINDERS, EVALUATION_ESCALATION
     try:
@@ -240,32 +254,53 @@ def _reminders_and_escalations(
 
 
 def _evaluations(session: Session, contexts: _Contexts, now: dt.datetime, report: SweepReport) -> list[OutgoingMessage]:
-    """An approved measure whose evaluation date has come gets one evaluation task for its owner; each
-    owner gets one email per sweep for the evaluations it opened for them."""
-    has_task = exists().where(HumanTask.measure_id == Measure.id, HumanTask.step_key == EVALUATION_STEP_KEY)
+    """An approved measure is evaluated once for each year it runs, when that year's evaluation date
+    comes: one task for its owner, and the participants' short survey (``_surveys``). Each owner gets
+    one email per sweep for the evaluations it opened for them."""
     candidates = session.execute(
-        select(Measure.id, Measure.cycle_id, Measure.unit_id, Measure.owner_id, Measure.evaluate_on, Measure.last_year)
+        select(
+            Measure.id,
+            Measure.cycle_id,
+            Measure.unit_id,
+            Measure.owner_id,
+            Measure.evaluate_on,
+            Measure.first_year,
+            Measure.last_year,
+        )
         .where(
-            Measure.state == MeasureState.APPROVED,
-            ~has_task,
-            # A superset of the measures whose evaluation date has come, checked exactly below.
-            (Measure.evaluate_on <= contexts.today)
-            | (Measure.evaluate_on.is_(None) & (Measure.last_year <= contexts.today.year)),
+            Measure.state.in_((MeasureState.APPROVED, MeasureState.EVALUATED)),
+            # A superset of the measures with an evaluation round that may have come, checked exactly below.
+            Measure.first_year <= contexts.today.year,
         )
         .order_by(Measure.id)
     ).all()
+    opened = set(
+        session.scalars(
+            select(HumanTask.natural_key).where(
+                HumanTask.step_key == EVALUATION_STEP_KEY, HumanTask.measure_id.in_([m.id for m in candidates])
+            )
+        )
+    )
+    stopped = _stopped_measures(session, [m.id for m in candidates])
     rows = []
+    rounds: list[tuple[int, int, int, int]] = []  # (measure, year, cycle, unit) of the rounds opening now
     for m in candidates:
-        if evaluation_date(m.evaluate_on, m.last_year) > contexts.today:
+        due_round = due_evaluation_round(m.evaluate_on, m.first_year, m.last_year, contexts.today)
+        if due_round is None or m.id in stopped:
+            continue
+        year = due_round[0]
+        key = evaluation_natural_key(m.id, year)
+        if key in opened:
             continue
         org, definition = contexts.org(m.cycle_id), contexts.definition(m.cycle_id)
         owner = m.owner_id if org.is_active(m.owner_id) else org.acting_leader(m.unit_id)
         if owner is None:
             continue
         due = contexts.today + dt.timedelta(days=definition.evaluation_days_to_respond)
+        rounds.append((m.id, year, m.cycle_id, m.unit_id))
         rows.append(
             {
-                "natural_key": evaluation_natural_key(m.id),
+                "natural_key": key,
                 "cycle_id": m.cycle_id,
                 "unit_id": m.unit_id,
                 "step_key": EVALUATION_STEP_KEY,
@@ -282,8 +317,10 @@ def _evaluations(session: Session, contexts: _Contexts, now: dt.datetime, report
                 "created_at": now,
                 "submitted_at": None,
                 "closed_at": None,
+                "evaluation_year": year,
             }
         )
+    report.surveys_opened += _surveys(session, contexts, now, rounds)
     if not rows:
         return []
     insert = insert_for(session)
@@ -306,3 +343,106 @@ def _evaluations(session: Session, contexts: _Contexts, now: dt.datetime, report
         key = f"evaluation_due:{owner_id}:{digest(task_ids)}"
         messages.append(message_to(contacts[owner_id], key, "evaluation_due", {"task_ids": task_ids}, now))
     return messages
+
+
+def _stopped_measures(session: Session, measure_ids: list[int]) -> set[int]:
+    """Measures whose newest evaluation said stop: they no longer run, so no later round opens."""
+    if not measure_ids:
+        return set()
+    newest = (
+        select(Submission.task_id, func.max(Submission.version).label("version"))
+        .join(HumanTask, HumanTask.id == Submission.task_id)
+        .where(
+            HumanTask.measure_id.in_(measure_ids),
+            HumanTask.step_key == EVALUATION_STEP_KEY,
+            Submission.is_draft.is_(False),
+        )
+        .group_by(Submission.task_id)
+        .subquery()
+    )
+    latest: dict[int, tuple[int, str]] = {}
+    for measure_id, year, data in session.execute(
+        select(HumanTask.measure_id, HumanTask.evaluation_year, Submission.data)
+        .join(newest, newest.c.task_id == HumanTask.id)
+        .join(Submission, and_(Submission.task_id == newest.c.task_id, Submission.version == newest.c.version))
+    ):
+        said = str((data or {}).get("next_step", ""))
+        if measure_id not in latest or (year or 0) >= latest[measure_id][0]:
+            latest[measure_id] = (year or 0, said)
+    return {measure_id for measure_id, (_, said) in latest.items() if said == NextStep.STOP}
+
+
+def _surveys(session: Session, contexts: _Contexts, now: dt.datetime, rounds: list[tuple[int, int, int, int]]) -> int:
+    """The short survey (Kirkpatrick levels 1 and 2) for the participants of each round opening now:
+    the employees whose talk record's development plan names the measure, in the round's year or
+    before, who still work here. Each is invited by email like any task; it closes after two weeks."""
+    if not rounds:
+        return 0
+    participants: dict[int, list[tuple[int, int]]] = defaultdict(list)  # measure -> (person, talk year)
+    for measure_id, person_id, year in session.execute(
+        select(MeasureParticipant.measure_id, MeasureParticipant.person_id, Cycle.year)
+        .join(HumanTask, HumanTask.id == MeasureParticipant.talk_task_id)
+        .join(Cycle, Cycle.id == HumanTask.cycle_id)
+        .where(MeasureParticipant.measure_id.in_([r[0] for r in rounds]))
+    ):
+        participants[measure_id].append((person_id, year))
+    due = contexts.today + dt.timedelta(days=FEEDBACK_DAYS_TO_RESPOND)
+    rows = []
+    for measure_id, year, cycle_id, unit_id in rounds:
+        org = contexts.org(cycle_id)
+        people = sorted(
+            {p for p, talk_year in participants.get(measure_id, []) if talk_year <= year and org.is_active(p)}
+        )
+        rows += [
+            {
+                "natural_key": feedback_natural_key(measure_id, year, person),
+                "cycle_id": cycle_id,
+                "unit_id": unit_id,
+                "step_key": FEEDBACK_STEP_KEY,
+                "part_key": FEEDBACK_PART_KEY,
+                "form_key": FormKey.MEASURE_FEEDBACK,
+                "subject_person_id": person,
+                "measure_id": measure_id,
+                "assignee_id": person,
+                "state": TaskState.OPEN,
+                "due_on": due,
+                "reminders_sent": reminders_passed(due, FEEDBACK_REMINDERS, now, contexts.zone),
+                "escalation_level": 0,
+                "link_version": 1,
+                "created_at": now,
+                "submitted_at": None,
+                "closed_at": None,
+                "evaluation_year": year,
+            }
+            for person in people
+        ]
+    if not rows:
+        return 0
+    created = session.execute(
+        insert_for(session)(HumanTask)
+        .on_conflict_do_nothing(index_elements=["natural_key"])
+        .returning(HumanTask.id, HumanTask.assignee_id, HumanTask.link_version),
+        rows,
+    ).all()
+    queue_invitations(
+        session,
+        [(t.id, t.assignee_id, t.link_version) for t in created],
+        contexts.contacts(t.assignee_id for t in created),
+        now,
+    )
+    return len(created)
+
+
+def _close_surveys(session: Session, today: dt.date, now: dt.datetime) -> int:
+    """A survey unanswered by its date closes: the owner then sees a settled picture, and no late
+    answer can change it (which would tell who answered late)."""
+    closed = session.execute(
+        update(HumanTask)
+        .where(
+            HumanTask.step_key == FEEDBACK_STEP_KEY,
+            HumanTask.state.in_(ACTIONABLE_TASK_STATES),
+            HumanTask.due_on < today,
+        )
+        .values(state=TaskState.CANCELLED, closed_at=now)
+    )
+    return int(closed.rowcount or 0)  # type: ignore[attr-defined]

@@ -15,14 +15,18 @@ from aarshjul.db.engine import unit_of_work
 from aarshjul.db.models import (
     ApiToken,
     AuditEvent,
+    Competence,
+    CompetenceAssessment,
     Cycle,
     HrCredential,
     HrSession,
     HumanTask,
     Measure,
+    MeasureParticipant,
     Notification,
     Organisation,
     Person,
+    SharedCompetence,
     Submission,
     Unit,
 )
@@ -200,10 +204,50 @@ def _export(session: Session, runtime: Runtime, person: Person, now: dt.datetime
         },
         "tasks": tasks,
         "submissions": submissions,
+        "competence_mapping": _competence_mapping(session, me),
+        "shared_competence": _shared_competence(session, me),
+        "measures_taken_part_in": _measures_taken_part_in(session, me),
         "notifications": _notifications(session, me),
         "audit_events": _audit_events(session, me, task_ids),
         "hr_access": _hr_access(session, me),
     }
+
+
+def _competence_mapping(session: Session, me: int) -> list[dict[str, Any]]:
+    """The person's self-assessed mastery, as kept for the unit's counts (their own answers)."""
+    rows = session.execute(
+        select(Cycle.year, Competence.code, Competence.name, CompetenceAssessment.level)
+        .join(Cycle, Cycle.id == CompetenceAssessment.cycle_id)
+        .join(Competence, Competence.id == CompetenceAssessment.competence_id)
+        .where(CompetenceAssessment.person_id == me)
+        .order_by(Cycle.year, CompetenceAssessment.id)
+    )
+    return [{"cycle_year": y, "code": code, "competence": name, "level": level} for y, code, name, level in rows]
+
+
+def _shared_competence(session: Session, me: int) -> list[dict[str, Any]]:
+    """Competence not in use that the person shared with their leader."""
+    rows = session.execute(
+        select(Cycle.year, Competence.name, SharedCompetence.text)
+        .join(Cycle, Cycle.id == SharedCompetence.cycle_id)
+        .outerjoin(Competence, Competence.id == SharedCompetence.competence_id)
+        .where(SharedCompetence.person_id == me)
+        .order_by(Cycle.year, SharedCompetence.id)
+    )
+    return [{"cycle_year": y, "competence": name, "text": text} for y, name, text in rows]
+
+
+def _measures_taken_part_in(session: Session, me: int) -> list[dict[str, Any]]:
+    """Measures the person's talk records name, which is how they get a measure's survey."""
+    rows = session.execute(
+        select(Measure.title, Cycle.year)
+        .join(MeasureParticipant, MeasureParticipant.measure_id == Measure.id)
+        .join(HumanTask, HumanTask.id == MeasureParticipant.talk_task_id)
+        .join(Cycle, Cycle.id == HumanTask.cycle_id)
+        .where(MeasureParticipant.person_id == me)
+        .order_by(Cycle.year, Measure.id)
+    )
+    return [{"measure": title, "talk_year": year} for title, year in rows]
 
 
 def _names_of(session: Session, ids: set[int]) -> dict[int, str]:

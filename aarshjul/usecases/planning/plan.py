@@ -15,9 +15,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from aarshjul.db.models import (
+    Competence,
     CompetenceArea,
     CriticalNeed,
     Cycle,
@@ -35,6 +36,7 @@ from aarshjul.db.models import (
 from aarshjul.domain.enums import (
     CostKind,
     CycleState,
+    FormKey,
     FundingSource,
     MeasureScope,
     MeasureState,
@@ -127,6 +129,8 @@ class NeedLink(BaseModel):
     unit_goal: str
     strategic_goal: str
     competence_area_id: int | None = Field(default=None, description="The area the unit put the need in")
+    competence: str = Field(default="", description="The catalogue's competence the need names, if any")
+    parent_goal: str = Field(default="", description="The parent unit's goal the unit goal serves, if any")
 
 
 class MergedProposal(BaseModel):
@@ -157,6 +161,8 @@ class PlanMeasure(MeasureDescription):
     need_strategy: str
     unit_goal: str
     strategic_goal: str
+    competence: str = Field(default="", description="The catalogue's competence its first need names, if any")
+    parent_goal: str = Field(default="", description="The parent unit's goal its first need's unit goal serves")
     starts_on: dt.date | None = None
     area_ids: list[int] = Field(default_factory=list, description="Its competence areas, the main one first")
     needs: list[NeedLink] = Field(default_factory=list)
@@ -253,10 +259,12 @@ class PassiveCompetence(BaseModel):
 
 
 class NeedGroup(BaseModel):
-    """One critical need as several units named it (matched by title, ignoring case and spaces)."""
+    """One critical need as several units named it: the same competence of the catalogue, or for needs
+    outside the catalogue the same title (ignoring case and spaces)."""
 
     model_config = _Model
     title: str
+    competence_id: int | None = Field(default=None, description="The catalogue's competence the units named")
     units_count: int
     units: list[str]
     strategies: dict[str, int]
@@ -361,6 +369,8 @@ def competence_plan(session: Session, period_id: int | None = None, needs_year: 
             need_strategy=first.need_strategy if first else "",
             unit_goal=first.unit_goal if first else "",
             strategic_goal=first.strategic_goal if first else "",
+            competence=first.competence if first else "",
+            parent_goal=first.parent_goal if first else "",
             starts_on=measure.starts_on,
             area_ids=area_ids,
             needs=needs,
@@ -463,11 +473,23 @@ def need_links(session: Session, need_ids: Iterable[int]) -> dict[int, NeedLink]
     ids = list(need_ids)
     if not ids:
         return {}
+    parent, parent_unit = aliased(UnitGoal), aliased(Unit)
     rows = session.execute(
-        select(CriticalNeed, Unit.name, UnitGoal.title, StrategicGoal.title)
+        select(
+            CriticalNeed,
+            Unit.name,
+            UnitGoal.title,
+            StrategicGoal.title,
+            Competence.name,
+            parent.title,
+            parent_unit.name,
+        )
         .join(Unit, Unit.id == CriticalNeed.unit_id)
         .join(UnitGoal, UnitGoal.id == CriticalNeed.unit_goal_id)
         .join(StrategicGoal, StrategicGoal.id == UnitGoal.strategic_goal_id)
+        .outerjoin(Competence, Competence.id == CriticalNeed.competence_id)
+        .outerjoin(parent, parent.id == UnitGoal.parent_goal_id)
+        .outerjoin(parent_unit, parent_unit.id == parent.unit_id)
         .where(CriticalNeed.id.in_(ids))
     )
     return {
@@ -480,8 +502,10 @@ def need_links(session: Session, need_ids: Iterable[int]) -> dict[int, NeedLink]
             unit_goal=goal,
             strategic_goal=strategic,
             competence_area_id=need.competence_area_id,
+            competence=competence or "",
+            parent_goal=f"{parent_unit_name}: {parent_title}" if parent_title else "",
         )
-        for need, unit_name, goal, strategic in rows
+        for need, unit_name, goal, strategic, competence, parent_title, parent_unit_name in rows
     }
 
 
@@ -555,7 +579,7 @@ def _evaluations(session: Session, measure_ids: list[int]) -> dict[int, MeasureE
     }
 
 
-def _labelled(data: dict[str, Any] | None, form_key: str) -> list[FormField]:
+def _labelled(data: dict[str, Any] | None, form_key: FormKey) -> list[FormField]:
     """The evaluation's answers labelled with the form's field titles; a choice (criteria met, what
     next) shows the option's label as the form offered it, not its code."""
     return [
@@ -576,9 +600,10 @@ def _needs_roll_up(
     if year is None:
         return None, []
     rows = session.execute(
-        select(CriticalNeed, Unit.name)
+        select(CriticalNeed, Unit.name, Competence.name)
         .join(Cycle, Cycle.id == CriticalNeed.cycle_id)
         .join(Unit, Unit.id == CriticalNeed.unit_id)
+        .outerjoin(Competence, Competence.id == CriticalNeed.competence_id)
         .where(
             Cycle.period_id == period.id,
             Cycle.year == year,
@@ -587,9 +612,14 @@ def _needs_roll_up(
         )
         .order_by(CriticalNeed.id)
     ).all()
-    grouped: dict[int | None, dict[str, list[tuple[CriticalNeed, str]]]] = defaultdict(lambda: defaultdict(list))
-    for need, unit_name in rows:
-        grouped[need.competence_area_id][" ".join(need.title.lower().split())].append((need, unit_name))
+    grouped: dict[int | None, dict[int | str, list[tuple[CriticalNeed, str]]]] = defaultdict(lambda: defaultdict(list))
+    competence_names: dict[int, str] = {}
+    for need, unit_name, competence_name in rows:
+        # By competence when the need names one of the catalogue: units use different words for it.
+        key: int | str = need.competence_id if need.competence_id is not None else " ".join(need.title.lower().split())
+        if need.competence_id is not None:
+            competence_names[need.competence_id] = competence_name
+        grouped[need.competence_area_id][key].append((need, unit_name))
     names: dict[int | None, str] = {a.id: a.name for a in areas}
     order = [a.id for a in areas] + ([None] if None in grouped else [])
     result: list[AreaNeeds] = []
@@ -597,7 +627,7 @@ def _needs_roll_up(
         if area_id not in grouped:
             continue
         groups: list[NeedGroup] = []
-        for entries in grouped[area_id].values():
+        for key, entries in grouped[area_id].items():
             unit_names: dict[int, str] = {}
             strategies: dict[str, int] = defaultdict(int)
             passive: list[PassiveCompetence] = []
@@ -610,7 +640,8 @@ def _needs_roll_up(
                     )
             groups.append(
                 NeedGroup(
-                    title=entries[0][0].title,
+                    title=competence_names[key] if isinstance(key, int) else entries[0][0].title,
+                    competence_id=key if isinstance(key, int) else None,
                     units_count=len(unit_names),
                     units=sorted(unit_names.values()),
                     strategies=dict(strategies),

@@ -6,9 +6,10 @@ import datetime as dt
 
 from pydantic import Field
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from aarshjul.db.models import (
+    Competence,
     CompetenceArea,
     CriticalNeed,
     Measure,
@@ -37,7 +38,9 @@ class MeasureProposal(MeasureDescription):
     need_strategy: str
     area_name: str | None
     unit_goal: str
+    parent_goal: str = Field(default="", description="The parent unit's goal the unit goal serves, if any")
     strategic_goal: str
+    competence: str = Field(default="", description="The catalogue's competence the need names, if any")
     hr_comment: str
     starts_on: dt.date | None = None
     costs: list[CostLineView] = Field(default_factory=list, description="Estimated cost lines (NOK)")
@@ -50,12 +53,27 @@ class MeasureProposal(MeasureDescription):
 def measure_proposals(
     session: Session, cycle_id: int | None = None, states: tuple[str, ...] = (MeasureState.PROPOSED,)
 ) -> list[MeasureProposal]:
+    parent = aliased(UnitGoal)
+    parent_unit = aliased(Unit)
     query = (
-        select(Measure, Unit.name, CriticalNeed, CompetenceArea.name, UnitGoal.title, StrategicGoal.title)
+        select(
+            Measure,
+            Unit.name,
+            CriticalNeed,
+            CompetenceArea.name,
+            UnitGoal.title,
+            StrategicGoal.title,
+            parent.title,
+            parent_unit.name,
+            Competence.name,
+        )
         .join(Unit, Unit.id == Measure.unit_id)
         .join(CriticalNeed, CriticalNeed.id == Measure.critical_need_id)
         .outerjoin(CompetenceArea, CompetenceArea.id == CriticalNeed.competence_area_id)
+        .outerjoin(Competence, Competence.id == CriticalNeed.competence_id)
         .join(UnitGoal, UnitGoal.id == CriticalNeed.unit_goal_id)
+        .outerjoin(parent, parent.id == UnitGoal.parent_goal_id)
+        .outerjoin(parent_unit, parent_unit.id == parent.unit_id)
         .join(StrategicGoal, StrategicGoal.id == UnitGoal.strategic_goal_id)
         .where(Measure.state.in_(states), Measure.scope == MeasureScope.UNIT)
         .order_by(Measure.id)
@@ -78,11 +96,13 @@ def measure_proposals(
             need_strategy=need.strategy,
             area_name=area_name,
             unit_goal=goal,
+            parent_goal=f"{parent_unit_name}: {parent_title}" if parent_title else "",
             strategic_goal=strategic,
+            competence=competence or "",
             hr_comment=m.hr_comment,
             starts_on=m.starts_on,
             costs=[_line_view(c) for c in costs.get(m.id, [])],
             cost=Amounts.of(total_of(costs.get(m.id, []))),
         )
-        for m, unit_name, need, area_name, goal, strategic in rows
+        for m, unit_name, need, area_name, goal, strategic, parent_title, parent_unit_name, competence in rows
     ]

@@ -282,7 +282,9 @@ def _check_meeting(meeting: ConsultationMeeting) -> ConsultationMeeting:
         raise InvalidInput("statements", "record each union's position once")
     missing = [name for key, name in unions.items() if key not in stated]
     if missing:
-        raise InvalidInput("statements", "record the position of each union that took part: " + ", ".join(missing))
+        raise InvalidInput(
+            "statements", "record the position of each union that took part: {unions}", unions=", ".join(missing)
+        )
     text = meeting.minutes_text.strip()
     if len(text) > MAX_MINUTES_CHARS:
         raise InvalidInput("minutes_text", f"at most {MAX_MINUTES_CHARS} characters")

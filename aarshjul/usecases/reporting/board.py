@@ -25,7 +25,14 @@ from aarshjul.db.models import (
 from aarshjul.domain.cycle_spec import CycleDefinition, StepSpec
 from aarshjul.domain.enums import ACTIONABLE_TASK_STATES, PartScope, TaskState, UnitStepState
 from aarshjul.domain.errors import InvalidInput
-from aarshjul.domain.followups import EVALUATION_NAME, FOLLOW_UP_NAME, FOLLOW_UP_STEP_KEY, LIVES_ON_STEP_KEYS
+from aarshjul.domain.followups import (
+    EVALUATION_NAME,
+    FEEDBACK_NAME,
+    FEEDBACK_STEP_KEY,
+    FOLLOW_UP_NAME,
+    FOLLOW_UP_STEP_KEY,
+    LIVES_ON_STEP_KEYS,
+)
 from aarshjul.domain.progression import EVALUATION_STEP_KEY
 from aarshjul.usecases.reporting.board_model import (
     BoardFilters,
@@ -446,6 +453,8 @@ class _TaskNames:
             return LocalizedName(nb=FOLLOW_UP_NAME.nb, en=FOLLOW_UP_NAME.en)
         if step_key == EVALUATION_STEP_KEY:
             return LocalizedName(nb=EVALUATION_NAME.nb, en=EVALUATION_NAME.en)
+        if step_key == FEEDBACK_STEP_KEY:
+            return LocalizedName(nb=FEEDBACK_NAME.nb, en=FEEDBACK_NAME.en)
         step = self._steps.get(step_key)
         if step is None:
             return LocalizedName(nb=step_key, en=step_key)

@@ -10,6 +10,7 @@ from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from aarshjul.db.models import (
+    Competence,
     CompetenceArea,
     CriticalNeed,
     Cycle,
@@ -17,29 +18,44 @@ from aarshjul.db.models import (
     Measure,
     StrategicGoal,
     StrategyPeriod,
+    Unit,
     UnitGoal,
+    UnitGoalCompetence,
 )
-from aarshjul.domain.enums import FormKey, MeasureScope, MeasureState
+from aarshjul.domain.enums import PERSONAL_FORMS, TALK_FORMS, FormKey, MeasureScope, MeasureState, TaskState
 from aarshjul.usecases.shared.submissions import latest_submitted
+from aarshjul.usecases.work.competence_context import (
+    CompetencePictureView,
+    FeedbackSummaryView,
+    LastYearTalkView,
+    competence_picture,
+    feedback_summary,
+    last_year_talk,
+    previous_cycle,
+)
+from aarshjul.usecases.work.links import latest_version
+from forms.carry_over import Difference, differences, starting_point
 from forms.fields import FormRules, RefKind
-from forms.models import TalkPreparationForm
-from forms.registry import referenced_kinds
+from forms.models import AREA_OF_COMPETENCE, TalkPreparationForm
+from forms.registry import form_class, referenced_kinds
 
 #: Which blocks of earlier work each form shows.
 SHOWN: dict[str, frozenset[str]] = {
     "strategy_review": frozenset({"main_goals"}),
     "unit_goals": frozenset({"main_goals"}),
     "action_plan": frozenset({"unit_goals"}),
-    "needs_mapping": frozenset({"main_goals", "unit_goals"}),
+    "needs_mapping": frozenset({"main_goals", "unit_goals", "competence_picture"}),
     "measure_proposal": frozenset({"unit_goals", "critical_needs", "measures"}),
     "measure_approval": frozenset({"measure"}),
-    "talk_preparation": frozenset({"critical_needs"}),
-    "talk_record": frozenset({"preparation", "critical_needs", "measures"}),
+    "talk_preparation": frozenset({"critical_needs", "last_year_talk"}),
+    "talk_record": frozenset({"preparation", "critical_needs", "measures", "last_year_talk"}),
     "talk_confirmation": frozenset({"preparation", "record"}),
     "goal_breakdown": frozenset({"unit_goals", "record"}),
     "goal_acknowledgement": frozenset({"individual_goals"}),
-    "measure_evaluation": frozenset({"measure"}),
+    "measure_evaluation": frozenset({"measure", "participant_feedback"}),
     "talk_follow_up": frozenset({"record"}),
+    "competence_mapping": frozenset({"unit_goals"}),
+    "measure_feedback": frozenset({"measure"}),
 }
 
 
@@ -66,6 +82,8 @@ class UnitGoalView:
     indicator: str
     target: str
     main_goal: str
+    parent_goal: str = ""  #: the parent unit's goal it serves ("Unit: title"), if any
+    competences: list[str] = field(default_factory=list)  #: the catalogue's competences it calls for
 
 
 @dataclass(frozen=True)
@@ -78,6 +96,7 @@ class NeedView:
     passive_competence: str
     strategy: str
     unit_goal: str
+    competence: str = ""  #: the catalogue's competence, if the need names one
 
 
 @dataclass(frozen=True)
@@ -89,6 +108,7 @@ class MeasureView:
     critical_need: str
     unit_goal: str
     main_goal: str
+    parent_goal: str  #: the goal of the parent unit the unit goal serves, if any (the cascade)
     target_group: str
     desired_effect: str
     success_criteria: str
@@ -121,6 +141,21 @@ class FormContextView:
     preparation: EarlierPart | None = None
     record: EarlierPart | None = None
     individual_goals: EarlierPart | None = None
+    #: On the needs mapping: the employees' competence mapping, added up (or hidden, for a small group).
+    competence_picture: CompetencePictureView | None = None
+    #: On the owner's evaluation: the participants' answers, added up (or hidden, for a small group).
+    participant_feedback: FeedbackSummaryView | None = None
+    #: On the talk forms: what was agreed in last year's talk and how it was followed up.
+    last_year_talk: LastYearTalkView | None = None
+    #: Last year's answers to the same form as a starting point, and what changed since.
+    last_year: LastYearAnswers | None = None
+
+
+@dataclass(frozen=True)
+class LastYearAnswers:
+    year: int
+    data: dict[str, Any]  #: last year's answers fitted to this year's choices: a starting point
+    changes: list[Difference] = field(default_factory=list)  #: this year's answers against them
 
 
 @dataclass(frozen=True)
@@ -133,7 +168,11 @@ class TaskInputs:
 
 
 def _measure_view(
-    m: Measure, needs: dict[int, CriticalNeed], goals: dict[int, UnitGoal], mains: dict[int, str]
+    m: Measure,
+    needs: dict[int, CriticalNeed],
+    goals: dict[int, UnitGoal],
+    mains: dict[int, str],
+    parents: dict[int, str],
 ) -> MeasureView:
     need = needs.get(m.critical_need_id)
     goal = goals.get(need.unit_goal_id) if need is not None else None
@@ -145,6 +184,7 @@ def _measure_view(
         critical_need=need.title if need else "",
         unit_goal=goal.title if goal else "",
         main_goal=mains.get(goal.strategic_goal_id, "") if goal else "",
+        parent_goal=parents.get(goal.parent_goal_id, "") if goal and goal.parent_goal_id else "",
         target_group=m.target_group,
         desired_effect=m.desired_effect,
         success_criteria=m.success_criteria,
@@ -165,6 +205,9 @@ _AREA = cast(Table, CompetenceArea.__table__).c
 _UNIT_GOAL = cast(Table, UnitGoal.__table__).c
 _NEED = cast(Table, CriticalNeed.__table__).c
 _MEASURE = cast(Table, Measure.__table__).c
+_COMPETENCE = cast(Table, Competence.__table__).c
+_GOAL_COMPETENCE = cast(Table, UnitGoalCompetence.__table__).c
+_UNIT = cast(Table, Unit.__table__).c
 _PERIOD = cast(Table, StrategyPeriod.__table__).c
 _CYCLE = cast(Table, Cycle.__table__).c
 _YEARS = (
@@ -189,6 +232,28 @@ _VALID_IDS = {
         _MEASURE.cycle_id == bindparam("cycle_id"),
         _MEASURE.unit_id == bindparam("unit_id"),
         _MEASURE.state.in_(bindparam("states", expanding=True)),
+    ),
+    RefKind.COMPETENCE: select(_COMPETENCE.id).where(
+        _COMPETENCE.period_id == _PERIOD_OF_CYCLE, _COMPETENCE.retired.is_(False)
+    ),
+    # The competences the unit's live goals call for (what its self-assessment asks about).
+    RefKind.UNIT_COMPETENCE: select(_GOAL_COMPETENCE.competence_id)
+    .join_from(
+        cast(Table, UnitGoalCompetence.__table__),
+        cast(Table, UnitGoal.__table__),
+        _GOAL_COMPETENCE.unit_goal_id == _UNIT_GOAL.id,
+    )
+    .where(
+        _UNIT_GOAL.cycle_id == bindparam("cycle_id"),
+        _UNIT_GOAL.unit_id == bindparam("unit_id"),
+        _UNIT_GOAL.retired.is_(False),
+    )
+    .distinct(),
+    # The parent unit's live goals in the same cycle (a sub-unit's goal may serve one).
+    RefKind.PARENT_GOAL: select(_UNIT_GOAL.id).where(
+        _UNIT_GOAL.cycle_id == bindparam("cycle_id"),
+        _UNIT_GOAL.unit_id == select(_UNIT.parent_id).where(_UNIT.id == bindparam("unit_id")).scalar_subquery(),
+        _UNIT_GOAL.retired.is_(False),
     ),
 }
 
@@ -242,26 +307,48 @@ def task_inputs(session: Session, task: HumanTask, today: dt.date) -> TaskInputs
     areas = list(session.scalars(_AREAS, in_period))
     all_goals = {g.id: g for g in session.scalars(_UNIT_GOALS, in_unit)}
     all_needs = {n.id: n for n in session.scalars(_NEEDS, in_unit)}
+    area_position = {a.id: a.position for a in areas}
+    catalogue = sorted(
+        session.scalars(select(Competence).where(Competence.period_id == period.id)),
+        key=lambda c: (area_position.get(c.area_id, 0), c.position, c.id),
+    )
     goals = sorted((g for g in all_goals.values() if not g.retired), key=lambda g: (g.priority, g.id))
     needs = sorted((n for n in all_needs.values() if not n.retired), key=lambda n: n.id)
     measures = list(session.scalars(_UNIT_MEASURES, in_unit))
     main_titles = {g.id: f"{g.code} {g.title}" for g in mains}
     goal_titles = {g.id: g.title for g in all_goals.values()}
+    competence_names = {c.id: c.name for c in catalogue}
+    goal_competences: dict[int, list[int]] = {}
+    for goal_id, competence_id in session.execute(
+        select(UnitGoalCompetence.unit_goal_id, UnitGoalCompetence.competence_id).where(
+            UnitGoalCompetence.unit_goal_id.in_([g.id for g in goals])
+        )
+    ):
+        goal_competences.setdefault(goal_id, []).append(competence_id)
+    called_for = {c for ids in goal_competences.values() for c in ids}
+    parent_goals = _parent_goals(session, cycle.id, task.unit_id)
+    parents = _goal_names(session, {g.parent_goal_id for g in all_goals.values() if g.parent_goal_id})
 
     offered = AMENDABLE_MEASURES if task.form_key == FormKey.MEASURE_PROPOSAL else LIVE_MEASURES
     usable_measures = [m for m in measures if MeasureState(m.state) in offered]
+    if task.form_key in TALK_FORMS:
+        usable_measures += _running_measures(session, cycle, task.unit_id)
     choices: dict[str, list[tuple[int, str]]] = {
         RefKind.MAIN_GOAL: [(g.id, main_titles[g.id]) for g in mains],
         RefKind.UNIT_GOAL: [(g.id, f"{g.priority}. {g.title}") for g in goals],
         RefKind.CRITICAL_NEED: [(n.id, n.title) for n in needs],
         RefKind.MEASURE: [(m.id, m.title) for m in usable_measures],
         RefKind.COMPETENCE_AREA: [(a.id, a.name) for a in areas],
+        RefKind.COMPETENCE: [(c.id, c.name) for c in catalogue if not c.retired],
+        RefKind.UNIT_COMPETENCE: [(c.id, c.name) for c in catalogue if c.id in called_for],
+        RefKind.PARENT_GOAL: parent_goals,
     }
     rules = FormRules(
         choices={kind: frozenset(i for i, _ in pairs) for kind, pairs in choices.items()},
         first_year=period.first_year,
         last_year=period.last_year,
         today=today,
+        extra={AREA_OF_COMPETENCE: {c.id: c.area_id for c in catalogue}},
     )
 
     shown = SHOWN.get(task.form_key, frozenset())
@@ -270,7 +357,16 @@ def task_inputs(session: Session, task: HumanTask, today: dt.date) -> TaskInputs
         context.main_goals = [MainGoalView(g.id, g.code, g.title, g.description) for g in mains]
     if "unit_goals" in shown:
         context.unit_goals = [
-            UnitGoalView(g.id, g.title, g.priority, g.indicator, g.target, main_titles.get(g.strategic_goal_id, ""))
+            UnitGoalView(
+                g.id,
+                g.title,
+                g.priority,
+                g.indicator,
+                g.target,
+                main_titles.get(g.strategic_goal_id, ""),
+                parents.get(g.parent_goal_id, "") if g.parent_goal_id else "",
+                [competence_names[c] for c in goal_competences.get(g.id, []) if c in competence_names],
+            )
             for g in goals
         ]
     if "critical_needs" in shown:
@@ -284,15 +380,16 @@ def task_inputs(session: Session, task: HumanTask, today: dt.date) -> TaskInputs
                 n.passive_competence,
                 n.strategy,
                 goal_titles.get(n.unit_goal_id, ""),
+                competence_names.get(n.competence_id, "") if n.competence_id else "",
             )
             for n in needs
         ]
     if "measures" in shown:
-        context.measures = [_measure_view(m, all_needs, all_goals, main_titles) for m in measures]
+        context.measures = [_measure_view(m, all_needs, all_goals, main_titles, parents) for m in measures]
     if "measure" in shown and task.measure_id is not None:
         measure = session.get(Measure, task.measure_id)
         if measure is not None:
-            context.measure = _measure_view(measure, all_needs, all_goals, main_titles)
+            context.measure = _measure_chain(session, measure, main_titles)
     subject = task.subject_person_id
     if "preparation" in shown and subject is not None:
         prepared = latest_submitted(session, cycle.id, "talk_preparation", subject)
@@ -311,3 +408,132 @@ def task_inputs(session: Session, task: HumanTask, today: dt.date) -> TaskInputs
         if broken_down is not None:
             context.individual_goals = EarlierPart("goal_breakdown", broken_down)
     return TaskInputs(context=context, rules=rules, choices=choices)
+
+
+def _parent_goals(session: Session, cycle_id: int, unit_id: int) -> list[tuple[int, str]]:
+    """The goals of the unit's parent unit in the same cycle, as a sub-unit's goal may point at them."""
+    parent_id = session.scalar(select(Unit.parent_id).where(Unit.id == unit_id))
+    if parent_id is None:
+        return []
+    rows = session.scalars(
+        select(UnitGoal)
+        .where(UnitGoal.cycle_id == cycle_id, UnitGoal.unit_id == parent_id, UnitGoal.retired.is_(False))
+        .order_by(UnitGoal.priority, UnitGoal.id)
+    )
+    return [(g.id, f"{g.priority}. {g.title}") for g in rows]
+
+
+def _goal_names(session: Session, ids: set[int | None]) -> dict[int, str]:
+    """Goals of other units as the cascade names them: "Unit: goal"."""
+    wanted = sorted(i for i in ids if i is not None)
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(UnitGoal.id, Unit.name, UnitGoal.title)
+        .join(Unit, Unit.id == UnitGoal.unit_id)
+        .where(UnitGoal.id.in_(wanted))
+    )
+    return {goal_id: f"{unit_name}: {title}" for goal_id, unit_name, title in rows}
+
+
+def _running_measures(session: Session, cycle: Cycle, unit_id: int) -> list[Measure]:
+    """Measures of the unit approved in an earlier cycle that still run in this cycle's year: a talk's
+    development plan may name them (a measure over several years has participants every year)."""
+    return list(
+        session.scalars(
+            select(Measure)
+            .join(Cycle, Cycle.id == Measure.cycle_id)
+            .where(
+                Measure.unit_id == unit_id,
+                Measure.cycle_id != cycle.id,
+                Cycle.organisation_id == cycle.organisation_id,
+                Measure.state.in_((MeasureState.APPROVED, MeasureState.EVALUATED)),
+                Measure.first_year <= cycle.year,
+                Measure.last_year >= cycle.year,
+            )
+            .order_by(Measure.id)
+        )
+    )
+
+
+def _measure_chain(session: Session, measure: Measure, mains: dict[int, str]) -> MeasureView:
+    """One measure with the whole chain it answers, also when it belongs to another cycle."""
+    need = session.get(CriticalNeed, measure.critical_need_id)
+    goal = session.get(UnitGoal, need.unit_goal_id) if need is not None else None
+    needs = {need.id: need} if need is not None else {}
+    goals = {goal.id: goal} if goal is not None else {}
+    if goal is not None and goal.strategic_goal_id not in mains:
+        main = session.get(StrategicGoal, goal.strategic_goal_id)
+        mains = {**mains, **({main.id: f"{main.code} {main.title}"} if main else {})}
+    parents = _goal_names(session, {goal.parent_goal_id if goal else None})
+    return _measure_view(measure, needs, goals, mains, parents)
+
+
+#: Forms whose last year's answers are offered as a starting point. A decision, a confirmation, an
+#: acknowledgement or an evaluation is about this year's occasion only.
+CARRIED_FORMS = frozenset(
+    {
+        FormKey.STRATEGY_REVIEW,
+        FormKey.UNIT_GOALS,
+        FormKey.ACTION_PLAN,
+        FormKey.NEEDS_MAPPING,
+        FormKey.MEASURE_PROPOSAL,
+        FormKey.COMPETENCE_MAPPING,
+        FormKey.TALK_PREPARATION,
+        FormKey.TALK_RECORD,
+        FormKey.GOAL_BREAKDOWN,
+    }
+)
+
+
+def complete_context(
+    session: Session, task: HumanTask, inputs: TaskInputs, today: dt.date, current: dict[str, Any]
+) -> None:
+    """Add what only the opened form shows (not needed to check a submission): the competence picture,
+    the participants' answers, last year's talk, and last year's answers against ``current``."""
+    cycle = session.get(Cycle, task.cycle_id)
+    if cycle is None:  # a foreign key guards this
+        raise LookupError(f"task {task.id} has no cycle")
+    shown = SHOWN.get(task.form_key, frozenset())
+    context = inputs.context
+    if "competence_picture" in shown:
+        context.competence_picture = competence_picture(session, cycle.id, task.unit_id)
+    if "participant_feedback" in shown and task.measure_id is not None:
+        context.participant_feedback = feedback_summary(session, task.measure_id, task.evaluation_year, today)
+    if "last_year_talk" in shown and task.subject_person_id is not None:
+        context.last_year_talk = last_year_talk(session, cycle, task.subject_person_id)
+    if task.form_key in CARRIED_FORMS:
+        context.last_year = _last_year_answers(session, task, cycle, inputs, today, current)
+
+
+def _last_year_answers(
+    session: Session, task: HumanTask, cycle: Cycle, inputs: TaskInputs, today: dt.date, current: dict[str, Any]
+) -> LastYearAnswers | None:
+    """The same form of the same unit (or employee) in the previous cycle. A personal form's answers
+    go to the person who gave them, and to nobody else (a new leader does not read the old one's record)."""
+    earlier = previous_cycle(session, cycle)
+    if earlier is None:
+        return None
+    query = select(HumanTask).where(
+        HumanTask.cycle_id == earlier.id,
+        HumanTask.form_key == task.form_key,
+        HumanTask.state == TaskState.SUBMITTED,
+    )
+    if task.subject_person_id is not None:
+        query = query.where(HumanTask.subject_person_id == task.subject_person_id)
+    else:
+        query = query.where(HumanTask.unit_id == task.unit_id, HumanTask.subject_person_id.is_(None))
+    if task.form_key in PERSONAL_FORMS:
+        query = query.where(HumanTask.assignee_id == task.assignee_id)
+    old_task = session.scalars(query.order_by(HumanTask.id.desc()).limit(1)).first()
+    if old_task is None:
+        return None
+    last_submitted = latest_version(session, old_task.id, submitted_only=True)
+    answers = dict(last_submitted.data) if last_submitted is not None else None
+    if answers is None:
+        return None
+    cls = form_class(task.form_key)
+    old_choices = task_inputs(session, old_task, today).choices
+    fitted = starting_point(cls, answers, old_choices, inputs.choices, cycle.year - earlier.year)
+    changes = differences(cls, fitted, current, inputs.choices) if current else []
+    return LastYearAnswers(year=earlier.year, data=fitted, changes=changes)

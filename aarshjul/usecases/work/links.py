@@ -17,8 +17,17 @@ from aarshjul.db.models import (
     Organisation,
     Submission,
     Unit,
+    UnitStep,
 )
-from aarshjul.domain.enums import PRIVATE_FORMS, TALK_FORMS, CycleState, FormKey, TaskState
+from aarshjul.domain.enums import (
+    PERSONAL_FORMS,
+    PRIVATE_FORMS,
+    TALK_FORMS,
+    CycleState,
+    FormKey,
+    TaskState,
+    UnitStepState,
+)
 from aarshjul.domain.errors import DomainError, Forbidden
 from aarshjul.domain.followups import LIVES_ON_STEP_KEYS
 from aarshjul.runtime import Runtime
@@ -103,7 +112,7 @@ def _talk_forms_need_sign_in(session: Session, task: HumanTask) -> bool:
     )
 
 
-def mode_of(runtime: Runtime, task: HumanTask, cycle: Cycle, now: dt.datetime) -> Mode:
+def mode_of(session: Session, runtime: Runtime, task: HumanTask, cycle: Cycle, now: dt.datetime) -> Mode:
     if task.state == TaskState.CANCELLED:
         raise LinkRefused(LinkReason.CANCELLED)
     closed_at = task.closed_at
@@ -117,17 +126,30 @@ def mode_of(runtime: Runtime, task: HumanTask, cycle: Cycle, now: dt.datetime) -
         raise LinkRefused(LinkReason.EXPIRED)
     if TaskState(task.state).is_actionable:
         return Mode.EDIT
-    return Mode.READ if task.form_key in NOT_AMENDABLE else Mode.AMEND
+    return Mode.READ if task.form_key in NOT_AMENDABLE or _aggregated(session, task) else Mode.AMEND
+
+
+def _aggregated(session: Session, task: HumanTask) -> bool:
+    """A competence mapping is settled once the whole unit's mapping is in: its leader has seen the
+    counts, and a later change would show them who changed what."""
+    if task.form_key != FormKey.COMPETENCE_MAPPING:
+        return False
+    state = session.scalar(
+        select(UnitStep.state).where(
+            UnitStep.cycle_id == task.cycle_id, UnitStep.unit_id == task.unit_id, UnitStep.step_key == task.step_key
+        )
+    )
+    return state == UnitStepState.DONE
 
 
 def guard_privacy(session: Session, task: HumanTask, today: dt.date) -> None:
-    if task.form_key in TALK_FORMS and not may_read_talk(session, task, task.assignee_id, today):
+    if task.form_key in PERSONAL_FORMS and not may_read_talk(session, task, task.assignee_id, today):
         raise Forbidden("talk notes are only for the employee and their leader")
 
 
 def writable_task(session: Session, runtime: Runtime, token: str, now: dt.datetime, signed_in: int | None) -> HumanTask:
     task, cycle = task_by_link(session, runtime, token, signed_in, lock=True)
-    mode = mode_of(runtime, task, cycle, now)
+    mode = mode_of(session, runtime, task, cycle, now)
     if mode is Mode.READ:
         raise LinkRefused(LinkReason.CLOSED)
     guard_privacy(session, task, today_for(now, runtime.settings.zone))

@@ -67,7 +67,7 @@ def my_tasks(runtime: Runtime, person_id: int) -> MyTasks:
         done: list[MyTask] = []
         for task, cycle, unit_name, version in rows:
             try:
-                mode = mode_of(runtime, task, cycle, now)
+                mode = mode_of(session, runtime, task, cycle, now)
             except LinkRefused:  # expired: its link no longer opens it either
                 continue
             _number, step_name, part_name = task_names(session, task, cycle)

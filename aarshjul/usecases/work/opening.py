@@ -19,11 +19,17 @@ from aarshjul.db.models import (
 from aarshjul.domain.cycle_spec import LocalizedText
 from aarshjul.domain.enums import FormKey
 from aarshjul.domain.errors import NotFound
-from aarshjul.domain.followups import EVALUATION_NAME, FOLLOW_UP_NAME, FOLLOW_UP_STEP_KEY
+from aarshjul.domain.followups import (
+    EVALUATION_NAME,
+    FEEDBACK_NAME,
+    FEEDBACK_STEP_KEY,
+    FOLLOW_UP_NAME,
+    FOLLOW_UP_STEP_KEY,
+)
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.shared.cycles import cycle_definition, today_for
 from aarshjul.usecases.shared.privacy import may_read_talk
-from aarshjul.usecases.work.form_context import FormContextView, task_inputs
+from aarshjul.usecases.work.form_context import FormContextView, complete_context, task_inputs
 from aarshjul.usecases.work.links import Mode, guard_privacy, mode_of, task_by_link, visible_versions
 from forms.fields import FormRules
 from forms.registry import draft_problems
@@ -78,6 +84,8 @@ def task_names(session: Session, task: HumanTask, cycle: Cycle) -> tuple[int | N
     except KeyError:
         if task.step_key == FOLLOW_UP_STEP_KEY:
             return None, FOLLOW_UP_NAME, FOLLOW_UP_NAME
+        if task.step_key == FEEDBACK_STEP_KEY:
+            return None, FEEDBACK_NAME, FEEDBACK_NAME
         return None, EVALUATION_NAME, EVALUATION_NAME
 
 
@@ -97,7 +105,7 @@ def open_task(runtime: Runtime, token: str, *, signed_in: int | None = None) -> 
     today = today_for(now, runtime.settings.zone)
     with runtime.sessions() as session:
         task, cycle = task_by_link(session, runtime, token, signed_in)
-        mode = mode_of(runtime, task, cycle, now)
+        mode = mode_of(session, runtime, task, cycle, now)
         guard_privacy(session, task, today)
         inputs = task_inputs(session, task, today)
         if task.form_key == FormKey.GOAL_BREAKDOWN and not may_read_talk(session, task, task.assignee_id, today):
@@ -119,6 +127,7 @@ def open_task(runtime: Runtime, token: str, *, signed_in: int | None = None) -> 
             # form's shape or limits is not shown (the page would take minutes), the submission is.
             if not draft_problems(task.form_key, draft, None):
                 data, data_is_draft = draft, True
+        complete_context(session, task, inputs, today, data)
         info = TaskInfo(
             id=task.id,
             cycle_id=cycle.id,

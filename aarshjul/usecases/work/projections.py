@@ -8,15 +8,21 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from aarshjul.db.models import (
+    Competence,
+    CompetenceAssessment,
     CriticalNeed,
     HumanTask,
     Measure,
     MeasureNeed,
+    MeasureParticipant,
+    SharedCompetence,
+    Unit,
     UnitGoal,
+    UnitGoalCompetence,
 )
 from aarshjul.domain.enums import FormKey, FundingSource, MeasureScope, MeasureState
 from aarshjul.domain.errors import Conflict, NotFound
@@ -28,10 +34,12 @@ from aarshjul.usecases.work.followup_projection import project_follow_up
 from aarshjul.usecases.work.links import latest_version
 from forms.fields import FormModel, FormProblem
 from forms.models import (
+    CompetenceMappingForm,
     MeasureItem,
     MeasureProposalForm,
     NeedItem,
     NeedsMappingForm,
+    TalkRecordForm,
     UnitGoalItem,
     UnitGoalsForm,
 )
@@ -119,12 +127,27 @@ def _project_unit_goals(
         if goal_id not in named:
             used.setdefault(goal_id, []).append(title)
     _refuse_dropping_used(session, task, "goals", len(form.goals), used, "goal_in_use", "need")
+    # The cascade is checked too: a goal a sub-unit's goal serves stays until that unit lets go of it.
+    below: dict[int, list[str]] = {}
+    for parent_goal_id, title, unit_name in session.execute(
+        select(UnitGoal.parent_goal_id, UnitGoal.title, Unit.name)
+        .join(Unit, Unit.id == UnitGoal.unit_id)
+        .where(UnitGoal.cycle_id == task.cycle_id, UnitGoal.retired.is_(False), Unit.parent_id == task.unit_id)
+    ):
+        if parent_goal_id is not None and parent_goal_id not in named:
+            below.setdefault(parent_goal_id, []).append(f"{title} ({unit_name})")
+    _refuse_dropping_used(session, task, "goals", len(form.goals), below, "goal_in_use_below", "goal")
 
     def fill(row: UnitGoal, item: UnitGoalItem) -> None:
         row.strategic_goal_id, row.title, row.priority = item.strategic_goal_id, item.title, item.priority
-        row.indicator, row.target = item.indicator, item.target
+        row.indicator, row.target, row.parent_goal_id = item.indicator, item.target, item.parent_goal_id
 
     _sync_unit_rows(session, task, UnitGoal, form.goals, fill)
+    ids = [g.id for g in form.goals if g.id is not None]
+    session.execute(delete(UnitGoalCompetence).where(UnitGoalCompetence.unit_goal_id.in_(ids)))
+    links = [{"unit_goal_id": g.id, "competence_id": c} for g in form.goals for c in dict.fromkeys(g.competence_ids)]
+    if links:
+        session.execute(insert(UnitGoalCompetence), links)
     return form.model_dump(mode="json")
 
 
@@ -161,8 +184,16 @@ def _project_needs(
             used.setdefault(need_id, []).append(title)
     _refuse_dropping_used(session, task, "needs", len(form.needs), used, "need_in_use", "measure")
 
+    areas = {
+        c.id: c.area_id
+        for c in session.scalars(select(Competence).where(Competence.id.in_({n.competence_id for n in form.needs})))
+    }
+
     def fill(row: CriticalNeed, item: NeedItem) -> None:
-        row.unit_goal_id, row.competence_area_id, row.title = item.unit_goal_id, item.competence_area_id, item.title
+        # A competence of the catalogue belongs to an area: the need is added up there.
+        area = areas.get(item.competence_id, item.competence_area_id) if item.competence_id else item.competence_area_id
+        row.unit_goal_id, row.competence_area_id, row.title = item.unit_goal_id, area, item.title
+        row.competence_id = item.competence_id
         row.kind, row.strategy = item.kind, item.strategy
         row.level_needed, row.level_today = item.level_needed, item.level_today
         row.passive_competence = item.passive_competence
@@ -295,11 +326,50 @@ def _project_follow_up(
     return project_follow_up(session, runtime, task, form, now)
 
 
+def _project_competence_mapping(
+    session: Session, runtime: Runtime, task: HumanTask, form: FormModel, now: dt.datetime, actor_id: int
+) -> dict[str, Any]:
+    """The employee's mastery per competence, kept for the unit's aggregate, and the competence not in
+    use they share with their leader (nothing of it is kept when they do not share it)."""
+    form = cast(CompetenceMappingForm, form)
+    person = task.subject_person_id if task.subject_person_id is not None else task.assignee_id
+    session.execute(delete(CompetenceAssessment).where(CompetenceAssessment.task_id == task.id))
+    session.execute(delete(SharedCompetence).where(SharedCompetence.task_id == task.id))
+    where = {"task_id": task.id, "cycle_id": task.cycle_id, "unit_id": task.unit_id, "person_id": person}
+    if form.mastery:
+        session.execute(
+            insert(CompetenceAssessment),
+            [{**where, "competence_id": m.competence_id, "level": m.level} for m in form.mastery],
+        )
+    shared, _ = form.shared_with_leader()
+    if shared:
+        session.execute(insert(SharedCompetence), [{**where, "competence_id": c, "text": text} for c, text in shared])
+    return form.model_dump(mode="json")
+
+
+def _project_talk_record(
+    session: Session, runtime: Runtime, task: HumanTask, form: FormModel, now: dt.datetime, actor_id: int
+) -> dict[str, Any]:
+    """Who takes part in which measure: the development plan agreed in the talk names the measures;
+    their participants get the measure's survey when its year's evaluation comes."""
+    form = cast(TalkRecordForm, form)
+    session.execute(delete(MeasureParticipant).where(MeasureParticipant.talk_task_id == task.id))
+    measures = dict.fromkeys(i.measure_id for i in form.development_plan if i.measure_id is not None)
+    if measures and task.subject_person_id is not None:
+        session.execute(
+            insert(MeasureParticipant),
+            [{"talk_task_id": task.id, "measure_id": m, "person_id": task.subject_person_id} for m in measures],
+        )
+    return form.model_dump(mode="json")
+
+
 PROJECTIONS = {
-    "unit_goals": _project_unit_goals,
-    "needs_mapping": _project_needs,
+    FormKey.UNIT_GOALS: _project_unit_goals,
+    FormKey.NEEDS_MAPPING: _project_needs,
     FormKey.MEASURE_PROPOSAL: _project_measures,
     FormKey.MEASURE_APPROVAL: project_decision,
     FormKey.MEASURE_EVALUATION: _project_evaluation,
     FormKey.TALK_FOLLOW_UP: _project_follow_up,
+    FormKey.COMPETENCE_MAPPING: _project_competence_mapping,
+    FormKey.TALK_RECORD: _project_talk_record,
 }

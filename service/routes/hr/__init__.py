@@ -5,9 +5,10 @@ carries the session's CSRF token): ``board`` (the board, the wheel, the drill-do
 ``cycles`` (list, preview, start, clone, close), ``task_actions`` (deadlines, reassignment, reminders),
 ``measures`` (decisions on proposals), ``plan`` (the plan, its yearly status and its reviewers),
 ``plan_versions`` (consultation and adoption), ``plan_measures`` (HR's own measures, merges, placing and
-pricing), ``audit``. ``plan_api`` is the plan's part of the JSON API; ``documents`` makes its PDFs.
-``sign_in`` signs people in and out, ``single_sign_on`` through the identity provider; ``api`` is the
-JSON API under /api. ``common`` holds what the page modules share, ``wheel`` the wheel's view model.
+pricing), ``competences`` (the catalogue and the competence picture across units), ``audit``. ``plan_api``
+is the plan's part of the JSON API; ``documents`` makes its PDFs. ``sign_in`` signs people in and out,
+``single_sign_on`` through the identity provider; ``api`` is the JSON API under /api. ``common`` holds
+what the page modules share, ``wheel`` the wheel's view model.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from service.routes.hr import (
     api,
     audit,
     board,
+    competences,
     cycles,
     measures,
     plan,
@@ -41,6 +43,7 @@ ROUTERS: list[APIRouter] = [
     plan.router,
     plan_versions.router,
     plan_measures.router,
+    competences.router,
     audit.router,
     api.router,
     plan_api.router,

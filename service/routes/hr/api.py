@@ -30,6 +30,12 @@ from aarshjul.usecases.reporting import cycles as cycle_reports
 from aarshjul.usecases.reporting.audit_log import AuditPage, audit_log
 from aarshjul.usecases.reporting.board import cycle_status, cycle_status_json
 from aarshjul.usecases.reporting.board_model import CycleStatus
+from aarshjul.usecases.reporting.competences import (
+    CompetenceCatalogue,
+    CompetencePicture,
+    competence_catalogue,
+    competence_roll_up,
+)
 from aarshjul.usecases.reporting.cycles import CycleSummary
 from aarshjul.usecases.reporting.unit_detail import UnitDetail, unit_detail
 from aarshjul.usecases.work import measure_decision
@@ -48,7 +54,7 @@ from service.commands import (
 )
 from service.deps import RuntimeDep, SessionDep
 from service.params import IdPath
-from service.queries import AuditQuery, MeasuresQuery, StatusCsvQuery, StatusFilters
+from service.queries import AuditQuery, CatalogueQuery, MeasuresQuery, StatusCsvQuery, StatusFilters
 from service.routes.hr.common import today_of
 
 router = APIRouter(prefix="/api", tags=["hr"], responses=HR_ERRORS)
@@ -196,6 +202,19 @@ def measures(
 def decide(measure_id: IdPath, body: MeasureDecision, access: ApiHr, runtime: RuntimeDep) -> Response:
     decide_measure(runtime, measure_id, body.decision, body.comment, access, lines(body.costs))
     return Response(status_code=204)
+
+
+@router.get("/competences", response_model=CompetenceCatalogue)
+def competences(access: ApiHr, session: SessionDep, query: Annotated[CatalogueQuery, Query()]) -> CompetenceCatalogue:
+    """The competence catalogue: the strategy's competence areas, each with its competences."""
+    return competence_catalogue(session, query.period_id, include_retired=query.include_retired)
+
+
+@router.get("/cycles/{cycle_id}/competences", response_model=CompetencePicture)
+def competence_picture(cycle_id: IdPath, access: ApiHr, session: SessionDep) -> CompetencePicture:
+    """The cycle's competence picture across units, by competence: self-assessed mastery as counts
+    per level (none below the minimum group size), critical needs and shared competence not in use."""
+    return competence_roll_up(session, cycle_id)
 
 
 @router.get("/tokens", response_model=list[ApiTokenInfo])

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from aarshjul.clock import local_date
 from aarshjul.domain.errors import Conflict, DomainError, InvalidInput, NotFound
-from aarshjul.presentation.i18n import gettext
+from aarshjul.presentation.i18n import gettext, reason_in
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.reporting.cycles import latest_cycle_id
 from service.auth import HrAccess
@@ -56,7 +56,7 @@ def error_status(exc: DomainError) -> int:
 
 
 def refused(request: Request, language: str, exc: DomainError, back: str) -> Response:
-    reason = exc.reason if isinstance(exc, InvalidInput) else str(exc)
+    reason = reason_in(language, exc) if isinstance(exc, InvalidInput) else str(exc)
     return message_page(
         request,
         language,

@@ -81,7 +81,7 @@ def _start_refused(
     request: Request, access: HrAccess, runtime: Runtime, language: str, form: FormData, exc: DomainError
 ) -> Response:
     """The start form as typed, with the use case's reason (an overlapping cycle answers 409)."""
-    failed = FailedForm.refused("start", exc, form_values(form, StartCycle), error_status(exc))
+    failed = FailedForm.refused("start", exc, form_values(form, StartCycle), language, error_status(exc))
     return _cycles_page(request, access, runtime, language, failed=failed)
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from aarshjul.domain.errors import DomainError, InvalidInput, NotFound
-from aarshjul.presentation.i18n import DEFAULT_LANGUAGE, gettext
+from aarshjul.presentation.i18n import DEFAULT_LANGUAGE, gettext, reason_in
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.planning.plan import current_period
 from aarshjul.usecases.planning.review import (
@@ -101,7 +101,8 @@ def invite_reviewer_page(
         try:
             invite_reviewer(runtime, command.name, command.email, command.language, actor=access.principal.actor)
         except InvalidInput as exc:
-            message = gettext(language, REVIEWER_ERRORS[exc.field]) if exc.field in REVIEWER_ERRORS else exc.reason
+            known = exc.field in REVIEWER_ERRORS
+            message = gettext(language, REVIEWER_ERRORS[exc.field]) if known else reason_in(language, exc)
             values = form_values(form, InviteReviewer)
             raise RefusedForm(FailedForm("invite", {exc.field: message}, values)) from exc
 

@@ -114,6 +114,7 @@ def test_a_cycle_runs_from_the_organisations_own_file_and_keeps_it_when_the_file
     clock.set(at("2027-02-05"))
     advance_cycle(runtime, cycle_id)
     _finish(runtime, cycle_id, "unit_goals")
+    _finish(runtime, cycle_id, "competence_mapping")
     _finish(runtime, cycle_id, "needs_mapping")
     for task in open_tasks(runtime, step_key="measure_proposals"):
         measure = propose_measure(runtime, cycle_id, task.unit_id, task.assignee_id, None, 2027)
@@ -125,6 +126,7 @@ def test_a_cycle_runs_from_the_organisations_own_file_and_keeps_it_when_the_file
     assert {k for _, k in states} == {
         "strategy_review",
         "unit_goals",
+        "competence_mapping",
         "needs_mapping",
         "measure_proposals",
         "talks",

@@ -33,6 +33,7 @@ ORDER = [
     "strategy_review",
     "unit_goals",
     "action_plan",
+    "competence_mapping",
     "needs_mapping",
     "measure_proposals",
     "talks",
@@ -119,16 +120,26 @@ def test_the_demo_organisation_runs_a_whole_year(runtime: Runtime, clock: Manual
         assert session.scalar(select(AuditEvent.actor).where(AuditEvent.action == "task.reassign")) == f"person:{hr}"
     submit(runtime, [moved])
 
-    # Steps 2–4 for everyone; 3 and 4 open together after 2.
+    # Steps 2–4 for everyone; 3 and the competence mapping open together after 2, the needs mapping
+    # after the mapping: each employee assesses their own competence before the unit decides.
     clock.set(at("2027-02-08"))
     advance_cycle(runtime, cycle_id)
     _finish_step(runtime, cycle_id, "unit_goals")
     states = step_states(runtime, cycle_id)
     assert all(
-        states[(u.id, "action_plan")] == "open" and states[(u.id, "needs_mapping")] == "open" for u in units.values()
+        states[(u.id, "action_plan")] == "open"
+        and states[(u.id, "competence_mapping")] == "open"
+        and states[(u.id, "needs_mapping")] == "waiting"
+        for u in units.values()
     )
+    mapping = open_tasks(runtime, step_key="competence_mapping")
+    assert {t.subject_person_id for t in mapping} == {t.assignee_id for t in mapping}
+    assert len(mapping) == len(people) - 1  # everyone has a leader but the top leader
+    assert {t.due_on for t in mapping} == {dt.date(2027, 3, 1)}
     _finish_step(runtime, cycle_id, "action_plan")
     assert all(step_states(runtime, cycle_id)[(u.id, "talks")] == "waiting" for u in units.values())
+    _finish_step(runtime, cycle_id, "competence_mapping")
+    assert all(step_states(runtime, cycle_id)[(u.id, "needs_mapping")] == "open" for u in units.values())
     _finish_step(runtime, cycle_id, "needs_mapping")
 
     # Step 5: each unit proposes one measure; HR gets one approval task per measure.
@@ -171,7 +182,11 @@ def test_the_demo_organisation_runs_a_whole_year(runtime: Runtime, clock: Manual
     import_org(runtime, smaller, actor="cli")
     with runtime.sessions() as session:
         leaver_tasks = list(session.scalars(select(HumanTask).where(HumanTask.subject_person_id == leaver)))
-    assert [t.state for t in leaver_tasks] == [TaskState.CANCELLED.value]
+    # Their open talk stops; what they submitted earlier (the competence mapping) stays as it was.
+    assert {t.step_key: t.state for t in leaver_tasks} == {
+        "competence_mapping": TaskState.SUBMITTED.value,
+        "talks": TaskState.CANCELLED.value,
+    }
     told = notifications(runtime, "tasks_reassigned_hr")
     assert [(n.recipient_id, n.context["from_person_id"]) for n in told] == [(hr, leaver)]
 
@@ -195,7 +210,7 @@ def test_the_demo_organisation_runs_a_whole_year(runtime: Runtime, clock: Manual
         rows = session.execute(select(UnitStep.unit_id, UnitStep.step_key, UnitStep.opened_at, UnitStep.done_at)).all()
     for unit in units.values():
         by_step = {r.step_key: r for r in rows if r.unit_id == unit.id}
-        for before, after in [(0, 1), (1, 2), (1, 3), (3, 4), (2, 5), (4, 5), (5, 6)]:
+        for before, after in [(0, 1), (1, 2), (1, 3), (3, 4), (1, 4), (4, 5), (2, 6), (5, 6), (6, 7)]:
             assert by_step[ORDER[before]].done_at <= by_step[ORDER[after]].opened_at
 
     # Every task was named in exactly one invitation.
