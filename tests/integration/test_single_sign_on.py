@@ -185,10 +185,13 @@ def test_an_organisation_can_keep_its_talk_forms_for_their_assignee_signed_in(ru
 def test_my_tasks_lists_open_tasks_and_receipts(runtime: Runtime) -> None:
     task = _talk_preparation(runtime)
     mine = my_tasks(runtime, task.assignee_id)
-    assert [t.href for t in mine.open] == [f"/t/{task.token}"] and mine.done == []
+    # Earlier in the year the employee submitted their competence mapping: a receipt already.
+    earlier = [(t.href, t.submitted_version) for t in mine.done]
+    assert [t.href for t in mine.open] == [f"/t/{task.token}"] and len(earlier) == 1
     submit_valid(runtime, task)
     mine = my_tasks(runtime, task.assignee_id)
-    assert mine.open == [] and [(t.href, t.submitted_version) for t in mine.done] == [(f"/t/{task.token}", 1)]
+    receipts = [(t.href, t.submitted_version) for t in mine.done]
+    assert mine.open == [] and sorted(receipts) == sorted([*earlier, (f"/t/{task.token}", 1)])
 
 
 # --- over HTTP, against the real provider ------------------------------------------------------------
