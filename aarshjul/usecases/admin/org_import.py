@@ -155,12 +155,13 @@ def apply_org(
                     f"(employee number {other.employee_no or '-'})"
                 )
                 continue
-            changed = (person.name, person.email, person.unit_id, person.role, person.language) != (
+            changed = (person.name, person.email, person.unit_id, person.role, person.language, person.mobile) != (
                 row.name,
                 row.email,
                 units[row.unit].id,
                 row.role,
                 row.language,
+                row.mobile,
             )
             if person.active_to is not None:
                 report.people_reactivated += 1
@@ -169,7 +170,7 @@ def apply_org(
                 report.people_updated += 1
         person.employee_no = row.employee_no or person.employee_no
         person.name, person.email, person.role = row.name, row.email, row.role
-        person.unit_id, person.language = units[row.unit].id, row.language
+        person.unit_id, person.language, person.mobile = units[row.unit].id, row.language, row.mobile
         if row.active_from:
             person.active_from = row.active_from
         matched[row.email] = person
