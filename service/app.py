@@ -17,8 +17,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from aarshjul.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from aarshjul.presentation.i18n import gettext
 from aarshjul.runtime import Runtime
+from aarshjul.usecases.admin.provisioning import SCIM_PATH
 from service.deps import get_language
 from service.pages import message_page
+from service.routes.scim import error_response, is_scim
+from service.scim_compat import EntraCompatibility
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
@@ -78,7 +81,7 @@ async def _too_large(scope: Scope, send: Send) -> None:
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/") or request.url.path == "/healthz"
+    return request.url.path.startswith("/api/") or request.url.path == "/healthz" or is_scim(request.url.path)
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -91,7 +94,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         redoc_url=None,
     )
     app.state.runtime = runtime
-    app.add_middleware(LimitBodySize)
+    app.add_middleware(EntraCompatibility, prefix=SCIM_PATH)
+    app.add_middleware(LimitBodySize)  # added last, so it runs first: nothing reads more than the limit
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", tags=["health"])
@@ -119,6 +123,8 @@ def _include_routers(app: FastAPI) -> None:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if is_scim(request.url.path):  # an unknown address or method under /scim/v2: a SCIM Error
+            return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
         if _wants_json(request):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
         language = get_language(request)

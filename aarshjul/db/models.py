@@ -504,7 +504,10 @@ class ScimGroup(Base):
     display_name: Mapped[str] = mapped_column(String(200))
     display_name_key: Mapped[str] = mapped_column(String(200), index=True)
     external_id: Mapped[str | None] = mapped_column(String(254), index=True)
-    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    #: the ``leader`` and ``parent`` references of the resource, for lookups
+    leader_user_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    parent_group_id: Mapped[str | None] = mapped_column(String(36), index=True)
     resource: Mapped[dict[str, Any]] = mapped_column(Json)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -3,14 +3,14 @@
 Each area owns its module: home (the landing page), forms (assignee links), links (lost-link
 recovery), outbox (the local mail outbox), personal_data (a person's own data: the export, follow-ups
 about them), plan_review (a union representative reads the draft plan and comments), hr (sign-in,
-board, plan, cycles API).
+board, plan, cycles API), scim (provisioning by Entra ID or an HR system).
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.routes import forms, home, hr, links, outbox, personal_data, plan_review
+from service.routes import forms, home, hr, links, outbox, personal_data, plan_review, scim
 
 ROUTERS: list[APIRouter] = [
     home.router,
@@ -20,4 +20,5 @@ ROUTERS: list[APIRouter] = [
     plan_review.router,
     outbox.router,
     hr.router,
+    scim.router,
 ]

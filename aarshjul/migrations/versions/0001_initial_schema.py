@@ -167,7 +167,9 @@ def upgrade() -> None:
     sa.Column('display_name', sa.String(length=200), nullable=False),
     sa.Column('display_name_key', sa.String(length=200), nullable=False),
     sa.Column('external_id', sa.String(length=254), nullable=True),
-    sa.Column('unit_id', sa.Integer(), nullable=True),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('leader_user_id', sa.String(length=36), nullable=True),
+    sa.Column('parent_group_id', sa.String(length=36), nullable=True),
     sa.Column('resource', sa.JSON().with_variant(sa.JSON(none_as_null=True), 'postgresql'), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('created_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
@@ -179,6 +181,8 @@ def upgrade() -> None:
     with op.batch_alter_table('scim_group', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_scim_group_display_name_key'), ['display_name_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_scim_group_external_id'), ['external_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_scim_group_leader_user_id'), ['leader_user_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_scim_group_parent_group_id'), ['parent_group_id'], unique=False)
 
     op.create_table('strategic_goal',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -517,6 +521,8 @@ def downgrade() -> None:
     op.drop_table('api_token')
     op.drop_table('strategic_goal')
     with op.batch_alter_table('scim_group', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_scim_group_parent_group_id'))
+        batch_op.drop_index(batch_op.f('ix_scim_group_leader_user_id'))
         batch_op.drop_index(batch_op.f('ix_scim_group_external_id'))
         batch_op.drop_index(batch_op.f('ix_scim_group_display_name_key'))
 
