@@ -176,6 +176,26 @@ def cmd_hr_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_scim_token(args: argparse.Namespace) -> int:
+    from aarshjul.usecases.admin.scim_access import issue_scim_token, revoke_scim_token, scim_tokens
+
+    runtime = _runtime()
+    if args.revoke is not None:
+        revoke_scim_token(runtime, args.revoke, actor="cli")
+        print(f"Revoked SCIM token {args.revoke}; requests with it are refused from now on.")
+        return 0
+    if args.list:
+        with runtime.sessions() as session:
+            for info in scim_tokens(session):
+                state = f"revoked {info.revoked_at.isoformat()}" if info.revoked_at else "live"
+                print(f"{info.id}\t{info.created_at.isoformat()}\t{state}\t{info.label}")
+        return 0
+    token = issue_scim_token(runtime, label=args.label, actor="cli")
+    print(f"SCIM token for {runtime.settings.base_url}/scim/v2 (Entra ID: 'Secret Token'); it is shown only once:")
+    print(token)
+    return 0
+
+
 # --- parser --------------------------------------------------------------------------------------
 
 
@@ -242,6 +262,15 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--email", help="the HR person's email (default: the first HR person)")
     token.add_argument("--label", default="cli", help="a note on what the token is for")
     token.add_argument("--revoke", type=int, metavar="ID", help="revoke the token with this id instead")
+
+    scim = add("scim", lambda a: 2, "SCIM provisioning commands", commands)
+    scim_sub = scim.add_subparsers(dest="scim_command", required=True, metavar="COMMAND")
+    scim_token = add(
+        "token", cmd_scim_token, "Create a SCIM bearer token (printed alone on the last line), list or revoke", scim_sub
+    )
+    scim_token.add_argument("--label", default="scim", help="a note on what the token is for (e.g. 'Entra ID')")
+    scim_token.add_argument("--list", action="store_true", help="list the tokens (id, created, state, label)")
+    scim_token.add_argument("--revoke", type=int, metavar="ID", help="revoke the token with this id instead")
     return parser
 
 

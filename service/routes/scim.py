@@ -217,8 +217,8 @@ def search_everything(client: Client) -> Response:
 
 Search = Annotated[SearchRequest, Query()]
 Parameters = Annotated[ResponseParameters, Query()]
-READ = {200: {"model": UserModel}, 400: ERRORS[400], 404: ERRORS[404]}
-WRITE = {**READ, 409: ERRORS[409], 412: ERRORS[412]}
+READ: dict[int | str, dict[str, Any]] = {200: {"model": UserModel}, 400: ERRORS[400], 404: ERRORS[404]}
+WRITE: dict[int | str, dict[str, Any]] = {**READ, 409: ERRORS[409], 412: ERRORS[412]}
 
 
 @router.get(
@@ -299,8 +299,8 @@ def delete_user(rid: str, client: Client, runtime: RuntimeDep, if_match: IfMatch
 
 # --- Groups -----------------------------------------------------------------------------------------------
 
-GROUP_READ = {200: {"model": GroupModel}, 400: ERRORS[400], 404: ERRORS[404]}
-GROUP_WRITE = {**GROUP_READ, 409: ERRORS[409], 412: ERRORS[412]}
+GROUP_READ: dict[int | str, dict[str, Any]] = {200: {"model": GroupModel}, 400: ERRORS[400], 404: ERRORS[404]}
+GROUP_WRITE: dict[int | str, dict[str, Any]] = {**GROUP_READ, 409: ERRORS[409], 412: ERRORS[412]}
 
 
 @router.get(

@@ -38,12 +38,12 @@ from scim2_models import (
     NotFoundException,
     PatchOp,
     PreconditionFailedException,
-    ScimFilter,
     SCIMException,
+    ScimFilter,
     UniquenessException,
     User,
 )
-from scim2_models.path import Comparison, CompareOperator, LogicalExpr, LogicalOperator
+from scim2_models.path import CompareOperator, Comparison, LogicalExpr, LogicalOperator
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -557,8 +557,8 @@ class _Projection:
         return before | set(members) | ({row.leader_user_id} if row.leader_user_id else set())
 
     def _check_tree(self, unit_ids: Iterable[int]) -> None:
-        parents = dict(self.session.execute(select(Unit.id, Unit.parent_id)).tuples().all())
-        names = dict(self.session.execute(select(Unit.id, Unit.name)).tuples().all())
+        parents = {row.id: row.parent_id for row in self.session.execute(select(Unit.id, Unit.parent_id))}
+        names = {row.id: row.name for row in self.session.execute(select(Unit.id, Unit.name))}
         for start in unit_ids:
             path = [start]
             current = parents.get(start)
@@ -704,16 +704,16 @@ class _Projection:
         user_ids, group_ids = set(users), set(groups)
         self.session.flush()
         for group_id in sorted(group_ids):
-            row = self.session.get(ScimGroup, group_id)
-            if row is not None:
-                user_ids |= self._apply_group(row)
+            group = self.session.get(ScimGroup, group_id)
+            if group is not None:
+                user_ids |= self._apply_group(group)
         self.session.flush()
         self._check_tree(self.session.scalars(select(ScimGroup.unit_id).where(ScimGroup.id.in_(group_ids))).all())
-        # A user's deputy and leadership may name users of this request: those become people first.
+        # Units first: a user's unit and role follow from the groups they are in and lead.
         for user_id in sorted(user_ids):
-            row = self.session.get(ScimUser, user_id)
-            if row is not None:
-                self._apply_user(row)
+            user = self.session.get(ScimUser, user_id)
+            if user is not None:
+                self._apply_user(user)
         self.session.flush()
         self._apply_leaders(group_ids, user_ids)
         self._finish()

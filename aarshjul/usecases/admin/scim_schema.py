@@ -54,7 +54,10 @@ class UserReference(ComplexAttribute):
     """A reference to a User: its ``id`` in ``value`` (the ``$ref`` URL is optional)."""
 
     value: Annotated[str | None, CaseExact.true] = None
-    ref: Reference["User"] | None = Field(None, serialization_alias="$ref", validation_alias="$ref")  # type: ignore[type-arg]
+    # scim2-models takes the referenced resource type by name, as its own models do.
+    ref: Reference["User"] | None = Field(  # type: ignore[type-arg]  # noqa: UP037
+        None, serialization_alias="$ref", validation_alias="$ref"
+    )
     display: Annotated[str | None, Mutability.read_only] = None
 
 
@@ -62,7 +65,10 @@ class GroupReference(ComplexAttribute):
     """A reference to a Group: its ``id`` in ``value`` (the ``$ref`` URL is optional)."""
 
     value: Annotated[str | None, CaseExact.true] = None
-    ref: Reference["Group"] | None = Field(None, serialization_alias="$ref", validation_alias="$ref")  # type: ignore[type-arg]
+    # scim2-models takes the referenced resource type by name, as its own models do.
+    ref: Reference["Group"] | None = Field(  # type: ignore[type-arg]  # noqa: UP037
+        None, serialization_alias="$ref", validation_alias="$ref"
+    )
     display: Annotated[str | None, Mutability.read_only] = None
 
 
@@ -91,7 +97,7 @@ class AarshjulGroup(Extension):
 
 
 UserModel = User[Union[EnterpriseUser, AarshjulUser]]  # noqa: UP007 (scim2-models reads the Union)
-GroupModel = Group[AarshjulGroup]
+GroupModel = Group[AarshjulGroup]  # type: ignore[type-arg]
 
 SERVICE_PROVIDER_CONFIG = ServiceProviderConfig(
     documentation_uri=None,
