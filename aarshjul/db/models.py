@@ -480,9 +480,10 @@ class ScimUser(Base):
     person needs (an email address and a unit); until then the user exists only here."""
 
     __tablename__ = "scim_user"
-    __table_args__ = (UniqueConstraint("user_name_key"), UniqueConstraint("person_id"))
+    __table_args__ = (UniqueConstraint("id"), UniqueConstraint("user_name_key"), UniqueConstraint("person_id"))
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    seq: Mapped[int] = mapped_column(primary_key=True)  #: creation order: lists page in it
+    id: Mapped[str] = mapped_column(String(36))  #: the SCIM id (a UUID)
     user_name: Mapped[str] = mapped_column(String(254))
     user_name_key: Mapped[str] = mapped_column(String(254))  #: lower-case: userName is unique without case
     external_id: Mapped[str | None] = mapped_column(String(254), index=True)
@@ -498,9 +499,10 @@ class ScimGroup(Base):
     """A SCIM Group, which is a unit of the organisation; its members are the unit's people."""
 
     __tablename__ = "scim_group"
-    __table_args__ = (UniqueConstraint("unit_id"),)
+    __table_args__ = (UniqueConstraint("id"), UniqueConstraint("unit_id"))
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    seq: Mapped[int] = mapped_column(primary_key=True)  #: creation order: lists page in it
+    id: Mapped[str] = mapped_column(String(36))  #: the SCIM id (a UUID)
     display_name: Mapped[str] = mapped_column(String(200))
     display_name_key: Mapped[str] = mapped_column(String(200), index=True)
     external_id: Mapped[str | None] = mapped_column(String(254), index=True)

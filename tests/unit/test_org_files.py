@@ -149,9 +149,7 @@ def test_the_mobile_column_is_read_as_e164_and_a_bad_number_names_its_line() -> 
         + "2,Geir Høyland,geir@x.no,TOP,Toppen,,hr,nb,,\n"
         + "3,Øystein Kvåle,oystein@x.no,TOP,Toppen,,employee,en,,22 33 44 55\n"
     )
-    assert problems_of(text) == [
-        'org.csv line 4: mobile "22 33 44 55" is not a mobile number (SMS cannot reach it)'
-    ]
+    assert problems_of(text) == ['org.csv line 4: mobile "22 33 44 55" is not a mobile number (SMS cannot reach it)']
     document = parse_org_csv(text.replace("22 33 44 55", "+47 412 34 567"), "org.csv")
     assert [p.mobile for p in document.people] == ["+4791234567", None, "+4741234567"]
 

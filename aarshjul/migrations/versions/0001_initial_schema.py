@@ -163,6 +163,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_plan_reviewer_period_id'), ['period_id'], unique=False)
 
     op.create_table('scim_group',
+    sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('display_name', sa.String(length=200), nullable=False),
     sa.Column('display_name_key', sa.String(length=200), nullable=False),
@@ -175,7 +176,8 @@ def upgrade() -> None:
     sa.Column('created_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], name=op.f('fk_scim_group_unit_id_unit')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_scim_group')),
+    sa.PrimaryKeyConstraint('seq', name=op.f('pk_scim_group')),
+    sa.UniqueConstraint('id', name=op.f('uq_scim_group_id')),
     sa.UniqueConstraint('unit_id', name=op.f('uq_scim_group_unit_id'))
     )
     with op.batch_alter_table('scim_group', schema=None) as batch_op:
@@ -247,6 +249,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_notification_recipient_id'), ['recipient_id'], unique=False)
 
     op.create_table('scim_user',
+    sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('user_name', sa.String(length=254), nullable=False),
     sa.Column('user_name_key', sa.String(length=254), nullable=False),
@@ -258,7 +261,8 @@ def upgrade() -> None:
     sa.Column('created_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_scim_user_person_id_person')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_scim_user')),
+    sa.PrimaryKeyConstraint('seq', name=op.f('pk_scim_user')),
+    sa.UniqueConstraint('id', name=op.f('uq_scim_user_id')),
     sa.UniqueConstraint('person_id', name=op.f('uq_scim_user_person_id')),
     sa.UniqueConstraint('user_name_key', name=op.f('uq_scim_user_user_name_key'))
     )

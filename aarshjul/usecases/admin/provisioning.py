@@ -190,7 +190,7 @@ def _page(
     start = max(start_index or 1, 1)
     size = min(max(count if count is not None else DEFAULT_COUNT, 0), MAX_RESULTS)
     scim_filter = _parse_filter(model, filter_text)
-    query = select(kind).order_by(kind.created_at, kind.id)
+    query = select(kind).order_by(kind.seq)
     if scim_filter is None:
         total = session.scalar(select(func.count()).select_from(kind)) or 0
         rows = session.scalars(query.offset(start - 1).limit(size)).all() if size else []
@@ -471,6 +471,9 @@ class _Projection:
         self.actor = actor
         self.leavers: list[int] = []
 
+    def _find(self, kind: type[R], rid: str) -> R | None:
+        return self.session.scalars(select(kind).where(kind.id == rid)).first()
+
     # -- units
 
     def _organisation(self, name: str) -> int:
@@ -530,24 +533,24 @@ class _Projection:
         if row.parent_group_id is not None:
             if row.parent_group_id == row.id:
                 raise InvalidValueException(detail="a unit cannot be its own parent")
-            parent = self.session.get(ScimGroup, row.parent_group_id)
+            parent = self._find(ScimGroup, row.parent_group_id)
             if parent is None:
                 raise InvalidValueException(detail=f'parent "{row.parent_group_id}" is not a group')
             unit.parent_id = parent.unit_id
         else:
             unit.parent_id = None
-        if row.leader_user_id is not None and self.session.get(ScimUser, row.leader_user_id) is None:
+        if row.leader_user_id is not None and self._find(ScimUser, row.leader_user_id) is None:
             raise InvalidValueException(detail=f'leader "{row.leader_user_id}" is not a user')
         members: list[str] = []
         for member in group.members or []:
             member_id = reference_id(member)
             if member_id is None:
                 continue
-            if str(member.type or "User") == "Group" or self.session.get(ScimGroup, member_id) is not None:
+            if str(member.type or "User") == "Group" or self._find(ScimGroup, member_id) is not None:
                 raise InvalidValueException(
                     detail="a unit's members are people; put a unit below another with the parent attribute"
                 )
-            if self.session.get(ScimUser, member_id) is None:
+            if self._find(ScimUser, member_id) is None:
                 raise InvalidValueException(detail=f'member "{member_id}" is not a user')
             members.append(member_id)
         before = set(self.members_of(row.id))
@@ -679,7 +682,7 @@ class _Projection:
         deputy_user = reference_id(extension.deputy) if extension is not None else None
         if deputy_user is None:
             return None
-        deputy = self.session.get(ScimUser, deputy_user)
+        deputy = self._find(ScimUser, deputy_user)
         if deputy is None:
             raise InvalidValueException(detail=f'deputy "{deputy_user}" is not a user')
         if deputy.person_id == person_id:
@@ -695,7 +698,7 @@ class _Projection:
         for row in rows:
             if row.leader_user_id is None:
                 continue
-            leader = self.session.get(ScimUser, row.leader_user_id)
+            leader = self._find(ScimUser, row.leader_user_id)
             unit = self.session.get(Unit, row.unit_id)
             if leader is not None and leader.person_id is not None and unit is not None:
                 unit.leader_id = leader.person_id
@@ -704,14 +707,14 @@ class _Projection:
         user_ids, group_ids = set(users), set(groups)
         self.session.flush()
         for group_id in sorted(group_ids):
-            group = self.session.get(ScimGroup, group_id)
+            group = self._find(ScimGroup, group_id)
             if group is not None:
                 user_ids |= self._apply_group(group)
         self.session.flush()
         self._check_tree(self.session.scalars(select(ScimGroup.unit_id).where(ScimGroup.id.in_(group_ids))).all())
         # Units first: a user's unit and role follow from the groups they are in and lead.
         for user_id in sorted(user_ids):
-            user = self.session.get(ScimUser, user_id)
+            user = self._find(ScimUser, user_id)
             if user is not None:
                 self._apply_user(user)
         self.session.flush()
