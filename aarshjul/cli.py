@@ -196,6 +196,23 @@ def cmd_scim_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sms(args: argparse.Namespace) -> int:
+    from aarshjul.domain.enums import SmsMode
+    from aarshjul.usecases.admin.sms_settings import set_sms_mode, sms_settings
+
+    if args.template is not None and args.mode is None:
+        print("error: say what to send: with_email, instead_of_email or email_only", file=sys.stderr)
+        return 2
+    runtime = _runtime()
+    if args.template is not None:
+        mode = None if args.mode == "email_only" else SmsMode(args.mode)
+        set_sms_mode(runtime, args.template, mode, actor="cli")
+    with runtime.sessions() as session:
+        for template, chosen in sms_settings(session).items():
+            print(f"{template:<18} {chosen.value if chosen else 'email_only'}")
+    return 0
+
+
 # --- parser --------------------------------------------------------------------------------------
 
 
@@ -271,6 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
     scim_token.add_argument("--label", default="scim", help="a note on what the token is for (e.g. 'Entra ID')")
     scim_token.add_argument("--list", action="store_true", help="list the tokens (id, created, state, label)")
     scim_token.add_argument("--revoke", type=int, metavar="ID", help="revoke the token with this id instead")
+
+    sms = add("sms", cmd_sms, "Show, or choose per kind of message, SMS with or instead of email", commands)
+    sms.add_argument("template", nargs="?", help="a kind of message (task_invitation, task_reminder, ...)")
+    sms.add_argument(
+        "mode", nargs="?", choices=["with_email", "instead_of_email", "email_only"], help="what to send for it"
+    )
     return parser
 
 

@@ -76,6 +76,9 @@ class QueuedMessage:
     language: str
     template: str
     context: dict[str, Any]
+    channel: str = "email"  #: or "sms" (``NotificationChannel``)
+    to_phone: str | None = None  #: an SMS's number
+    created_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)

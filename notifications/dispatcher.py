@@ -26,9 +26,10 @@ from sqlalchemy.orm import Session
 
 from aarshjul.db.engine import is_postgresql, unit_of_work
 from aarshjul.db.models import Notification, NotificationAttempt
-from aarshjul.domain.enums import NotificationState
+from aarshjul.domain.enums import NotificationChannel, NotificationState
 from aarshjul.runtime import Runtime
 from notifications.backends import (
+    Delivery,
     MailBackend,
     OutboundEmail,
     PermanentSendError,
@@ -37,6 +38,8 @@ from notifications.backends import (
     redirected,
 )
 from notifications.compose import QueuedMessage, RenderedEmail, UnknownTemplate, compose
+from notifications.sms import compose_sms
+from notifications.sms_backends import OutboundSms, SmsBackend, redirected_sms, sms_backend_for
 
 LEASE = dt.timedelta(minutes=10)
 MAX_ATTEMPTS = 10
@@ -159,6 +162,9 @@ def claim(session: Session, now: dt.datetime, limit: int) -> tuple[list[_Claimed
             Notification.template,
             Notification.context,
             Notification.attempts,
+            Notification.channel,
+            Notification.to_phone,
+            Notification.created_at,
         )
         .where(Notification.claim_token == token)
         .order_by(Notification.not_before, Notification.id)
@@ -173,6 +179,9 @@ def claim(session: Session, now: dt.datetime, limit: int) -> tuple[list[_Claimed
                 language=row.language,
                 template=row.template,
                 context=dict(row.context or {}),
+                channel=row.channel,
+                to_phone=row.to_phone,
+                created_at=row.created_at,
             ),
             row.attempts,
             token,
@@ -306,15 +315,97 @@ def deliver_one(runtime: Runtime, backend: MailBackend, claimed: _Claimed, clock
     return Outcome.SENT if done else "lost"
 
 
+def _settle(
+    runtime: Runtime,
+    claimed: _Claimed,
+    clock: Callable[[], dt.datetime],
+    attempt: Callable[[], Delivery],
+    kept: dict[str, Any],
+) -> str:
+    """Make one attempt and record how it went, as ``deliver_one`` does for an email; ``kept`` is written
+    with every outcome (the rendered text)."""
+    try:
+        delivery = attempt()
+    except TransientSendError as exc:
+        now = clock()
+        if claimed.attempts >= MAX_ATTEMPTS:
+            error = f"gave up after {claimed.attempts} attempts: {exc.detail}"
+            values = {**kept, "state": NotificationState.FAILED, "last_error": error, "claim_token": None}
+            return _finished(
+                _finish(runtime, claimed, now, Outcome.FAILED, values, None, exc.status_code, exc.detail),
+                Outcome.FAILED,
+            )
+        values = {
+            **kept,
+            "state": NotificationState.PENDING,
+            "not_before": now + retry_delay(claimed.attempts, exc.retry_after),
+            "last_error": exc.detail,
+            "claim_token": None,
+            "claimed_until": None,
+        }
+        return _finished(
+            _finish(runtime, claimed, now, Outcome.RETRY, values, None, exc.status_code, exc.detail), Outcome.RETRY
+        )
+    except PermanentSendError as exc:
+        values = {**kept, "state": NotificationState.FAILED, "last_error": exc.detail, "claim_token": None}
+        done = _finish(runtime, claimed, clock(), Outcome.FAILED, values, None, exc.status_code, exc.detail)
+        return _finished(done, Outcome.FAILED)
+    now = clock()
+    values = {
+        **kept,
+        "state": NotificationState.SENT,
+        "sent_at": now,
+        "provider_message_id": delivery.provider_message_id,
+        "last_error": None,
+        "claim_token": None,
+        "claimed_until": None,
+    }
+    return _finished(_finish(runtime, claimed, now, Outcome.SENT, values, None, delivery.status_code), Outcome.SENT)
+
+
+def _finished(done: bool, outcome: str) -> str:
+    return outcome if done else "lost"
+
+
+def deliver_sms(runtime: Runtime, backend: SmsBackend, claimed: _Claimed, clock: Callable[[], dt.datetime]) -> str:
+    """Render, send and record one claimed SMS, with the same retries and failures as an email."""
+    message = claimed.message
+    settings = runtime.settings
+    try:
+        with unit_of_work(runtime.sessions) as session:  # the text's short links are written as it renders
+            sms = compose_sms(session, message, settings, clock())
+    except (UnknownTemplate, TemplateError, LookupError, ValueError, TypeError) as exc:
+        error = f"cannot render sms/{message.template}: {type(exc).__name__}: {exc}"
+        values: dict[str, Any] = {"state": NotificationState.FAILED, "last_error": error, "claim_token": None}
+        return _finished(_finish(runtime, claimed, clock(), Outcome.FAILED, values, None, None, error), Outcome.FAILED)
+    if sms is None:
+        reason = "nothing left to send: its tasks were reassigned, done or cancelled"
+        values = {"state": NotificationState.CANCELLED, "last_error": reason, "claim_token": None}
+        return _finished(
+            _finish(runtime, claimed, clock(), Outcome.CANCELLED, values, None, None, reason), Outcome.CANCELLED
+        )
+    outbound = OutboundSms(
+        idempotency_key=message.idempotency_key,
+        to=message.to_phone or "",
+        text=sms.text,
+        first_tried_at=message.created_at if claimed.attempts > 1 else None,
+    )
+    if settings.sms_redirect_to and settings.environment != "production":
+        outbound = redirected_sms(outbound, settings.sms_redirect_to)
+    return _settle(runtime, claimed, clock, lambda: backend.send(outbound), {"body_text": outbound.text})
+
+
 def dispatch_due(
     runtime: Runtime,
     now: dt.datetime | None = None,
     limit: int = DEFAULT_LIMIT,
     backend: MailBackend | None = None,
+    sms_backend: SmsBackend | None = None,
 ) -> DispatchReport:
     """Send what is due: one batch of at most ``limit`` messages. Safe to run in several processes at once."""
     clock: Callable[[], dt.datetime] = (lambda: now) if now is not None else runtime.clock
     backend = backend or backend_for(runtime.settings)
+    sms = sms_backend or sms_backend_for(runtime.settings)
     report = DispatchReport()
     with unit_of_work(runtime.sessions) as session:
         moment = clock()
@@ -322,7 +413,10 @@ def dispatch_due(
         claims, report.reclaimed = claim(session, moment, limit)
     report.claimed = len(claims)
     for claimed in claims:
-        outcome = deliver_one(runtime, backend, claimed, clock)
+        if claimed.message.channel == NotificationChannel.SMS:
+            outcome = deliver_sms(runtime, sms, claimed, clock)
+        else:
+            outcome = deliver_one(runtime, backend, claimed, clock)
         if outcome == Outcome.SENT:
             report.sent += 1
         elif outcome == Outcome.RETRY:

@@ -13,13 +13,14 @@ from sqlalchemy.orm import Session
 from aarshjul.db.models import (
     Cycle,
     HumanTask,
+    ShortLink,
     Submission,
 )
 from aarshjul.domain.enums import TALK_FORMS, CycleState, FormKey, TaskState
 from aarshjul.domain.errors import DomainError, Forbidden
 from aarshjul.domain.followups import LIVES_ON_STEP_KEYS
 from aarshjul.runtime import Runtime
-from aarshjul.signing import BadToken, read_task_token
+from aarshjul.signing import BadToken, TaskLinkClaims, read_task_token, task_url
 from aarshjul.usecases.shared.cycles import today_for
 from aarshjul.usecases.shared.privacy import may_read_talk
 
@@ -62,6 +63,27 @@ def task_by_link(session: Session, runtime: Runtime, token: str, lock: bool = Fa
     if task.assignee_id != claims.assignee_id or task.link_version != claims.link_version:
         raise LinkRefused(LinkReason.REPLACED)
     return task
+
+
+#: Short links are made by notifications/sms.py; nothing longer or stranger is looked up.
+SHORT_CODE_MAX = 32
+
+
+def resolve_short_link(runtime: Runtime, code: str) -> str:
+    """Where a short link from an SMS (``/s/{code}``) leads: its task link, while that link works.
+    Refused as the task link would be (replaced, cancelled, expired), so it dies with it."""
+    if not code or len(code) > SHORT_CODE_MAX or not code.isascii():
+        raise LinkRefused(LinkReason.INVALID)
+    with runtime.sessions() as session:
+        link = session.get(ShortLink, code)
+        task = session.get(HumanTask, link.task_id) if link is not None else None
+        if link is None or task is None:
+            raise LinkRefused(LinkReason.INVALID)
+        if task.assignee_id != link.assignee_id or task.link_version != link.link_version:
+            raise LinkRefused(LinkReason.REPLACED)
+        mode_of(session, runtime, task, runtime.clock())
+    claims = TaskLinkClaims(link.task_id, link.assignee_id, link.link_version)
+    return task_url(runtime.settings.base_url, runtime.settings.secret(), claims)
 
 
 def mode_of(session: Session, runtime: Runtime, task: HumanTask, now: dt.datetime) -> Mode:
