@@ -235,3 +235,15 @@ def test_a_scim_token_is_printed_alone_on_the_last_line_and_can_be_revoked(
         assert refused.headers["content-type"].startswith("application/scim+json")
     assert main(["scim", "token", "--revoke", "1"]) == 1
     assert "revoked already" in capsys.readouterr().err
+
+
+def test_sms_choices_are_shown_and_set_from_the_command_line(
+    cli_env: Runtime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["sms"]) == 0
+    assert "task_reminder      email_only" in capsys.readouterr().out
+    assert main(["sms", "task_reminder", "instead_of_email"]) == 0
+    assert "task_reminder      instead_of_email" in capsys.readouterr().out
+    assert main(["sms", "weekly_summary", "with_email"]) == 1
+    assert "no SMS text" in capsys.readouterr().err
+    assert main(["sms", "task_reminder"]) == 2
