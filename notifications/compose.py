@@ -229,6 +229,11 @@ class _Reader:
         return f"{self.settings.base_url}{path}"
 
 
+#: How tasks are read for a message, and for anything else that shows a person their tasks as of a moment
+#: (the SMS text, the calendar feed): titles in their language, dates, current links.
+TaskReader = _Reader
+
+
 def _waiting_for(task: _Task, recipient_id: int | None, allow_submitted: bool = False) -> bool:
     """True when the task still waits for this recipient, so a link to it is worth sending."""
     if task.assignee_id != recipient_id:
