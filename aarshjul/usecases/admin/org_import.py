@@ -29,6 +29,7 @@ from aarshjul.db.models import (
 from aarshjul.domain.errors import ImportProblem
 from aarshjul.domain.org_import import OrgDocument, StrategyDocument, read_org_file, read_strategy_file
 from aarshjul.runtime import Runtime
+from aarshjul.usecases.shared.writes import ORGANISATION_LOCK, serialize
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
 DEMO_ORG_FILE = DEMO_DIR / "org.csv"
@@ -73,6 +74,7 @@ def import_org(
     document = read_org_file(path)
     now = runtime.clock()
     with unit_of_work(runtime.sessions) as session:
+        serialize(session, ORGANISATION_LOCK)  # one writer of people and units at a time (SCIM writes too)
         report = apply_org(session, document, path.name, now, runtime.settings.zone, organisation_name)
         session.add(
             AuditEvent(

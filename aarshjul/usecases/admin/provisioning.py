@@ -67,11 +67,9 @@ from aarshjul.usecases.admin.scim_schema import (
     reference_id,
 )
 from aarshjul.usecases.admin.task_admin import handle_leavers
-from aarshjul.usecases.shared.writes import audit, serialize
+from aarshjul.usecases.shared.writes import ORGANISATION_LOCK, audit, serialize
 
 SCIM_PATH = "/scim/v2"
-#: The lock the organisation's writers take (SCIM requests and the file import).
-ORGANISATION_LOCK = "organisation"
 HR_ROLE = "hr"
 CODE_LENGTH = 64
 

@@ -19,6 +19,10 @@ def insert_for(session: Session) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
+#: The lock every writer of the organisation's people and units takes (the file import, SCIM requests).
+ORGANISATION_LOCK = "organisation"
+
+
 def serialize(session: Session, name: str) -> None:
     """Let only one transaction at a time do this kind of work.
 
