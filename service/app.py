@@ -67,7 +67,10 @@ class LimitBodySize:
 
 async def _too_large(scope: Scope, send: Send) -> None:
     path = scope.get("path", "")
-    if path.startswith("/api/"):
+    if is_scim(path):
+        body = b'{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"413","detail":"larger than 1 MB"}'
+        content_type = b"application/scim+json"
+    elif path.startswith("/api/"):
         body = b'{"detail":[{"loc":["body"],"msg":"the request body is larger than 1 MB","type":"too_large"}]}'
         content_type = b"application/json"
     else:

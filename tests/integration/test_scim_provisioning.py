@@ -102,6 +102,7 @@ def test_unknown_addresses_methods_and_bodies_get_scim_errors(scim: TestClient) 
     error_of(scim.get("/Users/5f0c0c8e-0000-4000-8000-000000000000"), 404)  # Entra's "test connection"
     error_of(scim.post("/ServiceProviderConfig", json={}), 405)
     error_of(scim.post("/Users", content=b"{not json"), 400)
+    error_of(scim.post("/Users", content=b"[" + b" " * (1024 * 1024) + b"]"), 413)
     missing = error_of(scim.post("/Users", json={"schemas": [CORE_USER], "displayName": "No userName"}), 400)
     assert missing["scimType"] == "invalidValue"
     unquoted = error_of(scim.get("/Users", params={"filter": "externalId eq jyoung"}), 400)
