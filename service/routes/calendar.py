@@ -34,7 +34,11 @@ FEED_HEADERS = {
 @router.get(
     "/calendar/{token}.ics",
     summary="A person's open tasks and deadlines as an iCalendar feed",
-    responses={200: {"content": {"text/calendar": {}}}, 304: {"description": "Not changed (If-None-Match)"}, 404: {}},
+    responses={
+        200: {"content": {"text/calendar": {}}, "description": "The feed"},
+        304: {"description": "Not changed (If-None-Match)"},
+        404: {"description": "No feed at this address (not ours, replaced, or its person has left)"},
+    },
 )
 def feed(token: str, request: Request, runtime: RuntimeDep) -> Response:
     try:
@@ -64,12 +68,34 @@ def _page(request: Request, runtime: RuntimeDep, language: str, token: str, rene
     return no_store(page(request, "calendar/address.html", context, language))
 
 
-@router.get("/t/{token}/calendar", response_class=HTMLResponse, summary="The address of your calendar feed")
+LINK_PAGES: dict[int | str, dict[str, object]] = {
+    404: {"description": "Not a task link of ours (a page)", "content": {"text/html": {}}},
+    410: {"description": "The task link was replaced, cancelled or expired (a page)", "content": {"text/html": {}}},
+}
+
+
+@router.get(
+    "/t/{token}/calendar",
+    response_class=HTMLResponse,
+    summary="The address of your calendar feed",
+    responses=LINK_PAGES,
+)
 def address_page(token: str, request: Request, runtime: RuntimeDep, language: LanguageDep) -> Response:
     return _page(request, runtime, language, token, renewed=bool(request.query_params.get("renewed")))
 
 
-@router.post("/t/{token}/calendar", response_class=HTMLResponse, summary="A new calendar address (the old stops)")
+@router.post(
+    "/t/{token}/calendar",
+    response_class=HTMLResponse,
+    status_code=303,
+    summary="A new calendar address (the old stops)",
+    responses={
+        **LINK_PAGES,
+        303: {"description": "To the page with the new address"},
+        403: {"description": "The form had expired (a page)", "content": {"text/html": {}}},
+        409: {"description": "The task link no longer works (a page)", "content": {"text/html": {}}},
+    },
+)
 def renew_address(
     token: str,
     request: Request,

@@ -98,7 +98,17 @@ NEW_LINK_FORM = EmailRequestForm(
 )
 
 
-@router.get("/s/{code}", response_class=RedirectResponse, status_code=302, summary="A short link from an SMS")
+@router.get(
+    "/s/{code}",
+    response_class=RedirectResponse,
+    status_code=302,
+    summary="A short link from an SMS",
+    responses={
+        302: {"description": "To the task link it stands for"},
+        404: {"description": "Not a short link of ours (a page)", "content": {"text/html": {}}},
+        410: {"description": "Its task link was replaced, cancelled or expired (a page)", "content": {"text/html": {}}},
+    },
+)
 def short_link(code: str, request: Request, runtime: RuntimeDep, language: LanguageDep) -> Response:
     try:
         target = resolve_short_link(runtime, code)

@@ -102,6 +102,11 @@ def test_with_email_sends_both_each_with_its_own_key_and_the_link_is_short(runti
     entries = [e for e in list_outbox(runtime) if e["channel"] == "sms"]
     assert entries and entries[0]["to_phone"] == "+4791234567" and entries[0]["links"] == [url]
     assert "SMS to +4791234567" in format_outbox(entries)
+    with TestClient(create_app(runtime)) as client:
+        listed = client.get("/dev/outbox")
+        assert "SMS til +4791234567" in listed.text and "Årshjul: en ny oppgave til deg." in listed.text
+        shown = client.get(f"/dev/outbox/{entries[0]['id']}?lang=en")
+        assert "Links in this SMS" in shown.text and url in shown.text
 
 
 def test_instead_of_email_sends_an_sms_to_people_with_a_mobile_and_email_to_the_rest(runtime: Runtime) -> None:
