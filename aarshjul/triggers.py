@@ -1,7 +1,8 @@
 """How a use case asks for follow-up work without waiting for it.
 
-After a submission commits, the advance flow should run for that cycle, and after mail is queued the
-dispatcher should run. The service gets a ``PrefectTriggers`` (flows/triggers.py) that starts
+After a submission commits, the advance should run for that cycle's unit (``unit_id``: what the
+submission can change; None asks for the whole cycle), and after mail is queued the dispatcher should
+run. The service gets a ``PrefectTriggers`` (flows/triggers.py) that starts
 deployment runs without waiting; tests use the fakes in ``tests/fakes.py``.
 """
 
@@ -11,7 +12,7 @@ from typing import Protocol
 
 
 class Triggers(Protocol):
-    def advance(self, cycle_id: int) -> None: ...
+    def advance(self, cycle_id: int, unit_id: int | None = None) -> None: ...
 
     def dispatch(self) -> None: ...
 
@@ -19,7 +20,7 @@ class Triggers(Protocol):
 class NoTriggers:
     """For one-off commands: the schedule's safety-net runs will pick the work up."""
 
-    def advance(self, cycle_id: int) -> None:
+    def advance(self, cycle_id: int, unit_id: int | None = None) -> None:
         return None
 
     def dispatch(self) -> None:

@@ -49,17 +49,22 @@ async def _tag_this_run(*labels: str) -> None:
 
 
 @flow(name=ANNUAL_CYCLE_FLOW, flow_run_name=_annual_cycle_run_name, log_prints=False)
-async def annual_cycle(cycle_id: int, now: dt.datetime | None = None) -> dict[str, Any]:
-    """Advance one cycle: open every unit step whose inputs are in, create due tasks, close done steps."""
+async def annual_cycle(cycle_id: int, now: dt.datetime | None = None, unit_id: int | None = None) -> dict[str, Any]:
+    """Advance one cycle: open every unit step whose inputs are in, create due tasks, close done steps;
+    with ``unit_id`` only in that unit (after a submission there)."""
     await _tag_this_run(cycle_tag(cycle_id))
     with tags(cycle_tag(cycle_id)):
-        future = advance_task.submit(cycle_id, now)
+        future = advance_task.submit(cycle_id, now, unit_id)
         report: dict[str, Any] = await asyncio.to_thread(future.result)
         if report.get("invitations_queued"):
             # Send the new tasks' invitations now rather than at the dispatcher's next scheduled run.
             sent = await asyncio.to_thread(dispatch_batch_task.submit(DEFAULT_LIMIT, now).result)
             report["dispatched"] = sent
         return report
+
+
+#: What the time-driven work reports that means mail was queued.
+QUEUES_MAIL = ("reminder_emails", "escalation_emails", "evaluations_opened", "follow_ups_opened", "weekly_summaries")
 
 
 def _sweep_run_name() -> str:
@@ -70,14 +75,19 @@ def _sweep_run_name() -> str:
 
 @flow(name=SWEEP_FLOW, flow_run_name=_sweep_run_name, log_prints=False)
 async def sweep(now: dt.datetime | None = None) -> dict[str, Any]:
-    """Advance every running cycle (safety net), then send reminders and escalations and open evaluations."""
+    """Reconcile every running cycle (the safety net: in full once a day, else the units whose advance
+    is still owed), then send reminders and escalations and open evaluations."""
     cycle_ids = await asyncio.to_thread(running_cycles_task.submit().result)
     # Tagged with every cycle it works on, so filtering the Prefect UI by a cycle shows its sweeps too.
     await _tag_this_run("sweep", *(cycle_tag(c) for c in cycle_ids))
     advances = []
     for cycle_id in cycle_ids:
         with tags(cycle_tag(cycle_id)):
-            advances.append(advance_task.submit(cycle_id, now))
+            advances.append(advance_task.submit(cycle_id, now, None, True))
     reports = [await asyncio.to_thread(f.result) for f in advances]
     work = await asyncio.to_thread(time_driven_work_task.submit(now).result)
-    return {"advanced": reports, **work}
+    result = {"advanced": reports, **work}
+    if any(r.get("invitations_queued") for r in reports) or any(work.get(k) for k in QUEUES_MAIL):
+        # What the sweep queued goes out now, not at the dispatcher's next scheduled run.
+        result["dispatched"] = await asyncio.to_thread(dispatch_batch_task.submit(DEFAULT_LIMIT, now).result)
+    return result

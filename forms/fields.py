@@ -9,13 +9,16 @@ post and an API call, and the JSON Schema lists the same ids as an ``enum``.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     GetJsonSchemaHandler,
@@ -24,6 +27,9 @@ from pydantic import (
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError
+
+from aarshjul.domain.planning import MAX_AMOUNT, parse_amount
+from aarshjul.domain.storable import unstorable_text
 
 MAX_TEXT = 2000  #: characters in a free-text answer
 MAX_TITLE = 300  #: characters in a title or a short answer
@@ -150,16 +156,53 @@ NeedRef = Annotated[int, SchemaMark("x-ref", RefKind.CRITICAL_NEED), AfterValida
 MeasureRef = Annotated[int, SchemaMark("x-ref", RefKind.MEASURE), AfterValidator(_check_ref(RefKind.MEASURE))]
 _AREA = RefKind.COMPETENCE_AREA
 AreaRef = Annotated[int, SchemaMark("x-ref", _AREA), AfterValidator(_check_ref(_AREA))]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)]
-OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_TEXT)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE)]
-OptionalTitle = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_TITLE)]
+
+
+def _storable(text: str) -> str:
+    """No NUL (PostgreSQL refuses it in text) and no lone surrogate (no encoder takes it): what is
+    stored must be shown again."""
+    if unstorable_text(text):
+        raise PydanticCustomError("text_unstorable", "the text holds characters that cannot be stored")
+    return text
+
+
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT), AfterValidator(_storable)
+]
+OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_TEXT), AfterValidator(_storable)]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE), AfterValidator(_storable)
+]
+OptionalTitle = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=MAX_TITLE), AfterValidator(_storable)
+]
 Level = Annotated[int, Field(ge=1, le=5)]
 PeriodDate = Annotated[dt.date, SchemaMark("x-period", "date"), AfterValidator(_check_date)]
 # A date in the period that has not passed yet (a follow-up date, say).
 UpcomingDate = Annotated[PeriodDate, SchemaMark("x-not-before", "today"), AfterValidator(_check_not_past)]
 PeriodYear = Annotated[int, SchemaMark("x-period", "year"), AfterValidator(_check_year)]
 HIDDEN: dict[str, Any] = {"x-widget": "hidden"}
+
+
+def _amount(value: Any) -> Any:
+    """An amount typed as people write it ("12 500,50", "kr 900") or given as a JSON number."""
+    if isinstance(value, str):
+        try:
+            return parse_amount(value)
+        except ValueError:
+            raise PydanticCustomError("amount_parsing", "give an amount in NOK, for example 12 500") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise PydanticCustomError("amount_parsing", "give an amount in NOK, for example 12 500")
+    return value
+
+
+#: Money in NOK with at most two decimals: a Decimal, never a float.
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_amount),
+    Field(ge=0, le=MAX_AMOUNT, decimal_places=2),
+    SchemaMark("x-widget", "money"),
+]
 
 
 def duplicates(values: list[Any]) -> list[int]:

@@ -9,7 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from aarshjul.domain.enums import CompetenceKind, CompetenceStrategy, LearningForm, MeasureState, TaskState
+from aarshjul.domain.enums import (
+    CompetenceKind,
+    CompetenceStrategy,
+    CostKind,
+    FundingSource,
+    LearningForm,
+    MeasureState,
+    TaskState,
+)
 from forms.fields import FormProblem
 from forms.models import Agreement, CriteriaMet, MeasureDecision, NextStep
 
@@ -48,6 +56,7 @@ ERROR_MESSAGES: Mapping[str, str] = {
     "dict_type": "Give an object with the form's fields.",
     "model_attributes_type": "Give an object with the form's fields.",
     "json_invalid": "The body is not valid JSON.",
+    "text_unstorable": "Remove the control characters from the text.",
     "unknown_choice": "Choose one of the listed options.",
     "outside_period": "Give a date within the strategy period ({first} to {last}).",
     "year_outside_period": "Give a year within the strategy period ({first}–{last}).",
@@ -66,6 +75,14 @@ ERROR_MESSAGES: Mapping[str, str] = {
     "talk_in_past": "The talk must be in the future.",
     "talk_outside_year": "Give a date in {year}, the year of the cycle.",
     "need_in_use": "This need is used by the measure «{measure}»; remove or change the measure first.",
+    "amount_parsing": "Give an amount in NOK, for example 12 500.",
+    "decimal_parsing": "Give an amount in NOK, for example 12 500.",
+    "decimal_type": "Give an amount in NOK, for example 12 500.",
+    "finite_number": "Give an amount in NOK, for example 12 500.",
+    "decimal_max_places": "Give at most two decimals (whole øre).",
+    "decimal_max_digits": "Give an amount of at most {le} NOK.",
+    "decimal_whole_digits": "Give a smaller amount.",
+    "scheme_needed": "Name the grant scheme.",
 }
 FALLBACK = "This value is not valid."
 
@@ -102,6 +119,16 @@ CHOICE_LABELS: Mapping[str, str] = {
     MeasureState.RETURNED: "Returned",
     MeasureState.WITHDRAWN: "Withdrawn",
     MeasureState.EVALUATED: "Evaluated",
+    MeasureState.MERGED: "Merged",
+    FundingSource.OWN_BUDGET: "The unit's own budget",
+    FundingSource.CENTRAL_BUDGET: "The central competence budget",
+    FundingSource.GRANT: "A grant scheme",
+    FundingSource.OTHER: "Other",
+    FundingSource.UNFUNDED: "Not funded yet",
+    CostKind.COURSE_FEES: "Course fees",
+    CostKind.TRAVEL: "Travel",
+    CostKind.SUBSTITUTE_COVER: "Substitute cover",
+    CostKind.INTERNAL_HOURS: "Internal hours",
     TaskState.OPEN: "Open",
     TaskState.SUBMITTED: "Submitted",
     TaskState.CANCELLED: "Cancelled",

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
-from aarshjul.domain.enums import CompetenceKind, CompetenceStrategy, LearningForm
+from aarshjul.domain.enums import CompetenceKind, CompetenceStrategy, CostKind, FundingSource, LearningForm
 from forms.fields import (
     HIDDEN,
     MAX_ITEMS,
@@ -27,6 +28,7 @@ from forms.fields import (
     Level,
     MainGoalRef,
     MeasureRef,
+    Money,
     NeedRef,
     OptionalText,
     OptionalTitle,
@@ -212,6 +214,30 @@ class MeasureItem(FormModel):
     evaluate_on: PeriodDate = Field(title="Evaluation date", description="After the start, within the period")
     first_year: PeriodYear = Field(title="First year")
     last_year: PeriodYear = Field(title="Last year")
+    cost_course_fees: Money | None = Field(default=None, title="Course fees per year (NOK)")
+    cost_travel: Money | None = Field(default=None, title="Travel per year (NOK)")
+    cost_substitute_cover: Money | None = Field(
+        default=None, title="Substitute cover per year (NOK)", description="Vikarutgifter while people take part"
+    )
+    cost_internal_hours: Money | None = Field(
+        default=None, title="Internal hours per year (NOK)", description="What the time of your own people costs"
+    )
+    funding: FundingSource | None = Field(
+        default=None, title="Funding", description="Leave it empty if the measure has no funding yet"
+    )
+    funding_scheme: OptionalTitle = Field(
+        default="", title="Grant scheme", description="When it is a grant: for example Kompetanseløftet"
+    )
+
+    def yearly_amounts(self) -> dict[CostKind, Decimal]:
+        """The estimate per year, by kind of cost."""
+        given = {
+            CostKind.COURSE_FEES: self.cost_course_fees,
+            CostKind.TRAVEL: self.cost_travel,
+            CostKind.SUBSTITUTE_COVER: self.cost_substitute_cover,
+            CostKind.INTERNAL_HOURS: self.cost_internal_hours,
+        }
+        return {kind: amount for kind, amount in given.items() if amount}
 
 
 class MeasureProposalForm(FormModel):
@@ -230,6 +256,8 @@ class MeasureProposalForm(FormModel):
                 found.append(FormProblem(("measures", i, "starts_on"), "start_outside_years"))
             if m.evaluate_on <= m.starts_on:
                 found.append(FormProblem(("measures", i, "evaluate_on"), "evaluation_before_start"))
+            if m.funding is FundingSource.GRANT and not m.funding_scheme:
+                found.append(FormProblem(("measures", i, "funding_scheme"), "scheme_needed"))
         return found
 
 
@@ -407,6 +435,9 @@ class MeasureEvaluationForm(FormModel):
     criteria_met: CriteriaMet = Field(title="Were the success criteria met?")
     next_step: NextStep = Field(title="What next")
     next_step_note: OptionalText = Field(default="", title="What to change", description="Required when adjusting")
+    cost_spent: Money | None = Field(
+        default=None, title="Cost spent so far (NOK)", description="What the measure has cost, where you know it"
+    )
 
     def problems(self, rules: FormRules) -> list[FormProblem]:
         if self.next_step is NextStep.ADJUST and not self.next_step_note:

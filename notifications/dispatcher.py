@@ -1,4 +1,4 @@
-"""The dispatcher: claims due outbox rows, renders them, hands them to the mail backend, records the result.
+"""The dispatcher: claims due outbox rows, renders them, hands them to the mail or SMS backend, records the result.
 
 Claiming is a short transaction of its own: due rows (pending and due, or "sending" whose lease ran
 out because their sender died) are taken with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, or inside the
@@ -9,23 +9,33 @@ sender every time still reaches the cap and fails instead of looping.
 
 A message can be sent twice only when a sender dies between the provider's answer and the mark; the
 idempotency key it carries to the provider makes that second send the same message.
+
+One message never holds up the others: whatever goes wrong while building or sending it (a template
+error, an address the mail library cannot take, a backend that raises something unexpected, or
+hangs until its time-out) is recorded on that message alone, and the batch goes on. The attempt cap
+holds however a try ends, including a sender that died: a row out of attempts ends ``failed`` with
+the reason, which HR sees on the board. A batch stops claiming time before its lease runs out and
+hands back what it has not tried, so a slow relay never lets a second sender take a row that is
+still being sent.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, cast
 
-from jinja2 import TemplateError
 from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from aarshjul.db.engine import is_postgresql, unit_of_work
 from aarshjul.db.models import Notification, NotificationAttempt
+from aarshjul.domain.addresses import is_deliverable
 from aarshjul.domain.enums import NotificationChannel, NotificationState
 from aarshjul.runtime import Runtime
 from notifications.backends import (
@@ -37,15 +47,19 @@ from notifications.backends import (
     backend_for,
     redirected,
 )
-from notifications.compose import QueuedMessage, RenderedEmail, UnknownTemplate, compose
-from notifications.sms import compose_sms
+from notifications.compose import QueuedMessage, RenderBatch, RenderedEmail, compose
+from notifications.sms import RenderedSms, compose_sms
 from notifications.sms_backends import OutboundSms, SmsBackend, redirected_sms, sms_backend_for
+
+log = logging.getLogger(__name__)
 
 LEASE = dt.timedelta(minutes=10)
 MAX_ATTEMPTS = 10
 FIRST_RETRY = dt.timedelta(minutes=1)
 LONGEST_RETRY = dt.timedelta(hours=6)
 DEFAULT_LIMIT = 200
+#: A batch tries messages for at most this long after claiming them, well inside the lease.
+SENDING_TIME = LEASE / 2
 
 
 class Outcome:
@@ -68,6 +82,7 @@ class DispatchReport:
     expired: int = 0
     reclaimed: int = 0  #: rows whose earlier sender died mid-way
     lost_claims: int = 0  #: results not written because another sender had taken the row over
+    released: int = 0  #: claimed but handed back untried, because the batch ran out of time
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -114,6 +129,35 @@ def expire(session: Session, now: dt.datetime) -> int:
         .execution_options(synchronize_session=False),
     )
     return int(result.rowcount or 0)
+
+
+def fail_exhausted(session: Session, now: dt.datetime) -> int:
+    """Rows whose earlier senders died on every try, out of attempts, end as failed."""
+    exhausted = list(
+        session.scalars(
+            select(Notification.id).where(
+                Notification.state == NotificationState.SENDING,
+                Notification.claimed_until < now,
+                Notification.attempts >= MAX_ATTEMPTS,
+            )
+        )
+    )
+    if not exhausted:
+        return 0
+    reason = f"gave up after {MAX_ATTEMPTS} attempts: its sender stopped before recording a result each time"
+    session.execute(
+        update(Notification)
+        .where(Notification.id.in_(exhausted))
+        .values(state=NotificationState.FAILED, last_error=reason, claim_token=None, claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    for notification_id in exhausted:
+        session.add(
+            NotificationAttempt(
+                notification_id=notification_id, attempted_at=now, outcome=Outcome.FAILED, detail=reason
+            )
+        )
+    return len(exhausted)
 
 
 def claim(session: Session, now: dt.datetime, limit: int) -> tuple[list[_Claimed], int]:
@@ -196,12 +240,14 @@ def _finish(
     now: dt.datetime,
     outcome: str,
     values: dict[str, Any],
-    rendered: RenderedEmail | None,
+    rendered: RenderedEmail | RenderedSms | None,
     status_code: int | None = None,
     detail: str = "",
 ) -> bool:
     """Write the result where this sender still holds the claim; False when it had lost it."""
-    if rendered is not None:
+    if isinstance(rendered, RenderedSms):
+        values = {**values, "body_text": rendered.text}
+    elif rendered is not None:
         values = {
             **values,
             "subject": rendered.subject,
@@ -254,105 +300,186 @@ def _outbound(runtime: Runtime, message: QueuedMessage, rendered: RenderedEmail)
         html=rendered.html,
         attachments=rendered.attachments,
     )
-    if settings.mail_redirect_to and settings.environment != "production":
+    if settings.mail_redirect_to and settings.development:
         email = redirected(email, settings.mail_redirect_to)
     return email
 
 
-def deliver_one(runtime: Runtime, backend: MailBackend, claimed: _Claimed, clock: Callable[[], dt.datetime]) -> str:
-    """Render, send and record one claimed message. Returns the outcome, or "lost" if the claim was gone."""
-    message = claimed.message
-    settings = runtime.settings
-    rendered: RenderedEmail | None
-    try:
-        with runtime.sessions() as session:
-            rendered = compose(session, message, settings, clock())
-    except (UnknownTemplate, TemplateError, LookupError, ValueError, TypeError) as exc:
-        error = f"cannot render {message.template}: {type(exc).__name__}: {exc}"
-        values: dict[str, Any] = {"state": NotificationState.FAILED, "last_error": error, "claim_token": None}
-        return (
-            Outcome.FAILED if _finish(runtime, claimed, clock(), Outcome.FAILED, values, None, None, error) else "lost"
+def release(runtime: Runtime, claims: list[_Claimed]) -> int:
+    """Hand claimed rows back untried: due again at once, and the claim's attempt not counted."""
+    if not claims:
+        return 0
+    with unit_of_work(runtime.sessions) as session:
+        result = _execute_update(
+            session,
+            update(Notification)
+            .where(
+                Notification.id.in_([c.message.id for c in claims]),
+                Notification.claim_token == claims[0].token,
+                Notification.state == NotificationState.SENDING,
+            )
+            .values(
+                state=NotificationState.PENDING,
+                claim_token=None,
+                claimed_until=None,
+                attempts=Notification.attempts - 1,
+            )
+            .execution_options(synchronize_session=False),
         )
-    if rendered is None:
-        reason = "nothing left to send: its tasks were reassigned, done or cancelled"
-        values = {"state": NotificationState.CANCELLED, "last_error": reason, "claim_token": None}
-        done = _finish(runtime, claimed, clock(), Outcome.CANCELLED, values, None, None, reason)
-        return Outcome.CANCELLED if done else "lost"
+    return int(result.rowcount or 0)
 
-    try:
-        delivery = backend.send(_outbound(runtime, message, rendered))
-    except TransientSendError as exc:
-        now = clock()
-        if claimed.attempts >= MAX_ATTEMPTS:
-            error = f"gave up after {claimed.attempts} attempts: {exc.detail}"
-            values = {"state": NotificationState.FAILED, "last_error": error, "claim_token": None}
-            done = _finish(runtime, claimed, now, Outcome.FAILED, values, rendered, exc.status_code, exc.detail)
-            return Outcome.FAILED if done else "lost"
-        values = {
-            "state": NotificationState.PENDING,
-            "not_before": now + retry_delay(claimed.attempts, exc.retry_after),
-            "last_error": exc.detail,
-            "claim_token": None,
-            "claimed_until": None,
-        }
-        done = _finish(runtime, claimed, now, Outcome.RETRY, values, rendered, exc.status_code, exc.detail)
-        return Outcome.RETRY if done else "lost"
-    except PermanentSendError as exc:
-        values = {"state": NotificationState.FAILED, "last_error": exc.detail, "claim_token": None}
-        done = _finish(runtime, claimed, clock(), Outcome.FAILED, values, rendered, exc.status_code, exc.detail)
-        return Outcome.FAILED if done else "lost"
 
-    now = clock()
+def _failed(
+    runtime: Runtime,
+    claimed: _Claimed,
+    now: dt.datetime,
+    error: str,
+    rendered: RenderedEmail | RenderedSms | None,
+    status_code: int | None = None,
+) -> str:
+    values: dict[str, Any] = {"state": NotificationState.FAILED, "last_error": error, "claim_token": None}
+    done = _finish(runtime, claimed, now, Outcome.FAILED, values, rendered, status_code, error)
+    return Outcome.FAILED if done else "lost"
+
+
+def _passing_failure(
+    runtime: Runtime,
+    claimed: _Claimed,
+    now: dt.datetime,
+    rendered: RenderedEmail | RenderedSms,
+    detail: str,
+    status_code: int | None = None,
+    retry_after: float | None = None,
+) -> str:
+    """Try again later with backoff, or fail for good once the attempts are used up."""
+    if claimed.attempts >= MAX_ATTEMPTS:
+        return _failed(
+            runtime, claimed, now, f"gave up after {claimed.attempts} attempts: {detail}", rendered, status_code
+        )
     values = {
-        "state": NotificationState.SENT,
-        "sent_at": now,
-        "provider_message_id": delivery.provider_message_id,
-        "last_error": None,
+        "state": NotificationState.PENDING,
+        "not_before": now + retry_delay(claimed.attempts, retry_after),
+        "last_error": detail,
         "claim_token": None,
         "claimed_until": None,
     }
-    done = _finish(runtime, claimed, now, Outcome.SENT, values, rendered, delivery.status_code, backend.name)
-    return Outcome.SENT if done else "lost"
+    done = _finish(runtime, claimed, now, Outcome.RETRY, values, rendered, status_code, detail)
+    return Outcome.RETRY if done else "lost"
 
 
-def _settle(
+class _NotRendered:
+    """``deliver_one`` was not given what rendering came to (None is an answer: nothing to send)."""
+
+
+NOT_RENDERED = _NotRendered()
+#: What rendering a claimed message came to: the email or SMS, None (nothing left to send) or the error.
+Rendered = RenderedEmail | RenderedSms | None | Exception
+_Render = Callable[[Session, QueuedMessage, RenderBatch | None], RenderedEmail | RenderedSms | None]
+
+
+def _render_each(
+    session: Session, claims: list[_Claimed], render: _Render, savepoints: bool, results: dict[int, Rendered]
+) -> None:
+    """Render ``claims`` in ``session`` with the tasks they name loaded together, each message's error
+    its own answer (a broad catch on purpose: one message's fault must not stop the others). With
+    ``savepoints``, what a message wrote is undone with its error and kept otherwise."""
+    batch: RenderBatch | None
+    try:
+        batch = RenderBatch(session, [c.message for c in claims])
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        log.warning("a batch of %d notifications could not be loaded together: %s", len(claims), type(exc).__name__)
+        session.rollback()
+        batch = None
+    for claimed in claims:
+        try:
+            if savepoints:
+                with session.begin_nested():
+                    results[claimed.message.id] = render(session, claimed.message, batch)
+            else:
+                results[claimed.message.id] = render(session, claimed.message, batch)
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            log.warning("notification %s could not be rendered: %s", claimed.message.id, type(exc).__name__)
+            if not savepoints:
+                session.rollback()
+            results[claimed.message.id] = exc
+
+
+def render_claimed(runtime: Runtime, claims: list[_Claimed], now: dt.datetime) -> dict[int, Rendered]:
+    """Render a batch of claimed messages, the tasks they name loaded together: the emails in one read
+    session, the SMS in one transaction (an SMS's short links are written as it renders), each SMS in a
+    savepoint of its own. If that transaction cannot be committed, no SMS of the batch goes (its text
+    would carry short links that were never stored): each is answered with the error."""
+    settings = runtime.settings
+    results: dict[int, Rendered] = {}
+    emails = [c for c in claims if c.message.channel != NotificationChannel.SMS]
+    texts = [c for c in claims if c.message.channel == NotificationChannel.SMS]
+    if emails:
+        with runtime.sessions() as session:
+            _render_each(session, emails, lambda s, m, b: compose(s, m, settings, now, b), False, results)
+    if texts:
+        written: dict[int, Rendered] = {}
+        try:
+            with unit_of_work(runtime.sessions) as session:
+                _render_each(session, texts, lambda s, m, b: compose_sms(s, m, settings, now, b), True, written)
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            log.warning("the short links of %d SMS could not be stored: %s", len(texts), type(exc).__name__)
+            written = {c.message.id: exc for c in texts}
+        results.update(written)
+    return results
+
+
+def _prepared(
+    runtime: Runtime, claimed: _Claimed, clock: Callable[[], dt.datetime], prepared: Rendered | _NotRendered
+) -> Rendered:
+    if isinstance(prepared, _NotRendered):
+        return render_claimed(runtime, [claimed], clock())[claimed.message.id]
+    return prepared
+
+
+def _not_sendable(
+    runtime: Runtime, claimed: _Claimed, clock: Callable[[], dt.datetime], rendered: Rendered
+) -> str | None:
+    """The outcome for a message that rendering already settled (its error, or nothing left to send)."""
+    if isinstance(rendered, Exception):
+        kind = "sms/" if claimed.message.channel == NotificationChannel.SMS else ""
+        error = f"cannot render {kind}{claimed.message.template}: {type(rendered).__name__}: {rendered}"
+        return _failed(runtime, claimed, clock(), error, None)
+    if rendered is None:
+        reason = "nothing left to send: its tasks were reassigned, done or cancelled"
+        values: dict[str, Any] = {"state": NotificationState.CANCELLED, "last_error": reason, "claim_token": None}
+        done = _finish(runtime, claimed, clock(), Outcome.CANCELLED, values, None, None, reason)
+        return Outcome.CANCELLED if done else "lost"
+    return None
+
+
+def _send(
     runtime: Runtime,
     claimed: _Claimed,
     clock: Callable[[], dt.datetime],
-    attempt: Callable[[], Delivery],
-    kept: dict[str, Any],
+    rendered: RenderedEmail | RenderedSms,
+    backend_name: str,
+    send: Callable[[], Delivery],
 ) -> str:
-    """Make one attempt and record how it went, as ``deliver_one`` does for an email; ``kept`` is written
-    with every outcome (the rendered text)."""
+    """Make one attempt through a backend and record how it went.
+
+    Nothing raised for this message leaves this function: it is recorded on the message (a broad
+    catch on purpose, at the one place where one message's fault must not stop the others)."""
     try:
-        delivery = attempt()
+        delivery = send()
     except TransientSendError as exc:
-        now = clock()
-        if claimed.attempts >= MAX_ATTEMPTS:
-            error = f"gave up after {claimed.attempts} attempts: {exc.detail}"
-            values = {**kept, "state": NotificationState.FAILED, "last_error": error, "claim_token": None}
-            return _finished(
-                _finish(runtime, claimed, now, Outcome.FAILED, values, None, exc.status_code, exc.detail),
-                Outcome.FAILED,
-            )
-        values = {
-            **kept,
-            "state": NotificationState.PENDING,
-            "not_before": now + retry_delay(claimed.attempts, exc.retry_after),
-            "last_error": exc.detail,
-            "claim_token": None,
-            "claimed_until": None,
-        }
-        return _finished(
-            _finish(runtime, claimed, now, Outcome.RETRY, values, None, exc.status_code, exc.detail), Outcome.RETRY
-        )
+        return _passing_failure(runtime, claimed, clock(), rendered, exc.detail, exc.status_code, exc.retry_after)
     except PermanentSendError as exc:
-        values = {**kept, "state": NotificationState.FAILED, "last_error": exc.detail, "claim_token": None}
-        done = _finish(runtime, claimed, clock(), Outcome.FAILED, values, None, exc.status_code, exc.detail)
-        return _finished(done, Outcome.FAILED)
+        return _failed(runtime, claimed, clock(), exc.detail, rendered, exc.status_code)
+    except Exception as exc:  # noqa: BLE001 - a backend's unforeseen error: retried, within the cap
+        log.warning(
+            "the %s backend failed on notification %s: %s", backend_name, claimed.message.id, type(exc).__name__
+        )
+        return _passing_failure(
+            runtime, claimed, clock(), rendered, f"{backend_name} failed: {type(exc).__name__}: {exc}"
+        )
+
     now = clock()
     values = {
-        **kept,
         "state": NotificationState.SENT,
         "sent_at": now,
         "provider_message_id": delivery.provider_message_id,
@@ -360,39 +487,55 @@ def _settle(
         "claim_token": None,
         "claimed_until": None,
     }
-    return _finished(_finish(runtime, claimed, now, Outcome.SENT, values, None, delivery.status_code), Outcome.SENT)
+    done = _finish(runtime, claimed, now, Outcome.SENT, values, rendered, delivery.status_code, backend_name)
+    return Outcome.SENT if done else "lost"
 
 
-def _finished(done: bool, outcome: str) -> str:
-    return outcome if done else "lost"
+def deliver_one(
+    runtime: Runtime,
+    backend: MailBackend,
+    claimed: _Claimed,
+    clock: Callable[[], dt.datetime],
+    prepared: Rendered | _NotRendered = NOT_RENDERED,
+) -> str:
+    """Render (unless ``prepared`` holds what rendering came to), send and record one claimed email.
+    Returns the outcome, or "lost" if the claim was gone."""
+    rendered = _prepared(runtime, claimed, clock, prepared)
+    settled = _not_sendable(runtime, claimed, clock, rendered)
+    if settled is not None:
+        return settled
+    assert isinstance(rendered, RenderedEmail), "an email renders as an email"
+    outbound = _outbound(runtime, claimed.message, rendered)
+    if not is_deliverable(outbound.to):
+        return _failed(runtime, claimed, clock(), f"{outbound.to!r} is not an address mail can be sent to", rendered)
+    return _send(runtime, claimed, clock, rendered, backend.name, lambda: backend.send(outbound))
 
 
-def deliver_sms(runtime: Runtime, backend: SmsBackend, claimed: _Claimed, clock: Callable[[], dt.datetime]) -> str:
-    """Render, send and record one claimed SMS, with the same retries and failures as an email."""
+def deliver_sms(
+    runtime: Runtime,
+    backend: SmsBackend,
+    claimed: _Claimed,
+    clock: Callable[[], dt.datetime],
+    prepared: Rendered | _NotRendered = NOT_RENDERED,
+) -> str:
+    """Render (unless ``prepared`` holds what rendering came to), send and record one claimed SMS, with
+    the same retries and failures as an email."""
+    rendered = _prepared(runtime, claimed, clock, prepared)
+    settled = _not_sendable(runtime, claimed, clock, rendered)
+    if settled is not None:
+        return settled
+    assert isinstance(rendered, RenderedSms), "an SMS renders as an SMS"
     message = claimed.message
     settings = runtime.settings
-    try:
-        with unit_of_work(runtime.sessions) as session:  # the text's short links are written as it renders
-            sms = compose_sms(session, message, settings, clock())
-    except (UnknownTemplate, TemplateError, LookupError, ValueError, TypeError) as exc:
-        error = f"cannot render sms/{message.template}: {type(exc).__name__}: {exc}"
-        values: dict[str, Any] = {"state": NotificationState.FAILED, "last_error": error, "claim_token": None}
-        return _finished(_finish(runtime, claimed, clock(), Outcome.FAILED, values, None, None, error), Outcome.FAILED)
-    if sms is None:
-        reason = "nothing left to send: its tasks were reassigned, done or cancelled"
-        values = {"state": NotificationState.CANCELLED, "last_error": reason, "claim_token": None}
-        return _finished(
-            _finish(runtime, claimed, clock(), Outcome.CANCELLED, values, None, None, reason), Outcome.CANCELLED
-        )
     outbound = OutboundSms(
         idempotency_key=message.idempotency_key,
         to=message.to_phone or "",
-        text=sms.text,
+        text=rendered.text,
         first_tried_at=message.created_at if claimed.attempts > 1 else None,
     )
-    if settings.sms_redirect_to and settings.environment != "production":
+    if settings.sms_redirect_to and settings.development:
         outbound = redirected_sms(outbound, settings.sms_redirect_to)
-    return _settle(runtime, claimed, clock, lambda: backend.send(outbound), {"body_text": outbound.text})
+    return _send(runtime, claimed, clock, rendered, backend.name, lambda: backend.send(outbound))
 
 
 def dispatch_due(
@@ -410,13 +553,20 @@ def dispatch_due(
     with unit_of_work(runtime.sessions) as session:
         moment = clock()
         report.expired = expire(session, moment)
+        report.failed += fail_exhausted(session, moment)
         claims, report.reclaimed = claim(session, moment, limit)
     report.claimed = len(claims)
-    for claimed in claims:
+    stop_at = time.monotonic() + SENDING_TIME.total_seconds()
+    # Rendered together just before sending: what a message says is read when it goes, not when queued.
+    prepared = render_claimed(runtime, claims, clock())
+    for index, claimed in enumerate(claims):
+        if time.monotonic() >= stop_at:
+            report.released = release(runtime, claims[index:])
+            break
         if claimed.message.channel == NotificationChannel.SMS:
-            outcome = deliver_sms(runtime, sms, claimed, clock)
+            outcome = deliver_sms(runtime, sms, claimed, clock, prepared[claimed.message.id])
         else:
-            outcome = deliver_one(runtime, backend, claimed, clock)
+            outcome = deliver_one(runtime, backend, claimed, clock, prepared[claimed.message.id])
         if outcome == Outcome.SENT:
             report.sent += 1
         elif outcome == Outcome.RETRY:

@@ -26,7 +26,7 @@ from aarshjul.db.models import ShortLink
 from aarshjul.presentation.i18n import supported
 from aarshjul.presentation.templating import render
 from aarshjul.settings import Settings
-from notifications.compose import QueuedMessage, UnknownTemplate, _ids, _Reader, _Task, _waiting_for
+from notifications.compose import QueuedMessage, RenderBatch, UnknownTemplate, _ids, _Reader, _Task, _waiting_for
 
 SHORT_LINK_PATH = "/s"
 #: An SMS lists at most this many tasks, each with its link, and counts the rest.
@@ -116,14 +116,17 @@ BUILDERS = {
 }
 
 
-def compose_sms(session: Session, message: QueuedMessage, settings: Settings, now: dt.datetime) -> RenderedSms | None:
+def compose_sms(
+    session: Session, message: QueuedMessage, settings: Settings, now: dt.datetime, batch: RenderBatch | None = None
+) -> RenderedSms | None:
     """The SMS text as of ``now``; ``None`` when nothing in it is still worth sending. Writes short links
-    to ``session``: call it inside a transaction."""
+    to ``session``: call it inside a transaction. With ``batch``, what it reads is shared with the other
+    messages of the batch."""
     builder = BUILDERS.get(message.template)
     if builder is None:
         raise UnknownTemplate(f"sms/{message.template}")
     language = supported(message.language)
-    reader = _Reader(session, settings, now, language)
+    reader = _Reader(session, settings, now, language, batch)
     view = builder(reader, message)
     if view is None:
         return None

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -12,19 +16,27 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from aarshjul.db.engine import pool_size_for
 from aarshjul.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from aarshjul.presentation.i18n import gettext
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.admin.provisioning import SCIM_PATH
+from aarshjul.usecases.planning.versions import MAX_MINUTES_BYTES
 from service.deps import get_language
+from service.json_guard import JsonGuard
 from service.pages import message_page
 from service.routes.scim import error_response, is_scim
 from service.scim_compat import EntraCompatibility
+from service.security_headers import SecurityHeaders
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
+#: Where a file comes with the request (the consultation's minutes as a PDF), and how large it may be.
+UPLOAD_PATHS = re.compile(r"^(/api)?/plan/versions/\d{1,9}/consultation(/minutes\.pdf)?$")
+MAX_UPLOAD_BYTES = MAX_MINUTES_BYTES + 256 * 1024
 STATIC = Path(__file__).resolve().parent / "static"
 
 
@@ -43,9 +55,11 @@ class LimitBodySize:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = MAX_UPLOAD_BYTES if UPLOAD_PATHS.match(scope.get("path", "")) else self.limit
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+        # Bytes' isdigit is ASCII only, so int() cannot fail on what passes it.
+        if declared is not None and declared.isdigit() and len(declared) < 20 and int(declared) > limit:
             await _too_large(scope, send)
             return
         received = 0
@@ -55,7 +69,7 @@ class LimitBodySize:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     raise BodyTooLarge
             return message
 
@@ -83,25 +97,51 @@ async def _too_large(scope: Scope, send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+HEALTH = {"type": "object", "properties": {"status": {"type": "string", "enum": ["ok", "unavailable"]}}}
+
+
 def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path == "/healthz" or is_scim(request.url.path)
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # Every route that touches the database runs on a worker thread and holds a pooled connection
+    # for its whole life; as many threads as connections (sized for the machine) means a burst waits
+    # in one queue, in order, instead of in the pool's or SQLite's (bench/http_submit.py).
+    to_thread.current_default_thread_limiter().total_tokens = pool_size_for()
+    yield
+
+
 def create_app(runtime: Runtime) -> FastAPI:
+    # The OpenAPI document is HR's (``/api/openapi.json`` with a token or session, see routes/hr/api);
+    # no interactive docs page: it would need inline script and a third-party CDN.
     app = FastAPI(
+        lifespan=_lifespan,
         title="Årshjul",
         description="The yearly strategic competence cycle: forms, status board, competence plan.",
         version="0.1.0",
-        docs_url="/api/docs",
-        openapi_url="/api/openapi.json",
+        docs_url=None,
+        openapi_url=None,
         redoc_url=None,
     )
     app.state.runtime = runtime
+    # The last added runs first: headers on every answer, then the size limit, then the JSON check,
+    # then Entra ID's departures from SCIM mended.
     app.add_middleware(EntraCompatibility, prefix=SCIM_PATH)
-    app.add_middleware(LimitBodySize)  # added last, so it runs first: nothing reads more than the limit
+    app.add_middleware(JsonGuard)
+    app.add_middleware(LimitBodySize)
+    app.add_middleware(SecurityHeaders, https=runtime.settings.base_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    @app.get("/healthz", tags=["health"])
+    @app.get(
+        "/healthz",
+        tags=["health"],
+        responses={
+            200: {"content": {"application/json": {"schema": HEALTH}}, "description": "The database answers"},
+            503: {"content": {"application/json": {"schema": HEALTH}}, "description": "The database does not answer"},
+        },
+    )
     def healthz() -> JSONResponse:
         try:
             with runtime.engine.connect() as connection:
@@ -116,6 +156,17 @@ def create_app(runtime: Runtime) -> FastAPI:
     return app
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at this path. Starlette's own 405 names only the first route
+    that matched the path, and GET and POST of one path are often two routes."""
+    allowed = []
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
+
+
 def _include_routers(app: FastAPI) -> None:
     from service.routes import ROUTERS
 
@@ -126,10 +177,13 @@ def _include_routers(app: FastAPI) -> None:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
         if is_scim(request.url.path):  # an unknown address or method under /scim/v2: a SCIM Error
-            return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
+            return error_response(exc.status_code, str(exc.detail), headers=headers)
         if _wants_json(request):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
         language = get_language(request)
         if exc.status_code == 404:
             return message_page(
@@ -144,7 +198,9 @@ def _install_error_handlers(app: FastAPI) -> None:
                 ],
                 404,
             )
-        return HTMLResponse(f"<!doctype html><meta charset=utf-8><h1>{exc.status_code}</h1>", exc.status_code)
+        return HTMLResponse(
+            f"<!doctype html><meta charset=utf-8><h1>{exc.status_code}</h1>", exc.status_code, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -15,8 +15,11 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from aarshjul.domain.enums import CostKind, FundingSource, LearningForm, UnionPosition
+from aarshjul.domain.planning import CostLine
 from aarshjul.presentation.i18n import DEFAULT_LANGUAGE
-from service.params import Comment, Day, Email, Id, Key, Name, Year
+from forms.fields import Money
+from service.params import Comment, Day, Email, Id, Key, Name, StrictFlag, Text, Title, Year
 
 
 class Command(BaseModel):
@@ -44,7 +47,7 @@ class CloneLastYear(Command):
 
 
 class CloseCycle(Command):
-    force: bool = Field(default=False, description="Close although units are unfinished; stops open tasks")
+    force: StrictFlag = Field(default=False, description="Close although units are unfinished; stops open tasks")
 
 
 class ExtendDeadline(Command):
@@ -86,9 +89,109 @@ class RemindLate(Command):
     step_key: Key
 
 
+class CostLineInput(Command):
+    """One estimated cost: in one year, of one kind, in NOK, paid from one source."""
+
+    year: Year
+    kind: CostKind
+    amount: Money = Field(description="NOK with at most two decimals, as a number or a string ('12 500,50')")
+    funding: FundingSource = FundingSource.UNFUNDED
+    scheme: Name = Field(default="", description="The grant scheme's name, when funding is 'grant'")
+
+    def line(self) -> CostLine:
+        return CostLine(self.year, self.kind, self.amount, self.funding, self.scheme)
+
+
+#: The cost lines of a measure; in the HTML form ``costs.0.year``, ``costs.0.kind`` ...
+CostLines = list[CostLineInput]
+
+
+def lines(costs: CostLines | None) -> list[CostLine] | None:
+    return None if costs is None else [c.line() for c in costs]
+
+
 class MeasureDecision(Command):
     decision: Literal["approve", "return"]
     comment: Comment = ""
+    costs: CostLines | None = Field(
+        default=None, max_length=100, description="On approval: HR's adjusted cost lines in place of the proposal's"
+    )
+
+
+class PlanMeasure(Command):
+    """An organisation-wide measure of HR's, described as the lecture's template asks. With
+    ``merge_ids`` it takes the place of those units' proposals (their needs come along)."""
+
+    title: Title
+    learning_form: LearningForm
+    first_year: Year
+    last_year: Year
+    target_group: Text = ""
+    desired_effect: Text = ""
+    success_criteria: Text = ""
+    learning_goals: Text = ""
+    form_and_content: Text = ""
+    evaluation_method: Text = ""
+    starts_on: Day | None = None
+    evaluate_on: Day | None = None
+    need_ids: list[Id] = Field(default_factory=list, max_length=500, description="The critical needs it answers")
+    area_ids: list[Id] = Field(default_factory=list, max_length=50, description="Competence areas, the main one first")
+    costs: CostLines | None = Field(
+        default=None, max_length=100, description="Cost lines; when merging and not given, the proposals' added up"
+    )
+    merge_ids: list[Id] = Field(default_factory=list, max_length=200, description="Unit proposals it replaces")
+
+    html_names = {"need_ids": "need_id", "area_ids": "area_id", "merge_ids": "merge_id"}
+    field_messages = {
+        "title": "Give the measure a title.",
+        "need_ids": "Choose the critical needs the measure answers.",
+        "learning_form": "Choose a learning form.",
+    }
+
+
+class PlaceMeasure(Command):
+    """HR places a measure of the plan in competence areas (the main one first) and prices it."""
+
+    area_ids: list[Id] = Field(default_factory=list, max_length=50)
+    costs: CostLines | None = Field(default=None, max_length=100)
+
+    html_names = {"area_ids": "area_id"}
+
+
+class ConsultationParticipantInput(Command):
+    name: Name
+    union: Name = Field(default="", description="The union; empty for the employer's side")
+    role: Name = ""
+
+
+class UnionStatementInput(Command):
+    union: Name
+    position: UnionPosition
+    comment: Text = ""
+
+
+class RecordConsultation(Command):
+    """The consultation meeting with the union representatives. The minutes as a PDF go with the
+    HTML form as a file, or to ``PUT /api/plan/versions/{number}/consultation/minutes.pdf``."""
+
+    meeting_on: Day
+    participants: list[ConsultationParticipantInput] = Field(default_factory=list, max_length=60)
+    statements: list[UnionStatementInput] = Field(default_factory=list, max_length=60)
+    minutes_text: Text = ""
+
+    field_messages = {"meeting_on": "Give the date of the meeting."}
+
+
+class AdoptPlan(Command):
+    adopted_by: Name = Field(description="The body that adopted it, e.g. Kommunedirektøren or a committee")
+    adopted_on: Day = Field(description="The date of the decision")
+    case_number: Name = Field(description="The case number (saksnummer)")
+
+    field_messages = {
+        "adopted_by": "Name who adopted the plan.",
+        "adopted_on": "Give the date of the decision.",
+        "case_number": "Give the case number.",
+    }
 
 
 class InviteReviewer(Command):

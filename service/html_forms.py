@@ -2,7 +2,8 @@
 a refused form again: the errors beside the fields, in the reader's language, and the input kept.
 
 ``form_values`` reads what the person typed, by model field: a list field from every value of its
-repeated name, a mapping from the names with its prefix, anything else as one string. ``parse_form``
+repeated name, a list of rows (a list of models) from the names ``field.0.name``, ``field.1.name`` ...
+(rows left empty are dropped), a mapping from the names with its prefix, anything else as one string. ``parse_form``
 validates that as the JSON face would be validated (empty values count as not given, as a JSON body
 without the key), and raises ``FormInvalid`` with the problems and the typed values. ``carry_out``
 parses and calls the use case; a refusal of either kind raises ``RefusedForm`` with a ``FailedForm``
@@ -17,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
 from aarshjul.domain.errors import DomainError, InvalidInput
@@ -28,7 +29,8 @@ from service.commands import Command
 
 C = TypeVar("C", bound=Command)
 R = TypeVar("R")
-Typed = str | list[str] | dict[str, str]
+Typed = str | list[str] | dict[str, str] | list[dict[str, str]]
+MAX_ROWS = 200
 
 #: Messages of the commands' own error types (English message ids); the rest are the forms' messages.
 COMMAND_MESSAGES: Mapping[str, str] = {
@@ -60,13 +62,45 @@ def _shape(annotation: Any) -> type | None:
     return None
 
 
+def _row_model(annotation: Any) -> type[BaseModel] | None:
+    """The model of a list field's rows (``list[CostLineInput] | None``), if its items are models."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType, typing.Annotated):
+        found = {_row_model(arg) for arg in typing.get_args(annotation) if arg is not type(None)} - {None}
+        return found.pop() if len(found) == 1 else None
+    if origin is list:
+        (item,) = typing.get_args(annotation) or (None,)
+        return item if isinstance(item, type) and issubclass(item, BaseModel) else None
+    return None
+
+
+def _rows(form: FormData, prefix: str, row: type[BaseModel]) -> list[dict[str, str]]:
+    indices: set[int] = set()
+    for key in form:
+        head, _, rest = key.partition(".")
+        number, _, _name = rest.partition(".")
+        if head == prefix and number.isascii() and number.isdigit() and len(number) <= 4:
+            indices.add(int(number))
+    rows = []
+    for index in sorted(indices)[:MAX_ROWS]:
+        values = {}
+        for name in row.model_fields:
+            value = form.get(f"{prefix}.{index}.{name}")
+            values[name] = value.strip() if isinstance(value, str) else ""
+        rows.append(values)
+    return rows
+
+
 def form_values(form: FormData, command: type[Command]) -> dict[str, Typed]:
     """What the person typed into the command's fields, stripped; files and unknown names are ignored."""
     values: dict[str, Typed] = {}
     for name, info in command.model_fields.items():
         html_name = command.html_names.get(name, name)
         shape = _shape(info.annotation)
-        if shape is list:
+        row = _row_model(info.annotation)
+        if row is not None:
+            values[name] = _rows(form, html_name, row)
+        elif shape is list:
             values[name] = [v.strip() for v in form.getlist(html_name) if isinstance(v, str)]
         elif shape is dict:
             prefix = command.html_prefixes.get(name, f"{name}.")
@@ -84,8 +118,11 @@ def form_values(form: FormData, command: type[Command]) -> dict[str, Typed]:
 def _given(values: Mapping[str, Typed]) -> dict[str, Any]:
     given: dict[str, Any] = {}
     for name, value in values.items():
-        if isinstance(value, list):
-            kept: Any = [v for v in value if v]
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            # A row left empty is no row; a row's empty cells count as not given.
+            kept: Any = [{k: v for k, v in r.items() if v} for r in value if isinstance(r, dict) and any(r.values())]
+        elif isinstance(value, list):
+            kept = [v for v in value if v]
         elif isinstance(value, dict):
             kept = {k: v for k, v in value.items() if v}
         else:
@@ -152,7 +189,18 @@ class FailedForm:
     def chosen(self, form: str, name: str) -> list[str]:
         """The kept values of a repeated field (ticked boxes)."""
         value = self.values.get(name) if form == self.form else None
-        return value if isinstance(value, list) else []
+        return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+    def rows(self, form: str, name: str) -> list[dict[str, str]]:
+        """The kept rows of a list of rows (cost lines), as typed."""
+        value = self.values.get(name) if form == self.form else None
+        return [r for r in value if isinstance(r, dict)] if isinstance(value, list) else []
+
+    def errors_under(self, form: str, name: str) -> list[str]:
+        """The messages about a list of rows and the cells in it."""
+        if form != self.form:
+            return []
+        return [m for key, m in self.errors.items() if key == name or key.startswith(name + ".")]
 
     def entry(self, form: str, name: str, key: str) -> str:
         """One kept entry of a mapping field (the start form's deadline of one step)."""

@@ -12,11 +12,15 @@ could not be shown again.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, GetJsonSchemaHandler, StringConstraints
+from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError
+
+from aarshjul.domain.storable import unstorable_text
 
 MAX_ID = 2**63 - 1
 FIRST_YEAR, LAST_YEAR = 2000, 2100
@@ -35,9 +39,18 @@ def _within_range(day: dt.date) -> dt.date:
 
 
 def _storable(text: str) -> str:
-    if "\x00" in text or any("\ud800" <= c <= "\udfff" for c in text):
+    if unstorable_text(text):
         raise PydanticCustomError("text_unstorable", "the text holds characters that cannot be stored")
     return text
+
+
+def _exact_bool(value: Any) -> Any:
+    """A boolean as JSON Schema has it: ``true`` or ``false`` (in a query, those words), never 0, 1 or "yes"."""
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise PydanticCustomError("bool_type", "give true or false")
 
 
 def _blank_is_none(value: Any) -> Any:
@@ -54,16 +67,44 @@ ActionPrefix = Annotated[str, StringConstraints(max_length=64, pattern=r"^[a-z_.
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(_storable)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=400), AfterValidator(_storable)]
 Comment = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000), AfterValidator(_storable)]
+#: A title (of a measure): required, one line's worth.
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), AfterValidator(_storable)
+]
+#: Free text of a form (a description, the minutes).
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20000), AfterValidator(_storable)]
 #: A notice named in a redirect's query; one the page does not know is not shown.
 NoticeKey = Annotated[str, StringConstraints(max_length=32)]
 
+
+@dataclass(frozen=True)
+class _BlankAllowed:
+    """Says in the JSON Schema what ``_blank_is_none`` does: an empty value is taken (as not given)."""
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        schema = dict(handler(core_schema))
+        blank = {"type": "string", "maxLength": 0}
+        if "anyOf" in schema:
+            schema["anyOf"] = [*schema["anyOf"], blank]
+            return schema
+        return {"anyOf": [schema, blank]}
+
+
 #: Optional query parameters: left empty, they are not given.
-OptionalId = Annotated[Id | None, BeforeValidator(_blank_is_none)]
-OptionalYear = Annotated[Year | None, BeforeValidator(_blank_is_none)]
-OptionalKey = Annotated[Key | None, BeforeValidator(_blank_is_none)]
-OptionalNotice = Annotated[NoticeKey | None, BeforeValidator(_blank_is_none)]
-OptionalAction = Annotated[ActionPrefix | None, BeforeValidator(_blank_is_none)]
+OptionalId = Annotated[Id | None, BeforeValidator(_blank_is_none), _BlankAllowed()]
+OptionalYear = Annotated[Year | None, BeforeValidator(_blank_is_none), _BlankAllowed()]
+#: A version of the plan: 1, 2, ...
+Version = Annotated[int, Field(ge=1, le=10**6)]
+OptionalVersion = Annotated[Version | None, BeforeValidator(_blank_is_none), _BlankAllowed()]
+OptionalKey = Annotated[Key | None, BeforeValidator(_blank_is_none), _BlankAllowed()]
+OptionalNotice = Annotated[NoticeKey | None, BeforeValidator(_blank_is_none), _BlankAllowed()]
+OptionalAction = Annotated[ActionPrefix | None, BeforeValidator(_blank_is_none), _BlankAllowed()]
 Flag = Annotated[bool, BeforeValidator(lambda value: False if _blank_is_none(value) is None else value)]
+
+#: A boolean in a JSON body or a query: only true or false.
+StrictFlag = Annotated[bool, BeforeValidator(_exact_bool)]
 
 #: An id in a path: /board/units/{unit_id}.
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+#: A version's number in a path: /plan/versions/{number}.
+VersionPath = Annotated[int, Path(ge=1, le=10**6)]

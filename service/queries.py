@@ -18,7 +18,9 @@ from service.params import (
     OptionalId,
     OptionalKey,
     OptionalNotice,
+    OptionalVersion,
     OptionalYear,
+    Year,
 )
 
 # --- pages --------------------------------------------------------------------------------------
@@ -57,7 +59,18 @@ class NoticeQuery(BaseModel):
 
 class PlanPageQuery(BaseModel):
     needs_year: OptionalYear = None
+    version: OptionalVersion = None
     notice: OptionalNotice = None
+
+
+class PlanStatusPageQuery(BaseModel):
+    year: OptionalYear = None
+
+
+class MergeQuery(BaseModel):
+    """/plan/merge?measure_id=1&measure_id=2: the proposals HR ticked to merge."""
+
+    measure_id: list[Id] = Field(default_factory=list, max_length=200)
 
 
 class AuditPageQuery(BaseModel):
@@ -89,6 +102,16 @@ class MeasuresQuery(BaseModel):
 class PlanQuery(BaseModel):
     period_id: Id | None = None
     needs_year: OptionalYear = Field(default=None, description="Cycle year of the needs roll-up")
+    version: OptionalVersion = Field(default=None, description="A version's number; default: the working version")
+    format: Literal["json", "pdf"] = Field(default="json", description="pdf: the plan as a document (application/pdf)")
+    lang: Language = Field(default=DEFAULT_LANGUAGE, description="The language of the PDF")
+
+
+class PlanStatusQuery(BaseModel):
+    year: Year = Field(description="A year of the strategy period")
+    period_id: Id | None = None
+    format: Literal["json", "csv", "xlsx", "pdf"] = "json"
+    lang: Language = Field(default=DEFAULT_LANGUAGE, description="The language of the PDF")
 
 
 class PeriodQuery(BaseModel):

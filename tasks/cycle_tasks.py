@@ -12,14 +12,19 @@ from typing import Any
 
 from prefect import task
 
-from aarshjul.usecases.cycle.advance import advance_cycle
+from aarshjul.usecases.cycle.advance import advance_cycle, reconcile_cycle
 from aarshjul.usecases.cycle.lifecycle import running_cycle_ids, year_of_cycle
 from aarshjul.usecases.cycle.sweep import sweep
 from tasks.context import flow_runtime
 
 
-def advance(cycle_id: int, now: dt.datetime | None = None) -> dict[str, Any]:
-    return asdict(advance_cycle(flow_runtime(), cycle_id, now=now))
+def advance(
+    cycle_id: int, now: dt.datetime | None = None, unit_id: int | None = None, owed_only: bool = False
+) -> dict[str, Any]:
+    """The advance of a cycle, of one unit, or (``owed_only``, the sweep's) of what is owed."""
+    if owed_only:
+        return asdict(reconcile_cycle(flow_runtime(), cycle_id, now=now))
+    return asdict(advance_cycle(flow_runtime(), cycle_id, now=now, unit_id=unit_id))
 
 
 def running_cycles() -> list[int]:

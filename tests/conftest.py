@@ -86,7 +86,9 @@ def clock() -> ManualClock:
 @pytest.fixture
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     data_dir = tmp_path_factory.mktemp("data")
-    return Settings(data_dir=data_dir, secret_key=TEST_SECRET, base_url="http://testserver")
+    # A development environment, as the tests are: the local outbox's pages and mail redirection exist
+    # (the service defaults to production; tests of that build their own settings).
+    return Settings(data_dir=data_dir, secret_key=TEST_SECRET, base_url="http://testserver", environment="development")
 
 
 @pytest.fixture

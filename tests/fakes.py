@@ -10,10 +10,12 @@ class RecordingTriggers:
 
     def __init__(self) -> None:
         self.advanced: list[int] = []
+        self.advanced_units: list[tuple[int, int | None]] = []
         self.dispatched = 0
 
-    def advance(self, cycle_id: int) -> None:
+    def advance(self, cycle_id: int, unit_id: int | None = None) -> None:
         self.advanced.append(cycle_id)
+        self.advanced_units.append((cycle_id, unit_id))
 
     def dispatch(self) -> None:
         self.dispatched += 1
@@ -22,12 +24,12 @@ class RecordingTriggers:
 class InlineTriggers:
     """Runs the work at once in this process (tests and the CLI)."""
 
-    def __init__(self, advance: Callable[[int], object], dispatch: Callable[[], object]) -> None:
+    def __init__(self, advance: Callable[[int, int | None], object], dispatch: Callable[[], object]) -> None:
         self._advance = advance
         self._dispatch = dispatch
 
-    def advance(self, cycle_id: int) -> None:
-        self._advance(cycle_id)
+    def advance(self, cycle_id: int, unit_id: int | None = None) -> None:
+        self._advance(cycle_id, unit_id)
 
     def dispatch(self) -> None:
         self._dispatch()

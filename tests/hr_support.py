@@ -11,7 +11,12 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.admin.hr_access import issue_api_token, issue_token_for_any_person, set_password
+from aarshjul.usecases.admin.hr_access import (
+    MAX_TOKEN_DAYS,
+    issue_api_token,
+    issue_token_for_any_person,
+    set_password,
+)
 from service.app import create_app
 
 HR_EMAIL = "geir.hoyland@fjordvik.kommune.no"
@@ -52,7 +57,7 @@ def sign_in(client: TestClient, email: str = HR_EMAIL, password: str = HR_PASSWO
 def hr_clients(runtime: Runtime) -> Iterator[HrClients]:
     """The demo organisation must be loaded. Gives HR a password and tokens for HR and a leader."""
     set_password(runtime, HR_EMAIL, HR_PASSWORD)
-    hr_token = issue_api_token(runtime, HR_EMAIL, label="test")
+    hr_token = issue_api_token(runtime, HR_EMAIL, label="test", days=MAX_TOKEN_DAYS)  # tests move through a year
     leader_token = issue_token_for_any_person(runtime, LEADER_EMAIL)
     with TestClient(create_app(runtime), raise_server_exceptions=False) as client:
         yield HrClients(client, hr_token, leader_token)

@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
+from aarshjul.db.engine import WRITE
+
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -21,6 +23,7 @@ def alembic_config(url: str) -> Config:
 def upgrade(engine: Engine) -> None:
     """Bring the database to the newest schema; safe to run on every start."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
+    # A writer from the start (BEGIN IMMEDIATE on SQLite), as every unit of work.
+    with engine.execution_options(**WRITE).begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

@@ -7,16 +7,20 @@ ORM objects stay inside use cases and queries; templates and API answers get vie
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Date,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -27,16 +31,21 @@ from aarshjul.db.types import TextEnum, UTCDateTime
 from aarshjul.domain.enums import (
     CompetenceKind,
     CompetenceStrategy,
+    CostKind,
     CycleState,
     FormKey,
+    FundingSource,
     Language,
     LearningForm,
+    MeasureScope,
     MeasureState,
     NotificationChannel,
     NotificationState,
+    PlanVersionState,
     Role,
     SmsMode,
     TaskState,
+    UnionPosition,
     UnitStepState,
 )
 
@@ -95,7 +104,7 @@ class Person(Base):
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(254))  #: stored lower-case
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
-    role: Mapped[Role] = mapped_column(TextEnum(Role, 16))
+    role: Mapped[Role] = mapped_column(TextEnum(Role, 16), index=True)  #: HR is looked up by role on every advance
     language: Mapped[Language] = mapped_column(TextEnum(Language, 8), default=Language.NB)
     active_from: Mapped[dt.date | None] = mapped_column(Date)
     active_to: Mapped[dt.date | None] = mapped_column(Date)  #: set when an import finds them gone
@@ -185,6 +194,21 @@ class Cycle(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(200), default="")
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: The local day of the last full reconcile; None asks the next sweep for one (an org import did).
+    reconciled_on: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class AdvanceRequest(Base):
+    """A unit whose advance is owed: written in the same transaction as the change that calls for it
+    (a submission, a decision), and removed by the advance that does it, only if nothing asked again
+    meanwhile (``requested`` counts the asks). The sweep advances the units still listed: a trigger
+    lost on the way costs one sweep interval, not a day."""
+
+    __tablename__ = "advance_request"
+
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), primary_key=True)
+    requested: Mapped[int] = mapped_column(Integer, default=1)
 
 
 class UnitStep(Base):
@@ -287,13 +311,20 @@ class CriticalNeed(Base):
 
 
 class Measure(Base):
-    """A competence measure, described by the lecture's template, tied to a critical need."""
+    """A competence measure, described by the lecture's template, tied to a critical need.
+
+    A unit's measure (``scope`` UNIT) answers ``critical_need_id``, a need of its unit. HR's
+    organisation-wide measure (ORGANISATION) answers every need in ``measure_need`` (the first of
+    them is ``critical_need_id``, so the chain of either kind can be read the same way); its unit is
+    the unit of the HR person who owns it, who also evaluates it. ``measure_area`` places a measure
+    in competence areas; without a row there a unit's measure is in its need's area."""
 
     __tablename__ = "measure"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"), index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    scope: Mapped[MeasureScope] = mapped_column(TextEnum(MeasureScope, 16), default=MeasureScope.UNIT)
     critical_need_id: Mapped[int] = mapped_column(ForeignKey("critical_need.id"))
     owner_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
     title: Mapped[str] = mapped_column(Text)
@@ -303,6 +334,7 @@ class Measure(Base):
     learning_form: Mapped[LearningForm] = mapped_column(TextEnum(LearningForm, 32))
     form_and_content: Mapped[str] = mapped_column(Text)
     evaluation_method: Mapped[str] = mapped_column(Text)
+    starts_on: Mapped[dt.date | None] = mapped_column(Date)
     evaluate_on: Mapped[dt.date | None] = mapped_column(Date)
     first_year: Mapped[int] = mapped_column(Integer)
     last_year: Mapped[int] = mapped_column(Integer)
@@ -311,6 +343,43 @@ class Measure(Base):
     revision: Mapped[int] = mapped_column(Integer, default=1)  #: raised when the leader amends it after a return
     hr_comment: Mapped[str] = mapped_column(Text, default="")
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: the organisation-wide measure HR merged this proposal into (state MERGED)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("measure.id"))
+
+
+class MeasureArea(Base):
+    """A competence area a measure belongs to; the lowest ``position`` is its main area, where the plan
+    counts its money."""
+
+    __tablename__ = "measure_area"
+
+    measure_id: Mapped[int] = mapped_column(ForeignKey("measure.id"), primary_key=True)
+    competence_area_id: Mapped[int] = mapped_column(ForeignKey("competence_area.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MeasureNeed(Base):
+    """A critical need an organisation-wide measure answers (the chain: need → unit goal → main goal)."""
+
+    __tablename__ = "measure_need"
+
+    measure_id: Mapped[int] = mapped_column(ForeignKey("measure.id"), primary_key=True)
+    critical_need_id: Mapped[int] = mapped_column(ForeignKey("critical_need.id"), primary_key=True, index=True)
+
+
+class MeasureCost(Base):
+    """One estimated cost line of a measure, in NOK with two decimals (never a float)."""
+
+    __tablename__ = "measure_cost"
+    __table_args__ = (CheckConstraint("amount >= 0", name="amount_not_negative"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    measure_id: Mapped[int] = mapped_column(ForeignKey("measure.id"), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[CostKind] = mapped_column(TextEnum(CostKind, 32))
+    amount: Mapped[Decimal] = mapped_column(Numeric(12, 2, asdecimal=True))
+    funding: Mapped[FundingSource] = mapped_column(TextEnum(FundingSource, 32))
+    scheme: Mapped[str] = mapped_column(String(200), default="")  #: the grant scheme, when funding is a grant
 
 
 # --- review of the plan by union representatives --------------------------------------------------
@@ -348,6 +417,78 @@ class PlanComment(Base):
     competence_area_id: Mapped[int | None] = mapped_column(ForeignKey("competence_area.id", ondelete="SET NULL"))
     measure_id: Mapped[int | None] = mapped_column(ForeignKey("measure.id", ondelete="SET NULL"))
     target_title: Mapped[str] = mapped_column(Text, default="")
+
+
+# --- versions of the plan: consultation and adoption --------------------------------------------
+
+
+class PlanVersion(Base):
+    """A version of the competence plan of a strategy period, stored from the moment it goes to
+    consultation. Adoption freezes it: ``content`` is then the plan document as adopted and
+    ``sha256`` the hash of its canonical JSON (like a cycle definition record)."""
+
+    __tablename__ = "plan_version"
+    __table_args__ = (UniqueConstraint("period_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("strategy_period.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    state: Mapped[PlanVersionState] = mapped_column(TextEnum(PlanVersionState, 32))
+    consultation_started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    consultation_started_by: Mapped[str] = mapped_column(String(254))  #: the audit actor
+    adopted_on: Mapped[dt.date | None] = mapped_column(Date)  #: the date of the decision
+    adopted_by: Mapped[str] = mapped_column(String(300), default="")  #: the body: kommunedirektøren, a committee
+    case_number: Mapped[str] = mapped_column(String(64), default="")  #: saksnummer
+    adopted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  #: when HR recorded the adoption
+    adopted_recorded_by: Mapped[str] = mapped_column(String(254), default="")
+    content: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+class PlanConsultation(Base):
+    """The consultation meeting (drøftingsmøte) on a version: when, the minutes (protokoll) as text or
+    a PDF, and the hash of the plan as it was discussed."""
+
+    __tablename__ = "plan_consultation"
+    __table_args__ = (UniqueConstraint("version_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("plan_version.id"))
+    meeting_on: Mapped[dt.date] = mapped_column(Date)
+    minutes_text: Mapped[str] = mapped_column(Text, default="")
+    #: in the database, so every web process serves the same file
+    minutes_pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
+    minutes_filename: Mapped[str] = mapped_column(String(200), default="")
+    plan_sha256: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[str] = mapped_column(String(254))
+
+
+class ConsultationParticipant(Base):
+    """Someone at the consultation meeting: a union representative (``union`` names the union) or one
+    of the employer's side (``union`` empty)."""
+
+    __tablename__ = "consultation_participant"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("plan_consultation.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    union: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(200), default="")
+
+
+class UnionStatement(Base):
+    """A union's position on the plan as the minutes record it."""
+
+    __tablename__ = "union_statement"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("plan_consultation.id"), index=True)
+    position_order: Mapped[int] = mapped_column(Integer)
+    union: Mapped[str] = mapped_column(String(200))
+    position: Mapped[UnionPosition] = mapped_column(TextEnum(UnionPosition, 16))
+    comment: Mapped[str] = mapped_column(Text, default="")
 
 
 # --- notifications ------------------------------------------------------------------------------
@@ -425,8 +566,6 @@ class HrCredential(Base):
 
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), primary_key=True)
     password_hash: Mapped[str] = mapped_column(String(200))
-    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class ApiToken(Base):
@@ -439,6 +578,34 @@ class ApiToken(Base):
     label: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  #: None only for tokens made before expiry
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  #: to the minute
+
+
+class HrSession(Base):
+    """A signed-in HR browser. The cookie carries the random id; only its SHA-256 is kept here, so
+    signing out (``ended_at``) or idling ends the cookie on the server, whatever the browser keeps."""
+
+    __tablename__ = "hr_session"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)  #: to the minute
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class LimitCounter(Base):
+    """A fixed-window counter of one limit (``scope``) for one key (an account, a client address),
+    shared by every process. Keys are stored as SHA-256, so no address or email is kept in clear;
+    rows whose window has passed are deleted as new ones are counted."""
+
+    __tablename__ = "limit_counter"
+
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    hits: Mapped[int] = mapped_column(Integer, default=0)
 
 
 # --- SMS --------------------------------------------------------------------------------------------

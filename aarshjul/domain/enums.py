@@ -80,6 +80,11 @@ TALK_FORMS = frozenset(
 )
 
 
+#: Forms whose input belongs to the person who wrote it: the employee decides what of their talk
+#: preparation the leader sees, so a reassigned task's new assignee never sees its earlier versions.
+PRIVATE_FORMS = frozenset({FormKey.TALK_PREPARATION})
+
+
 #: The states in which a task waits for its assignee: reminded, escalated, reassignable.
 ACTIONABLE_TASK_STATES = frozenset({TaskState.OPEN, TaskState.RETURNED})
 
@@ -109,6 +114,52 @@ class MeasureState(StrEnum):
     RETURNED = "returned"  #: HR returned it with a comment; the leader amends it
     WITHDRAWN = "withdrawn"  #: removed by the leader in a later version of the proposal
     EVALUATED = "evaluated"  #: its evaluation has been submitted
+    MERGED = "merged"  #: HR merged it with similar proposals into one organisation-wide measure
+
+
+class MeasureScope(StrEnum):
+    """Whose measure it is: a unit's answer to its own need, or HR's for the whole organisation."""
+
+    UNIT = "unit"  #: proposed by a unit leader for a critical need of the unit; HR approves it
+    ORGANISATION = "organisation"  #: HR's overarching measure (overordnet tiltak) for needs of one or more units
+
+
+class PlanVersionState(StrEnum):
+    """A version of the competence plan of a strategy period: draft → in consultation → adopted.
+
+    The live plan is always the newest version that is not adopted; it is stored as a row from the
+    moment it goes to consultation. An adopted version is a frozen snapshot; later changes make the
+    next version, a draft."""
+
+    DRAFT = "draft"  #: being worked on: the live plan
+    IN_CONSULTATION = "in_consultation"  #: discussed (drøftet) with the union representatives
+    ADOPTED = "adopted"  #: decided by the body named, with its case number; frozen
+
+
+class CostKind(StrEnum):
+    """What a measure's money goes to."""
+
+    COURSE_FEES = "course_fees"  #: kursavgifter, fees to providers
+    TRAVEL = "travel"  #: reise og opphold
+    SUBSTITUTE_COVER = "substitute_cover"  #: vikarutgifter, often the largest part in health and care
+    INTERNAL_HOURS = "internal_hours"  #: interne timer, the organisation's own people's time
+
+
+class FundingSource(StrEnum):
+    """Who pays for a cost line. Lines with no source yet are the plan's unfunded part."""
+
+    OWN_BUDGET = "own_budget"  #: the unit's own budget
+    CENTRAL_BUDGET = "central_budget"  #: the organisation's central competence budget
+    GRANT = "grant"  #: a named grant scheme (Kompetanseløftet, Kompetansemidler, a county fund)
+    OTHER = "other"
+    UNFUNDED = "unfunded"  #: no source found yet
+
+
+class UnionPosition(StrEnum):
+    """A union's position on the plan in the consultation meeting, as the minutes record it."""
+
+    AGREES = "agrees"
+    DISAGREES = "disagrees"
 
 
 class CompetenceStrategy(StrEnum):

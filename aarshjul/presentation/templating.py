@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,15 @@ def format_number(value: float, language: str) -> str:
     return numbers.format_decimal(value, locale=locale(language))
 
 
+def format_money(value: Decimal | str | None, language: str) -> str:
+    """An amount in NOK as the language writes it: "12 500,50 kr" / "NOK 12,500.50" (Babel)."""
+    if value is None or value == "":
+        return ""
+    text: str = numbers.format_currency(Decimal(value), "NOK", locale=locale(language))
+    # CLDR writes the code glued to the number in English ("NOK12,500.50"); a no-break space reads better.
+    return text.replace("NOK", "NOK\u00a0", 1) if text.startswith("NOK") and text[3:4].isdigit() else text
+
+
 def _zone(context: Context) -> ZoneInfo:
     # render() always puts the organisation's zone in the context; a template rendered some other way
     # must say which zone it means rather than get one by default.
@@ -90,6 +100,7 @@ def environment() -> Environment:
     env.filters["date"] = _date_filter
     env.filters["datetime"] = _datetime_filter
     env.filters["number"] = format_number
+    env.filters["money"] = format_money
     env.globals["languages"] = [(code.value, language_name(code)) for code in LANGUAGES]
     return env
 

@@ -77,6 +77,7 @@ LINK_PAGES: dict[int | str, dict[str, object]] = {
 @router.get(
     "/t/{token}/calendar",
     response_class=HTMLResponse,
+    include_in_schema=False,  # a page, as the task's own; the feed is in the document
     summary="The address of your calendar feed",
     responses=LINK_PAGES,
 )
@@ -87,6 +88,7 @@ def address_page(token: str, request: Request, runtime: RuntimeDep, language: La
 @router.post(
     "/t/{token}/calendar",
     response_class=HTMLResponse,
+    include_in_schema=False,
     status_code=303,
     summary="A new calendar address (the old stops)",
     responses={

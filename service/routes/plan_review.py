@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from aarshjul.domain.errors import InvalidInput
 from aarshjul.presentation.i18n import gettext
 from aarshjul.signing import FormPurpose, form_csrf, form_csrf_ok
-from aarshjul.usecases.reporting.plan_review import (
+from aarshjul.usecases.planning.review import (
     COMMENT_MAX_CHARS,
     ReviewLinkProblem,
     ReviewLinkRefused,

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, update
 
 from aarshjul.db.models import HumanTask, Measure, Notification, Person, PlanReviewer
-from aarshjul.domain.enums import NotificationState, TaskState
+from aarshjul.domain.enums import MeasureState, NotificationState, TaskState
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.admin.reminders import remind_late
 from aarshjul.usecases.cycle.summaries import queue_weekly_summaries
@@ -46,6 +46,8 @@ def test_every_template_renders_in_both_languages(runtime: Runtime, world: World
             session, world, world.leader_id, now, step_key="talks", part_key="talk", subject_person_id=world.employee_id
         )
         measure = add_measure(session, world)
+        merged = add_measure(session, world)
+        merged.state, merged.merged_into_id = MeasureState.MERGED, measure.id
         returned = add_task(session, world, world.leader_id, now, step_key="measure_proposals", part_key="proposal")
         evaluation = add_task(
             session, world, world.leader_id, now, step_key="evaluation", part_key="evaluation", measure_id=measure.id
@@ -84,6 +86,7 @@ def test_every_template_renders_in_both_languages(runtime: Runtime, world: World
             "escalation_hr": (hr, {"late": [{"task_id": late.id, "person_id": world.leader_id, "days_late": 10}]}),
             "evaluation_due": (leader, {"task_ids": [evaluation.id], "measure_id": measure.id}),
             "measure_returned": (leader, {"measure_id": measure.id, "task_id": returned.id}),
+            "measure_merged": (leader, {"measure_id": merged.id, "merged_into_id": measure.id}),
             "cycle_started": (hr, {"cycle_id": world.cycle_id}),
             "weekly_summary": (hr, {"cycle_id": world.cycle_id}),
             "tasks_reassigned_hr": (hr, {"task_ids": [moved.id], "from_person_id": world.other_employee_id}),
@@ -130,6 +133,7 @@ def test_every_template_renders_in_both_languages(runtime: Runtime, world: World
     assert "http://testserver/me/data/" in by_template["personal_data_link"].text
     assert "http://testserver/plan-review/" in by_template["plan_review_invitation"].text
     assert "2025–2028" in by_template["plan_review_invitation"].subject
+    assert ("slått sammen" if language == "nb" else "has merged") in by_template["measure_merged"].text
 
 
 def test_weekly_summary_is_queued_once_per_iso_week_per_hr_person(runtime: Runtime, world: World, clock) -> None:  # type: ignore[no-untyped-def]

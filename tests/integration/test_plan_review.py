@@ -190,7 +190,7 @@ def test_hr_forms_refuse_bad_input_and_a_second_invitation_to_the_same_address(s
 def test_an_invitation_to_a_malformed_address_is_refused(runtime: Runtime, address: str) -> None:
     from aarshjul.domain.errors import InvalidInput
     from aarshjul.usecases.admin.org_import import seed_demo
-    from aarshjul.usecases.reporting.plan_review import invite_reviewer
+    from aarshjul.usecases.planning.review import invite_reviewer
 
     seed_demo(runtime)
     with pytest.raises(InvalidInput) as refused:

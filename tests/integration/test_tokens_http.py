@@ -23,7 +23,7 @@ from aarshjul.signing import (
     new_nonce,
     review_token,
 )
-from aarshjul.usecases.reporting.plan_review import invite_reviewer
+from aarshjul.usecases.planning.review import invite_reviewer
 from tests.builders import demo_cycle, drive_unit, unit_id
 from tests.hr_support import HrClients, hr_clients, sign_in
 

@@ -44,6 +44,16 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_cycle_definition')),
     sa.UniqueConstraint('key', 'version', 'sha256', name=op.f('uq_cycle_definition_key_version_sha256'))
     )
+    op.create_table('limit_counter',
+    sa.Column('scope', sa.String(length=32), nullable=False),
+    sa.Column('key_hash', sa.String(length=64), nullable=False),
+    sa.Column('window_start', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('hits', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('scope', 'key_hash', name=op.f('pk_limit_counter'))
+    )
+    with op.batch_alter_table('limit_counter', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_limit_counter_window_start'), ['window_start'], unique=False)
+
     op.create_table('organisation',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -113,6 +123,7 @@ def upgrade() -> None:
     sa.Column('created_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('created_by', sa.String(length=200), nullable=False),
     sa.Column('closed_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reconciled_on', sa.Date(), nullable=True),
     sa.ForeignKeyConstraint(['cloned_from_id'], ['cycle.id'], name=op.f('fk_cycle_cloned_from_id_cycle')),
     sa.ForeignKeyConstraint(['definition_id'], ['cycle_definition.id'], name=op.f('fk_cycle_definition_id_cycle_definition')),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisation.id'], name=op.f('fk_cycle_organisation_id_organisation')),
@@ -144,6 +155,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('organisation_id', 'employee_no', name=op.f('uq_person_organisation_id_employee_no'))
     )
     with op.batch_alter_table('person', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_person_role'), ['role'], unique=False)
         batch_op.create_index(batch_op.f('ix_person_unit_id'), ['unit_id'], unique=False)
 
     op.create_table('plan_reviewer',
@@ -161,6 +173,27 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('plan_reviewer', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_plan_reviewer_period_id'), ['period_id'], unique=False)
+
+    op.create_table('plan_version',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('period_id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.Integer(), nullable=False),
+    sa.Column('state', sa.String(length=32), nullable=False),
+    sa.Column('consultation_started_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('consultation_started_by', sa.String(length=254), nullable=False),
+    sa.Column('adopted_on', sa.Date(), nullable=True),
+    sa.Column('adopted_by', sa.String(length=300), nullable=False),
+    sa.Column('case_number', sa.String(length=64), nullable=False),
+    sa.Column('adopted_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('adopted_recorded_by', sa.String(length=254), nullable=False),
+    sa.Column('content', sa.JSON().with_variant(sa.JSON(none_as_null=True), 'postgresql'), nullable=True),
+    sa.Column('sha256', sa.String(length=64), nullable=True),
+    sa.ForeignKeyConstraint(['period_id'], ['strategy_period.id'], name=op.f('fk_plan_version_period_id_strategy_period')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_plan_version')),
+    sa.UniqueConstraint('period_id', 'number', name=op.f('uq_plan_version_period_id_number'))
+    )
+    with op.batch_alter_table('plan_version', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_plan_version_period_id'), ['period_id'], unique=False)
 
     op.create_table('scim_group',
     sa.Column('seq', sa.Integer(), nullable=False),
@@ -197,6 +230,14 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_strategic_goal')),
     sa.UniqueConstraint('period_id', 'code', name=op.f('uq_strategic_goal_period_id_code'))
     )
+    op.create_table('advance_request',
+    sa.Column('cycle_id', sa.Integer(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('requested', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['cycle_id'], ['cycle.id'], name=op.f('fk_advance_request_cycle_id_cycle')),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], name=op.f('fk_advance_request_unit_id_unit')),
+    sa.PrimaryKeyConstraint('cycle_id', 'unit_id', name=op.f('pk_advance_request'))
+    )
     op.create_table('api_token',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=False),
@@ -204,6 +245,8 @@ def upgrade() -> None:
     sa.Column('label', sa.String(length=200), nullable=False),
     sa.Column('created_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('revoked_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('expires_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_used_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_api_token_person_id_person')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_token')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_api_token_token_hash'))
@@ -211,11 +254,22 @@ def upgrade() -> None:
     op.create_table('hr_credential',
     sa.Column('person_id', sa.Integer(), nullable=False),
     sa.Column('password_hash', sa.String(length=200), nullable=False),
-    sa.Column('failed_attempts', sa.Integer(), nullable=False),
-    sa.Column('locked_until', aarshjul.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_hr_credential_person_id_person')),
     sa.PrimaryKeyConstraint('person_id', name=op.f('pk_hr_credential'))
     )
+    op.create_table('hr_session',
+    sa.Column('id_hash', sa.String(length=64), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('started_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_hr_session_person_id_person')),
+    sa.PrimaryKeyConstraint('id_hash', name=op.f('pk_hr_session'))
+    )
+    with op.batch_alter_table('hr_session', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_hr_session_person_id'), ['person_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_hr_session_started_at'), ['started_at'], unique=False)
+
     op.create_table('notification',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('idempotency_key', sa.String(length=200), nullable=False),
@@ -248,6 +302,20 @@ def upgrade() -> None:
         batch_op.create_index('ix_notification_due', ['state', 'not_before'], unique=False)
         batch_op.create_index(batch_op.f('ix_notification_recipient_id'), ['recipient_id'], unique=False)
 
+    op.create_table('plan_consultation',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('version_id', sa.Integer(), nullable=False),
+    sa.Column('meeting_on', sa.Date(), nullable=False),
+    sa.Column('minutes_text', sa.Text(), nullable=False),
+    sa.Column('minutes_pdf', sa.LargeBinary(), nullable=True),
+    sa.Column('minutes_filename', sa.String(length=200), nullable=False),
+    sa.Column('plan_sha256', sa.String(length=64), nullable=False),
+    sa.Column('recorded_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('recorded_by', sa.String(length=254), nullable=False),
+    sa.ForeignKeyConstraint(['version_id'], ['plan_version.id'], name=op.f('fk_plan_consultation_version_id_plan_version')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_plan_consultation')),
+    sa.UniqueConstraint('version_id', name=op.f('uq_plan_consultation_version_id'))
+    )
     op.create_table('scim_user',
     sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('id', sa.String(length=36), nullable=False),
@@ -305,6 +373,19 @@ def upgrade() -> None:
     with op.batch_alter_table('unit_step', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_unit_step_cycle_id'), ['cycle_id'], unique=False)
 
+    op.create_table('consultation_participant',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('consultation_id', sa.Integer(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('union', sa.String(length=200), nullable=False),
+    sa.Column('role', sa.String(length=200), nullable=False),
+    sa.ForeignKeyConstraint(['consultation_id'], ['plan_consultation.id'], name=op.f('fk_consultation_participant_consultation_id_plan_consultation')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_consultation_participant'))
+    )
+    with op.batch_alter_table('consultation_participant', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_consultation_participant_consultation_id'), ['consultation_id'], unique=False)
+
     op.create_table('critical_need',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('cycle_id', sa.Integer(), nullable=False),
@@ -351,10 +432,24 @@ def upgrade() -> None:
     with op.batch_alter_table('scim_member', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_scim_member_user_id'), ['user_id'], unique=False)
 
+    op.create_table('union_statement',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('consultation_id', sa.Integer(), nullable=False),
+    sa.Column('position_order', sa.Integer(), nullable=False),
+    sa.Column('union', sa.String(length=200), nullable=False),
+    sa.Column('position', sa.String(length=16), nullable=False),
+    sa.Column('comment', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['consultation_id'], ['plan_consultation.id'], name=op.f('fk_union_statement_consultation_id_plan_consultation')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_union_statement'))
+    )
+    with op.batch_alter_table('union_statement', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_union_statement_consultation_id'), ['consultation_id'], unique=False)
+
     op.create_table('measure',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('cycle_id', sa.Integer(), nullable=False),
     sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('scope', sa.String(length=16), nullable=False),
     sa.Column('critical_need_id', sa.Integer(), nullable=False),
     sa.Column('owner_id', sa.Integer(), nullable=False),
     sa.Column('title', sa.Text(), nullable=False),
@@ -364,6 +459,7 @@ def upgrade() -> None:
     sa.Column('learning_form', sa.String(length=32), nullable=False),
     sa.Column('form_and_content', sa.Text(), nullable=False),
     sa.Column('evaluation_method', sa.Text(), nullable=False),
+    sa.Column('starts_on', sa.Date(), nullable=True),
     sa.Column('evaluate_on', sa.Date(), nullable=True),
     sa.Column('first_year', sa.Integer(), nullable=False),
     sa.Column('last_year', sa.Integer(), nullable=False),
@@ -372,8 +468,10 @@ def upgrade() -> None:
     sa.Column('revision', sa.Integer(), nullable=False),
     sa.Column('hr_comment', sa.Text(), nullable=False),
     sa.Column('decided_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('merged_into_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['critical_need_id'], ['critical_need.id'], name=op.f('fk_measure_critical_need_id_critical_need')),
     sa.ForeignKeyConstraint(['cycle_id'], ['cycle.id'], name=op.f('fk_measure_cycle_id_cycle')),
+    sa.ForeignKeyConstraint(['merged_into_id'], ['measure.id'], name=op.f('fk_measure_merged_into_id_measure')),
     sa.ForeignKeyConstraint(['owner_id'], ['person.id'], name=op.f('fk_measure_owner_id_person')),
     sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], name=op.f('fk_measure_unit_id_unit')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_measure'))
@@ -414,6 +512,39 @@ def upgrade() -> None:
         batch_op.create_index('ix_human_task_cycle_step', ['cycle_id', 'step_key', 'state'], unique=False)
         batch_op.create_index(batch_op.f('ix_human_task_subject_person_id'), ['subject_person_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_human_task_unit_id'), ['unit_id'], unique=False)
+
+    op.create_table('measure_area',
+    sa.Column('measure_id', sa.Integer(), nullable=False),
+    sa.Column('competence_area_id', sa.Integer(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['competence_area_id'], ['competence_area.id'], name=op.f('fk_measure_area_competence_area_id_competence_area')),
+    sa.ForeignKeyConstraint(['measure_id'], ['measure.id'], name=op.f('fk_measure_area_measure_id_measure')),
+    sa.PrimaryKeyConstraint('measure_id', 'competence_area_id', name=op.f('pk_measure_area'))
+    )
+    op.create_table('measure_cost',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('measure_id', sa.Integer(), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('amount', sa.Numeric(precision=12, scale=2), nullable=False),
+    sa.Column('funding', sa.String(length=32), nullable=False),
+    sa.Column('scheme', sa.String(length=200), nullable=False),
+    sa.CheckConstraint('amount >= 0', name=op.f('ck_measure_cost_amount_not_negative')),
+    sa.ForeignKeyConstraint(['measure_id'], ['measure.id'], name=op.f('fk_measure_cost_measure_id_measure')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_measure_cost'))
+    )
+    with op.batch_alter_table('measure_cost', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_measure_cost_measure_id'), ['measure_id'], unique=False)
+
+    op.create_table('measure_need',
+    sa.Column('measure_id', sa.Integer(), nullable=False),
+    sa.Column('critical_need_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['critical_need_id'], ['critical_need.id'], name=op.f('fk_measure_need_critical_need_id_critical_need')),
+    sa.ForeignKeyConstraint(['measure_id'], ['measure.id'], name=op.f('fk_measure_need_measure_id_measure')),
+    sa.PrimaryKeyConstraint('measure_id', 'critical_need_id', name=op.f('pk_measure_need'))
+    )
+    with op.batch_alter_table('measure_need', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_measure_need_critical_need_id'), ['critical_need_id'], unique=False)
 
     op.create_table('plan_comment',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -478,6 +609,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_plan_comment_period_id'))
 
     op.drop_table('plan_comment')
+    with op.batch_alter_table('measure_need', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_measure_need_critical_need_id'))
+
+    op.drop_table('measure_need')
+    with op.batch_alter_table('measure_cost', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_measure_cost_measure_id'))
+
+    op.drop_table('measure_cost')
+    op.drop_table('measure_area')
     with op.batch_alter_table('human_task', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_human_task_unit_id'))
         batch_op.drop_index(batch_op.f('ix_human_task_subject_person_id'))
@@ -490,6 +630,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_measure_cycle_id'))
 
     op.drop_table('measure')
+    with op.batch_alter_table('union_statement', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_union_statement_consultation_id'))
+
+    op.drop_table('union_statement')
     with op.batch_alter_table('scim_member', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_scim_member_user_id'))
 
@@ -503,6 +647,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_critical_need_cycle_id'))
 
     op.drop_table('critical_need')
+    with op.batch_alter_table('consultation_participant', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_consultation_participant_consultation_id'))
+
+    op.drop_table('consultation_participant')
     with op.batch_alter_table('unit_step', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_unit_step_cycle_id'))
 
@@ -516,13 +664,20 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_scim_user_external_id'))
 
     op.drop_table('scim_user')
+    op.drop_table('plan_consultation')
     with op.batch_alter_table('notification', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_notification_recipient_id'))
         batch_op.drop_index('ix_notification_due')
 
     op.drop_table('notification')
+    with op.batch_alter_table('hr_session', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_hr_session_started_at'))
+        batch_op.drop_index(batch_op.f('ix_hr_session_person_id'))
+
+    op.drop_table('hr_session')
     op.drop_table('hr_credential')
     op.drop_table('api_token')
+    op.drop_table('advance_request')
     op.drop_table('strategic_goal')
     with op.batch_alter_table('scim_group', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_scim_group_parent_group_id'))
@@ -531,12 +686,17 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_scim_group_display_name_key'))
 
     op.drop_table('scim_group')
+    with op.batch_alter_table('plan_version', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_plan_version_period_id'))
+
+    op.drop_table('plan_version')
     with op.batch_alter_table('plan_reviewer', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_plan_reviewer_period_id'))
 
     op.drop_table('plan_reviewer')
     with op.batch_alter_table('person', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_person_unit_id'))
+        batch_op.drop_index(batch_op.f('ix_person_role'))
 
     op.drop_table('person')
     with op.batch_alter_table('cycle', schema=None) as batch_op:
@@ -552,6 +712,10 @@ def downgrade() -> None:
     op.drop_table('sms_setting')
     op.drop_table('scim_token')
     op.drop_table('organisation')
+    with op.batch_alter_table('limit_counter', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_limit_counter_window_start'))
+
+    op.drop_table('limit_counter')
     op.drop_table('cycle_definition')
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_event_occurred_at'))

@@ -67,6 +67,7 @@ from aarshjul.usecases.admin.scim_schema import (
     reference_id,
 )
 from aarshjul.usecases.admin.task_admin import handle_leavers
+from aarshjul.usecases.shared.advances import owe_full_reconcile
 from aarshjul.usecases.shared.writes import ORGANISATION_LOCK, audit, serialize
 
 SCIM_PATH = "/scim/v2"
@@ -721,6 +722,10 @@ class _Projection:
 
     def _finish(self) -> None:
         self.session.flush()
+        # New people, leavers, moved people and units change whose tasks are owed in every running
+        # cycle: the next sweep reconciles them in full, as after a file import.
+        for organisation_id in self.session.scalars(select(Organisation.id)):
+            owe_full_reconcile(self.session, organisation_id)
         if self.leavers:
             handle_leavers(self.session, self.leavers, self.now, self.settings.zone)
             # A deputy who has left can stand in for nobody (as after a file import).
@@ -806,7 +811,7 @@ class _Projection:
             unit.active = False
         self.session.execute(delete(ScimMember).where(ScimMember.group_id == row.id))
         self.session.delete(row)
-        self.session.flush()
+        self._finish()
 
 
 __all__ = [

@@ -1,3 +1,3 @@
-"""What HR reads: the status board and a unit's detail, the competence plan and its exports, the union
-representatives' review of the plan, the audit log, failed emails.
+"""What HR reads: the status board and a unit's detail, the audit log, failed emails. The competence
+plan and its review are in aarshjul/usecases/planning/.
 """

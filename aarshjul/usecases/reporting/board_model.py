@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from aarshjul.usecases.reporting.spreadsheets import csv_text
+from aarshjul.usecases.shared.spreadsheets import csv_text
 
 
 class CellState(StrEnum):

@@ -20,11 +20,11 @@ from aarshjul.db.models import (
 )
 from aarshjul.domain.enums import TaskState
 from aarshjul.domain.errors import NotFound
-from aarshjul.usecases.reporting.answers import FormField, flatten, name_references
 from aarshjul.usecases.reporting.board import ACTIONABLE_TASK_STATES, _cell_state, _TaskNames
 from aarshjul.usecases.reporting.board_model import CellState, CycleInfo, FollowUps, LocalizedName, _Model
 from aarshjul.usecases.reporting.cycles import _cycle_info, load_cycle
 from aarshjul.usecases.reporting.followups import follow_up_counts
+from aarshjul.usecases.shared.answers import FormField, flatten, name_references
 from forms.registry import FORMS
 
 

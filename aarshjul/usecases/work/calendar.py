@@ -72,8 +72,8 @@ def _open_task_ids(session: Session, person_id: int) -> list[int]:
 
 
 def _person_of_link(session: Session, runtime: Runtime, task_token: str, lock: bool = False) -> Person:
-    task = task_by_link(session, runtime, task_token)
-    mode_of(session, runtime, task, runtime.clock())  # a cancelled or expired link opens no page either
+    task, cycle = task_by_link(session, runtime, task_token)
+    mode_of(runtime, task, cycle, runtime.clock())  # a cancelled or expired link opens no page either
     person = session.get(Person, task.assignee_id, with_for_update=lock)
     if person is None:
         raise LookupError(f"task {task.id} has no assignee")

@@ -15,16 +15,20 @@ from aarshjul.db.models import (
     CriticalNeed,
     HumanTask,
     Measure,
+    MeasureNeed,
     UnitGoal,
 )
-from aarshjul.domain.enums import FormKey, MeasureState
+from aarshjul.domain.enums import FormKey, FundingSource, MeasureScope, MeasureState
 from aarshjul.domain.errors import Conflict, NotFound
+from aarshjul.domain.planning import CostLine, checked_costs, yearly_costs
 from aarshjul.runtime import Runtime
+from aarshjul.usecases.shared.costs import replace_costs
 from aarshjul.usecases.work.decisions import project_decision
 from aarshjul.usecases.work.followup_projection import project_follow_up
-from aarshjul.usecases.work.links import versions_of
+from aarshjul.usecases.work.links import latest_version
 from forms.fields import FormModel, FormProblem
 from forms.models import (
+    MeasureItem,
     MeasureProposalForm,
     NeedItem,
     NeedsMappingForm,
@@ -84,7 +88,8 @@ def _refuse_dropping_used(
     ``kept`` rows of the list and ties each problem to its row there, naming what uses it."""
     if not used:
         return
-    previous = next((v.data for v in reversed(versions_of(session, task.id)) if not v.is_draft), {})
+    latest = latest_version(session, task.id, submitted_only=True)
+    previous = latest.data if latest is not None else {}
     earlier = {r.get("id"): r for r in previous.get(list_name, []) if isinstance(r, dict)}
     problems: list[FormProblem] = []
     restore: list[dict[str, Any]] = []
@@ -138,9 +143,21 @@ def _project_needs(
             Measure.state.in_(CHAIN_MEASURES),
         )
     ).all()
+    # HR's organisation-wide measures answer the unit's needs too: the chain holds for them as well.
+    organisation_measures = session.execute(
+        select(MeasureNeed.critical_need_id, Measure.title)
+        .join(Measure, Measure.id == MeasureNeed.measure_id)
+        .join(CriticalNeed, CriticalNeed.id == MeasureNeed.critical_need_id)
+        .where(
+            CriticalNeed.cycle_id == task.cycle_id,
+            CriticalNeed.unit_id == task.unit_id,
+            CriticalNeed.retired.is_(False),
+            Measure.state.in_(CHAIN_MEASURES),
+        )
+    ).all()
     used: dict[int, list[str]] = {}
-    for need_id, title in measures:
-        if need_id not in named:
+    for need_id, title in [*measures, *organisation_measures]:
+        if need_id not in named and title not in used.get(need_id, []):
             used.setdefault(need_id, []).append(title)
     _refuse_dropping_used(session, task, "needs", len(form.needs), used, "need_in_use", "measure")
 
@@ -164,10 +181,41 @@ _MEASURE_FIELDS = (
     "learning_form",
     "form_and_content",
     "evaluation_method",
+    "starts_on",
     "evaluate_on",
     "first_year",
     "last_year",
 )
+
+
+_ESTIMATE_FIELDS = (
+    "cost_course_fees",
+    "cost_travel",
+    "cost_substitute_cover",
+    "cost_internal_hours",
+    "funding",
+    "funding_scheme",
+)
+
+
+def _estimate_changed(earlier: dict[str, Any] | None, item: MeasureItem) -> bool:
+    """Whether the leader's cost estimate differs from what they proposed before (amounts compared
+    as numbers, so "12500.5" and "12500.50" are the same)."""
+    if earlier is None:
+        return True
+    given = {
+        k: earlier.get(k) if earlier.get(k) is not None else ("" if k == "funding_scheme" else None)
+        for k in _ESTIMATE_FIELDS
+    }
+    before = MeasureItem.model_validate({**item.model_dump(), **given})
+    return any(getattr(before, k) != getattr(item, k) for k in _ESTIMATE_FIELDS)
+
+
+def _proposed_costs(item: MeasureItem) -> list[CostLine]:
+    """The leader's yearly estimate as cost lines, one per year the measure runs and kind of cost."""
+    funding = item.funding or FundingSource.UNFUNDED
+    years = range(item.first_year, item.last_year + 1)
+    return yearly_costs(years, item.yearly_amounts(), funding, item.funding_scheme)
 
 
 def _project_measures(
@@ -179,14 +227,24 @@ def _project_measures(
     existing = {
         m.id: m
         for m in session.scalars(
-            select(Measure).where(Measure.cycle_id == task.cycle_id, Measure.unit_id == task.unit_id)
+            select(Measure).where(
+                Measure.cycle_id == task.cycle_id, Measure.unit_id == task.unit_id, Measure.scope == MeasureScope.UNIT
+            )
         )
     }
+    # What the leader proposed last time, by measure: the costs change only when the leader changes
+    # the estimate, so an amendment of another measure keeps what HR adjusted when approving.
+    last_submitted = latest_version(session, task.id, submitted_only=True)
+    previous: dict[str, Any] = dict(last_submitted.data) if last_submitted is not None else {}
+    earlier = {m.get("id"): m for m in previous.get("measures", []) if isinstance(m, dict)}
     kept: set[int] = set()
     for item in form.measures:
         values = {name: getattr(item, name) for name in _MEASURE_FIELDS}
         values["learning_form"] = item.learning_form
         row = existing.get(item.id) if item.id is not None else None
+        proposed_costs = checked_costs(_proposed_costs(item), item.first_year, item.last_year)
+        years_changed = row is not None and (row.first_year, row.last_year) != (item.first_year, item.last_year)
+        costs_changed = row is None or years_changed or _estimate_changed(earlier.get(row.id), item)
         if row is None:
             row = Measure(
                 cycle_id=task.cycle_id,
@@ -199,7 +257,7 @@ def _project_measures(
             )
             session.add(row)
         else:
-            changed = any(getattr(row, k) != v for k, v in values.items())
+            changed = any(getattr(row, k) != v for k, v in values.items()) or costs_changed
             if row.state == MeasureState.RETURNED or (changed and row.state != MeasureState.PROPOSED):
                 row.revision += 1
                 row.state, row.decided_at = MeasureState.PROPOSED, None
@@ -208,9 +266,11 @@ def _project_measures(
             for name, value in values.items():
                 setattr(row, name, value)
         session.flush()
+        if costs_changed:
+            replace_costs(session, row, proposed_costs)
         item.id = row.id
         kept.add(row.id)
-    settled = {MeasureState.WITHDRAWN, MeasureState.EVALUATED}
+    settled = {MeasureState.WITHDRAWN, MeasureState.EVALUATED, MeasureState.MERGED}
     for row in existing.values():
         if row.id not in kept and row.state not in settled:
             row.state = MeasureState.WITHDRAWN

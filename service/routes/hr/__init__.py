@@ -3,7 +3,9 @@
 Pages (each needs an HR session, answers 401 with the sign-in form without one, and every form
 carries the session's CSRF token): ``board`` (the board, the wheel, the drill-down, revoking a link),
 ``cycles`` (list, preview, start, clone, close), ``task_actions`` (deadlines, reassignment, reminders),
-``measures`` (decisions on proposals), ``plan`` (the plan and its reviewers), ``audit``.
+``measures`` (decisions on proposals), ``plan`` (the plan, its yearly status and its reviewers),
+``plan_versions`` (consultation and adoption), ``plan_measures`` (HR's own measures, merges, placing and
+pricing), ``audit``. ``plan_api`` is the plan's part of the JSON API; ``documents`` makes its PDFs.
 ``sign_in`` signs HR in and out; ``api`` is the JSON API under /api. ``common`` holds what the page
 modules share, ``wheel`` the wheel's view model.
 """
@@ -12,7 +14,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.routes.hr import api, audit, board, cycles, measures, plan, sign_in, task_actions
+from service.routes.hr import (
+    api,
+    audit,
+    board,
+    cycles,
+    measures,
+    plan,
+    plan_api,
+    plan_measures,
+    plan_versions,
+    sign_in,
+    task_actions,
+)
 
 #: Every HR router, pages before the API.
 ROUTERS: list[APIRouter] = [
@@ -23,8 +37,11 @@ ROUTERS: list[APIRouter] = [
     task_actions.router,
     measures.router,
     plan.router,
+    plan_versions.router,
+    plan_measures.router,
     audit.router,
     api.router,
+    plan_api.router,
 ]
 
 router = APIRouter()

@@ -1,4 +1,5 @@
-"""HR's JSON API: cycles, the status board, HR actions, the competence plan, the audit log.
+"""HR's JSON API: cycles, the status board, HR actions, the audit log (the competence plan's is in
+``plan_api``).
 
 Every route needs an HR session (with ``X-CSRF-Token`` on writes) or ``Authorization: Bearer``
 (``aarshjul hr token``). Routes parse the request into a model (a body is one of HR's commands in
@@ -11,28 +12,29 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from aarshjul.domain.errors import InvalidInput
+from aarshjul.domain.planning import CostLine
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.admin.hr_access import ApiTokenInfo, api_tokens, revoke_api_token_by_id
 from aarshjul.usecases.admin.reminders import remind_late
 from aarshjul.usecases.admin.task_admin import extend_deadline, reassign_tasks
 from aarshjul.usecases.cycle.lifecycle import close_cycle
 from aarshjul.usecases.cycle.start import CyclePreview, clone_last_year, preview_cycle, start_cycle
-from aarshjul.usecases.reporting import board_model, plan_exports
+from aarshjul.usecases.planning.proposals import MeasureProposal, measure_proposals
+from aarshjul.usecases.reporting import board_model
 from aarshjul.usecases.reporting import cycles as cycle_reports
-from aarshjul.usecases.reporting import plan as plan_reports
 from aarshjul.usecases.reporting.audit_log import AuditPage, audit_log
 from aarshjul.usecases.reporting.board import cycle_status, cycle_status_json
 from aarshjul.usecases.reporting.board_model import CycleStatus
 from aarshjul.usecases.reporting.cycles import CycleSummary
-from aarshjul.usecases.reporting.plan_review import PlanWithComments, plan_with_comments
-from aarshjul.usecases.reporting.proposals import MeasureProposal, measure_proposals
 from aarshjul.usecases.reporting.unit_detail import UnitDetail, unit_detail
 from aarshjul.usecases.work import measure_decision
 from forms.registry import FormRejected
+from service.api_errors import HR_ERRORS
 from service.auth import ApiHr, HrAccess
 from service.commands import (
     CloneLastYear,
@@ -42,13 +44,14 @@ from service.commands import (
     Reassign,
     RemindLate,
     StartCycle,
+    lines,
 )
 from service.deps import RuntimeDep, SessionDep
 from service.params import IdPath
-from service.queries import AuditQuery, MeasuresQuery, PeriodQuery, PlanQuery, StatusCsvQuery, StatusFilters
+from service.queries import AuditQuery, MeasuresQuery, StatusCsvQuery, StatusFilters
 from service.routes.hr.common import today_of
 
-router = APIRouter(prefix="/api", tags=["hr"])
+router = APIRouter(prefix="/api", tags=["hr"], responses=HR_ERRORS)
 
 CSV_MEDIA = "text/csv; charset=utf-8"
 XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -75,6 +78,12 @@ def download(content: str | bytes, media_type: str, filename: str) -> Response:
     return Response(
         content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
     )
+
+
+@router.get("/openapi.json", include_in_schema=False)
+def openapi_document(request: Request, _access: ApiHr) -> JSONResponse:
+    """The API's OpenAPI document, for HR only: it describes what HR can do, not a public API."""
+    return JSONResponse(request.app.openapi())
 
 
 @router.get("/hr/me", response_model=Me)
@@ -185,29 +194,8 @@ def measures(
 
 @router.post("/measures/{measure_id}/decision", status_code=204)
 def decide(measure_id: IdPath, body: MeasureDecision, access: ApiHr, runtime: RuntimeDep) -> Response:
-    decide_measure(runtime, measure_id, body.decision, body.comment, access)
+    decide_measure(runtime, measure_id, body.decision, body.comment, access, lines(body.costs))
     return Response(status_code=204)
-
-
-@router.get("/plan", response_model=PlanWithComments)
-def competence_plan(
-    access: ApiHr,
-    session: SessionDep,
-    query: Annotated[PlanQuery, Query()],
-) -> PlanWithComments:
-    return plan_with_comments(session, query.period_id, query.needs_year)
-
-
-@router.get("/plan.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
-def plan_csv(access: ApiHr, session: SessionDep, query: Annotated[PeriodQuery, Query()]) -> Response:
-    result = plan_reports.competence_plan(session, query.period_id)
-    return download(plan_exports.plan_csv(result), CSV_MEDIA, f"kompetanseplan-{result.period.first_year}.csv")
-
-
-@router.get("/plan.xlsx", response_class=Response, responses={200: {"content": {XLSX_MEDIA: {}}}})
-def plan_xlsx(access: ApiHr, session: SessionDep, query: Annotated[PeriodQuery, Query()]) -> Response:
-    result = plan_reports.competence_plan(session, query.period_id)
-    return download(plan_exports.plan_xlsx(result), XLSX_MEDIA, f"kompetanseplan-{result.period.first_year}.xlsx")
 
 
 @router.get("/tokens", response_model=list[ApiTokenInfo])
@@ -236,10 +224,17 @@ def audit(
     return audit_log(session, limit=query.limit, offset=query.offset, action=query.action)
 
 
-def decide_measure(runtime: Runtime, measure_id: int, decision: str, comment: str, access: HrAccess) -> None:
+def decide_measure(
+    runtime: Runtime,
+    measure_id: int,
+    decision: str,
+    comment: str,
+    access: HrAccess,
+    costs: list[CostLine] | None = None,
+) -> None:
     """HR's decision on a proposal, through the forms area's use case (it owns the measure's life)."""
     try:
-        measure_decision.decide_measure(runtime, measure_id, decision, comment, access.principal.person_id)
+        measure_decision.decide_measure(runtime, measure_id, decision, comment, access.principal.person_id, costs)
     except FormRejected as exc:
         first = exc.problems[0] if exc.problems else None
         field = ".".join(str(part) for part in first.loc) if first and first.loc else "decision"

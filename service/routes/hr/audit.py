@@ -43,6 +43,14 @@ AUDIT_ACTIONS = {
     "personal_data.export": "Downloaded their personal data",
     "plan_review.invite": "Invited a reviewer of the competence plan",
     "plan_review.remove": "Removed a reviewer of the competence plan",
+    "plan.consultation": "Sent the competence plan to consultation",
+    "plan.consultation_record": "Recorded the consultation meeting on the plan",
+    "plan.adopt": "Recorded the adoption of the competence plan",
+    "measure.create": "Added an organisation-wide measure to the plan",
+    "measure.edit": "Changed an organisation-wide measure",
+    "measure.place": "Placed a measure in competence areas and priced it",
+    "measure.merge": "Merged a proposal into an organisation-wide measure",
+    "measure.costs": "Adjusted a measure's costs when approving it",
 }
 #: The audit log's filter: action prefixes and what they cover.
 AUDIT_GROUPS = {
@@ -56,6 +64,7 @@ AUDIT_GROUPS = {
     "strategy.": "The strategy",
     "personal_data.": "Personal data",
     "plan_review.": "Review of the competence plan",
+    "plan.": "Versions of the competence plan",
 }
 
 

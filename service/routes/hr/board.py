@@ -20,6 +20,7 @@ from aarshjul.presentation.i18n import gettext
 from aarshjul.presentation.templating import render
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.admin.task_links import revoke_task_link
+from aarshjul.usecases.planning.versions import glance
 from aarshjul.usecases.reporting.board import cycle_status
 from aarshjul.usecases.reporting.board_model import BoardFilters
 from aarshjul.usecases.reporting.cycles import list_cycles
@@ -85,6 +86,7 @@ def board_view(
             # A column of its own once the talks' follow-ups have begun, and not on a one-step board.
             "show_follow_ups": filters.step is None and (everything.follow_ups.done + everything.follow_ups.open) > 0,
             "failed": failed,
+            "plan_glance": glance(session),
         },
         language,
         422 if failed else 200,

@@ -29,6 +29,12 @@ NOTICES = {
     "revoked": "The link has been revoked, and a new one has been sent to the person the task is for.",
     "invited": "The reviewer has been invited; the link to the plan is on its way.",
     "reviewer_removed": "The reviewer has been removed; their link no longer works. Their comments are kept.",
+    "consultation_started": "The draft is in consultation. Record the meeting with the union representatives here.",
+    "consultation_recorded": "The consultation meeting has been recorded.",
+    "adopted": "The plan has been adopted and this version frozen. Later changes make a new draft.",
+    "measure_created": "The measure has been added to the plan.",
+    "measure_changed": "The measure has been changed.",
+    "merged": "The proposals have been merged into one measure, and their units have been told.",
 }
 
 

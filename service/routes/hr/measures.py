@@ -10,11 +10,11 @@ from fastapi.responses import Response
 
 from aarshjul.domain.errors import DomainError
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.reporting.proposals import measure_proposals
+from aarshjul.usecases.planning.proposals import measure_proposals
 from aarshjul.usecases.work import measure_decision
 from forms.registry import FormRejected
 from service.auth import HrAccess, HrPageRoute, PageHr
-from service.commands import MeasureDecision
+from service.commands import MeasureDecision, lines
 from service.deps import LanguageDep, PostedForm, RuntimeDep
 from service.html_forms import NOTHING_FAILED, FailedForm, RefusedForm, carry_out, error_messages, form_values
 from service.pages import page
@@ -37,7 +37,13 @@ def _measures_page(
 ) -> Response:
     with runtime.sessions() as session:
         proposals = measure_proposals(session)
-    context = {"hr": hr_context(access), "proposals": proposals, "notice": NOTICES.get(notice or ""), "failed": failed}
+    context = {
+        "hr": hr_context(access),
+        "proposals": proposals,
+        "notice": NOTICES.get(notice or ""),
+        "failed": failed,
+        "blank_costs": [{"year": "", "kind": "", "amount": "", "funding": "", "scheme": ""}] * 2,
+    }
     return page(
         request,
         "hr/measures.html",
@@ -68,7 +74,9 @@ def decide_page(
     def decide(command: MeasureDecision) -> None:
         person = access.principal.person_id
         try:
-            measure_decision.decide_measure(runtime, measure_id, command.decision, command.comment, person)
+            measure_decision.decide_measure(
+                runtime, measure_id, command.decision, command.comment, person, lines(command.costs)
+            )
         except FormRejected as exc:  # the approval form's own rules (a return needs a comment)
             errors = error_messages(exc.problems, MeasureDecision, language)
             raise RefusedForm(FailedForm(form_id, errors, form_values(form, MeasureDecision))) from exc

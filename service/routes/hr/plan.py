@@ -4,6 +4,7 @@ form is parsed into ``InviteReviewer``; a refused one shows the plan again with 
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -11,20 +12,23 @@ from fastapi.responses import RedirectResponse, Response
 from aarshjul.domain.errors import DomainError, InvalidInput, NotFound
 from aarshjul.presentation.i18n import DEFAULT_LANGUAGE, gettext
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.reporting.plan_review import (
+from aarshjul.usecases.planning.plan import current_period
+from aarshjul.usecases.planning.review import (
     active_reviewers,
     invite_reviewer,
     plan_with_comments,
     remove_reviewer,
 )
+from aarshjul.usecases.planning.status import yearly_status
+from aarshjul.usecases.planning.versions import in_force
 from service.auth import HrAccess, HrPageRoute, PageHr
 from service.commands import InviteReviewer
 from service.deps import LanguageDep, PostedForm, RuntimeDep
 from service.html_forms import NOTHING_FAILED, FailedForm, RefusedForm, carry_out, form_values
 from service.pages import page
 from service.params import IdPath
-from service.queries import PlanPageQuery
-from service.routes.hr.common import NOTICES, hr_context, refused
+from service.queries import PlanPageQuery, PlanStatusPageQuery
+from service.routes.hr.common import NOTICES, hr_context, refused, today_of
 
 router = APIRouter(route_class=HrPageRoute, include_in_schema=False)
 
@@ -45,18 +49,28 @@ def _plan_page(
     language: str,
     *,
     needs_year: int | None = None,
+    version: int | None = None,
     notice: str | None = None,
     failed: FailedForm = NOTHING_FAILED,
 ) -> Response:
     with runtime.sessions() as session:
         try:
-            result = plan_with_comments(session, needs_year=needs_year)
+            result = plan_with_comments(session, needs_year=needs_year, version=version)
         except NotFound:
+            if version is not None:
+                raise
             return page(request, "hr/no_cycle.html", {"hr": hr_context(access)}, language)
         reviewers = active_reviewers(session, result.period.id, runtime.clock())
+        force = in_force(session, result.period.id)
+    pdf_query = {"format": "pdf", "lang": language, **({"version": version} if version is not None else {})}
+    shows_other = force is not None and force.number != result.version.number
+    in_force_pdf = {"format": "pdf", "lang": language, "version": force.number} if shows_other and force else None
     context = {
         "hr": hr_context(access),
         "plan": result,
+        "in_force": force,
+        "pdf_href": "/api/plan?" + urlencode(pdf_query),
+        "in_force_pdf_href": "/api/plan?" + urlencode(in_force_pdf) if in_force_pdf else None,
         "reviewers": reviewers,
         "notice": NOTICES.get(notice or ""),
         "failed": failed,
@@ -74,7 +88,9 @@ def plan_page(
     language: LanguageDep,
     query: Annotated[PlanPageQuery, Query()],
 ) -> Response:
-    return _plan_page(request, access, runtime, language, needs_year=query.needs_year, notice=query.notice)
+    return _plan_page(
+        request, access, runtime, language, needs_year=query.needs_year, version=query.version, notice=query.notice
+    )
 
 
 @router.post("/plan/reviewers")
@@ -107,3 +123,32 @@ def remove_reviewer_page(
     except DomainError as exc:
         return refused(request, language, exc, PAGE)
     return RedirectResponse("/plan?notice=reviewer_removed#reviewers", status_code=303)
+
+
+@router.get("/plan/status")
+def status_page(
+    request: Request,
+    access: PageHr,
+    runtime: RuntimeDep,
+    language: LanguageDep,
+    query: Annotated[PlanStatusPageQuery, Query()],
+) -> Response:
+    """The yearly status of the plan: the year asked for, else this year (within the period)."""
+    today = today_of(runtime)
+    with runtime.sessions() as session:
+        try:
+            period = current_period(session)
+        except NotFound:
+            return page(request, "hr/no_cycle.html", {"hr": hr_context(access)}, language)
+        year = query.year or min(max(today.year, period.first_year), period.last_year)
+        result = yearly_status(session, year, today)
+    context = {
+        "hr": hr_context(access),
+        "status": result,
+        "years": list(range(period.first_year, period.last_year + 1)),
+        "downloads": {
+            f: "/api/plan/status?" + urlencode({"year": year, "format": f, "lang": language})
+            for f in ("pdf", "xlsx", "csv")
+        },
+    }
+    return page(request, "hr/plan_status.html", context, language)

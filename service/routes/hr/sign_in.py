@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from aarshjul.usecases.admin.hr_access import record_sign_out
+from aarshjul.usecases.admin.hr_access import end_session
 from service.auth import HOME, HrPageRoute, PageHr, clear_session_cookie, sign_in_method
 from service.deps import LanguageDep, RuntimeDep
 from service.redirects import safe_next
@@ -34,7 +34,7 @@ sign_out_router = APIRouter(route_class=HrPageRoute)
 
 @sign_out_router.post("/hr/logout", include_in_schema=False)
 def logout(access: PageHr, runtime: RuntimeDep) -> Response:
-    record_sign_out(runtime, access.principal)
+    end_session(runtime, access.principal, access.session_id)
     response = RedirectResponse("/hr/login", status_code=303)
     clear_session_cookie(response)
     return response

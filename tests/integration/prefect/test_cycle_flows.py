@@ -13,9 +13,12 @@ from prefect import get_client
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.admin.org_import import seed_demo
 from aarshjul.usecases.cycle.start import start_cycle
+from aarshjul.usecases.work.opening import open_task
+from aarshjul.usecases.work.submitting import submit_form
 from flows.cycle_flows import annual_cycle, sweep
 from flows.triggers import PrefectTriggers
 from tasks.context import use_runtime
+from tests.builders import find_tasks, unit_id, valid_input
 from tests.integration.cycle.helpers import at, notifications, open_tasks
 
 
@@ -63,6 +66,17 @@ def test_the_advance_and_the_sweep_run_as_prefect_flows(flow_runtime: Runtime, p
     assert [set(r.tags) >= {f"cycle:{cycle_id}"} for r in advances if r.name.startswith("advance-cycle")] == [True]
 
 
+@pytest.mark.prefect
+def test_what_a_sweep_queues_is_sent_by_the_sweep_itself(flow_runtime: Runtime, prefect_api: None) -> None:
+    """Reminders go out with the sweep that found them due, not a dispatcher run later."""
+    seed_demo(flow_runtime)
+    start_cycle(flow_runtime, 2027)
+    swept = asyncio.run(sweep(now=at("2027-01-19")))
+    assert swept["reminder_emails"] == 8 and swept["dispatched"]["sent"] >= 8
+    reminders = notifications(flow_runtime, "task_reminder")
+    assert len(reminders) == 8 and {n.state for n in reminders} == {"sent"}
+
+
 def test_a_trigger_runs_the_advance_here_when_prefect_is_unreachable(runtime: Runtime) -> None:
     seed_demo(runtime)
     cycle_id = start_cycle(runtime, 2027, starts_on=dt.date(2027, 1, 5))
@@ -71,3 +85,20 @@ def test_a_trigger_runs_the_advance_here_when_prefect_is_unreachable(runtime: Ru
     triggers.advance(cycle_id)
     triggers.wait(timeout=60)
     assert len(open_tasks(runtime)) == 8
+
+
+def test_in_the_embedded_default_a_submission_is_advanced_and_its_invitation_sent_here(runtime: Runtime) -> None:
+    """With its own Prefect server the service does not wait for a flow run to start: the unit's
+    advance and the dispatcher run here at once (the deployment run that follows finds them done)."""
+    seed_demo(runtime)
+    cycle_id = start_cycle(runtime, 2027)
+    unit = unit_id(runtime, "HR")
+    review = find_tasks(runtime, cycle_id, "strategy_review", unit)[0]
+    triggers = PrefectTriggers(runtime, "http://127.0.0.1:9/api", run_here=True)
+    runtime.triggers = triggers
+    submit_form(runtime, review.token, valid_input(open_task(runtime, review.token)))
+    triggers.wait(timeout=60)
+    goals = find_tasks(runtime, cycle_id, "unit_goals", unit)
+    assert len(goals) == 1
+    invited = [n for n in notifications(runtime, "task_invitation") if goals[0].id in n.context["task_ids"]]
+    assert [n.state for n in invited] == ["sent"]

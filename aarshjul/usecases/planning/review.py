@@ -23,12 +23,13 @@ from sqlalchemy.orm import Session
 
 from aarshjul.db.engine import unit_of_work
 from aarshjul.db.models import CompetenceArea, Cycle, Measure, PlanComment, PlanReviewer
-from aarshjul.domain.addresses import EMAIL, normalise_email
+from aarshjul.domain.addresses import is_deliverable, normalise_email
 from aarshjul.domain.enums import Language
 from aarshjul.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from aarshjul.runtime import Runtime
 from aarshjul.signing import BadToken, ReviewClaims, read_review_token
-from aarshjul.usecases.reporting.plan import PLANNED_STATES, CompetencePlan, competence_plan
+from aarshjul.usecases.planning.plan import PLANNED_STATES, CompetencePlan, competence_plan
+from aarshjul.usecases.planning.versions import plan_document
 from aarshjul.usecases.shared.writes import audit
 from notifications.outbox import OutgoingMessage, enqueue
 
@@ -104,7 +105,7 @@ def invite_reviewer(runtime: Runtime, name: str, email: str, language: str, acto
     address = normalise_email(email)
     if not name or len(name) > NAME_MAX_CHARS:
         raise InvalidInput("name", f"write the reviewer's name (at most {NAME_MAX_CHARS} characters)")
-    if len(address) > 254 or not EMAIL.match(address):  # the same rule as the organisation import
+    if not is_deliverable(address):  # the same rule as the organisation import and the dispatcher
         raise InvalidInput("email", "write a valid email address")
     if language not in tuple(Language):
         raise InvalidInput("language", f"choose {' or '.join(Language)}")
@@ -203,9 +204,9 @@ def plan_comments(session: Session, period_id: int, reviewer_id: int | None = No
 
 
 def plan_with_comments(
-    session: Session, period_id: int | None = None, needs_year: int | None = None
+    session: Session, period_id: int | None = None, needs_year: int | None = None, version: int | None = None
 ) -> PlanWithComments:
-    plan = competence_plan(session, period_id, needs_year)
+    plan = plan_document(session, period_id, version, needs_year)
     return PlanWithComments(**dict(plan), comments=plan_comments(session, plan.period.id))
 
 

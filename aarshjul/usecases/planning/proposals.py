@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -13,8 +16,11 @@ from aarshjul.db.models import (
     Unit,
     UnitGoal,
 )
-from aarshjul.domain.enums import MeasureState
-from aarshjul.usecases.reporting.plan import MeasureDescription, _description
+from aarshjul.domain.enums import MeasureScope, MeasureState
+from aarshjul.domain.planning import CostLine, total_of
+from aarshjul.usecases.planning.plan import CostLineView, MeasureDescription, _description, _line_view
+from aarshjul.usecases.shared.costs import costs_of
+from aarshjul.usecases.shared.money import Amounts
 
 
 class MeasureProposal(MeasureDescription):
@@ -26,12 +32,19 @@ class MeasureProposal(MeasureDescription):
     revision: int
     unit_id: int
     unit_name: str
+    need_id: int
     need_title: str
     need_strategy: str
     area_name: str | None
     unit_goal: str
     strategic_goal: str
     hr_comment: str
+    starts_on: dt.date | None = None
+    costs: list[CostLineView] = Field(default_factory=list, description="Estimated cost lines (NOK)")
+    cost: Amounts | None = None
+
+    def cost_lines(self) -> list[CostLine]:
+        return [CostLine(c.year, c.kind, c.amount, c.funding, c.scheme) for c in self.costs]
 
 
 def measure_proposals(
@@ -44,11 +57,13 @@ def measure_proposals(
         .outerjoin(CompetenceArea, CompetenceArea.id == CriticalNeed.competence_area_id)
         .join(UnitGoal, UnitGoal.id == CriticalNeed.unit_goal_id)
         .join(StrategicGoal, StrategicGoal.id == UnitGoal.strategic_goal_id)
-        .where(Measure.state.in_(states))
+        .where(Measure.state.in_(states), Measure.scope == MeasureScope.UNIT)
         .order_by(Measure.id)
     )
     if cycle_id is not None:
         query = query.where(Measure.cycle_id == cycle_id)
+    rows = session.execute(query).all()
+    costs = costs_of(session, (r[0].id for r in rows))
     return [
         MeasureProposal(
             **_description(m),
@@ -58,12 +73,16 @@ def measure_proposals(
             revision=m.revision,
             unit_id=m.unit_id,
             unit_name=unit_name,
+            need_id=need.id,
             need_title=need.title,
             need_strategy=need.strategy,
             area_name=area_name,
             unit_goal=goal,
             strategic_goal=strategic,
             hr_comment=m.hr_comment,
+            starts_on=m.starts_on,
+            costs=[_line_view(c) for c in costs.get(m.id, [])],
+            cost=Amounts.of(total_of(costs.get(m.id, []))),
         )
-        for m, unit_name, need, area_name, goal, strategic in session.execute(query)
+        for m, unit_name, need, area_name, goal, strategic in rows
     ]
