@@ -17,6 +17,7 @@ from aarshjul.usecases.planning import versions as plan_versions
 from aarshjul.usecases.planning.plan import PlanVersionInfo, organisation_name
 from aarshjul.usecases.planning.review import PlanWithComments, plan_with_comments
 from aarshjul.usecases.planning.status import YearlyStatus, yearly_status
+from service.api_errors import HR_ERRORS
 from service.auth import ApiHr
 from service.commands import AdoptPlan, PlaceMeasure, PlanMeasure, RecordConsultation, lines
 from service.deps import RuntimeDep, SessionDep
@@ -28,7 +29,7 @@ from service.routes.hr.documents import PDF_MEDIA, pdf_answer, plan_pdf, status_
 from service.routes.hr.plan_measures import measure_input
 from service.routes.hr.plan_versions import adoption_of, meeting_of
 
-router = APIRouter(prefix="/api", tags=["plan"])
+router = APIRouter(prefix="/api", tags=["plan"], responses=HR_ERRORS)
 
 UNAVAILABLE_RESPONSE: dict[str, Any] = {
     "description": "PDF documents cannot be made on this server (WeasyPrint's system libraries are missing)"
