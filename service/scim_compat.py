@@ -36,7 +36,8 @@ def _manager(value: Any) -> Any:
 
 def mend_resource(payload: dict[str, Any]) -> dict[str, Any]:
     if isinstance(payload.get("schemas"), list):
-        payload["schemas"] = [s for s in payload["schemas"] if isinstance(s, str) and s.startswith("urn:")]
+        # Only strings that are not URNs go; anything else stays for the model to refuse.
+        payload["schemas"] = [s for s in payload["schemas"] if not isinstance(s, str) or s.startswith("urn:")]
     enterprise = payload.get(ENTERPRISE)
     if isinstance(enterprise, dict) and enterprise.get("manager") is not None:
         enterprise["manager"] = _manager(enterprise["manager"])

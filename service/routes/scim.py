@@ -19,7 +19,8 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
-from pydantic import ValidationError
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import Field, ValidationError, model_validator
 from scim2_models import (
     Context,
     CreationRequestContext,
@@ -38,6 +39,7 @@ from scim2_models import (
     ServiceProviderConfig,
     UnauthorizedException,
 )
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aarshjul.domain.errors import Conflict, DomainError, Forbidden, NotFound
@@ -56,6 +58,22 @@ from aarshjul.usecases.admin.scim_schema import (
 from service.deps import RuntimeDep
 
 SCIM_MEDIA_TYPE = "application/scim+json"
+
+
+class ScimId(Convertor[str]):
+    """A resource's id in a path: never one that starts with a dot, so ``/Users/.search`` is the search
+    alone (POST) and not also a user's address (GET, PUT, PATCH, DELETE), and its 405 says so in Allow."""
+
+    regex = r"[^/.][^/]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("scim_id", ScimId())
 
 
 class ScimResponse(JSONResponse):
@@ -111,7 +129,17 @@ class ScimRoute(APIRoute):
         return handler
 
 
-def scim_client(request: Request, runtime: RuntimeDep) -> str:
+#: Declares the scheme in the OpenAPI document; the header is read below, so any refusal is a SCIM Error.
+SCIM_BEARER = HTTPBearer(
+    auto_error=False, scheme_name="ScimToken", description="A SCIM token from `aarshjul scim token`"
+)
+
+
+def scim_client(
+    request: Request,
+    runtime: RuntimeDep,
+    declared: Annotated[HTTPAuthorizationCredentials | None, Depends(SCIM_BEARER)],
+) -> str:
     """The audit actor of the calling SCIM client; 401 without a live SCIM token."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip() or len(token) > 512:
@@ -134,7 +162,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     412: {"model": Error, "description": "If-Match names an older version"},
 }
 
-router = APIRouter(prefix=SCIM_PATH, tags=["scim"], route_class=ScimRoute, responses={401: ERRORS[401]})
+# Every answer, errors included, is application/scim+json, and the document says so.
+router = APIRouter(
+    prefix=SCIM_PATH,
+    tags=["scim"],
+    route_class=ScimRoute,
+    default_response_class=ScimResponse,
+    responses={401: ERRORS[401]},
+)
 
 
 def _resource(resource: Any, context: Context, parameters: ResponseParameters | None, status: int = 200) -> Response:
@@ -207,7 +242,9 @@ def one_schema(schema_id: str, client: Client) -> Response:
     return ScimResponse(found.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
 
 
-@router.post("/.search", summary="Search across resource types (not supported)", responses={501: {"model": Error}})
+# Out of the OpenAPI document, whose contract is "never a 5xx": RFC 7644 §3.12's answer for an operation a
+# service does not offer is 501, and SCIM clients (scim2-tester among them) read it so.
+@router.post("/.search", include_in_schema=False)
 def search_everything(client: Client) -> Response:
     # RFC 7644 §3.4.3 lets a service search one resource type at a time; /Users/.search and /Groups/.search do.
     raise NotImplementedException(detail="search one resource type at a time: POST /Users/.search or /Groups/.search")
@@ -216,6 +253,28 @@ def search_everything(client: Client) -> Response:
 # --- Users ------------------------------------------------------------------------------------------------
 
 Search = Annotated[SearchRequest, Query()]
+
+
+LIST_ATTRIBUTES = ("schemas", "attributes", "excludedAttributes", "excluded_attributes")
+
+
+class SearchBody(SearchRequest):
+    """A search's JSON body: its numbers are JSON numbers (``"count": false`` is refused, not read as 0)."""
+
+    start_index: Annotated[int | None, Field(strict=True)] = None
+    count: Annotated[int | None, Field(strict=True)] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists_of_strings(cls, value: Any) -> Any:
+        # scim2-models also reads these from a query string ("a,b"); a JSON body has lists of strings.
+        for name in LIST_ATTRIBUTES:
+            listed = value.get(name) if isinstance(value, dict) else None
+            if listed is not None and not (isinstance(listed, list) and all(isinstance(s, str) for s in listed)):
+                raise ValueError(f"{name} is a list of strings")
+        return value
+
+
 Parameters = Annotated[ResponseParameters, Query()]
 READ: dict[int | str, dict[str, Any]] = {200: {"model": UserModel}, 400: ERRORS[400], 404: ERRORS[404]}
 WRITE: dict[int | str, dict[str, Any]] = {**READ, 409: ERRORS[409], 412: ERRORS[412]}
@@ -234,7 +293,7 @@ def users(search: Search, client: Client, runtime: RuntimeDep) -> Response:
 @router.post(
     "/Users/.search", summary="Search users", responses={200: {"model": ListResponse[UserModel]}, 400: ERRORS[400]}
 )
-def search_users(search: SearchRequest, client: Client, runtime: RuntimeDep) -> Response:
+def search_users(search: SearchBody, client: Client, runtime: RuntimeDep) -> Response:
     page = provisioning.list_users(runtime, search.filter, search.start_index, search.count)
     return _list(UserModel, page, search)
 
@@ -255,12 +314,12 @@ def create_user(
     return _resource(created, Context.RESOURCE_CREATION_RESPONSE, parameters, HTTPStatus.CREATED)
 
 
-@router.get("/Users/{rid}", summary="One user", responses=READ)
+@router.get("/Users/{rid:scim_id}", summary="One user", responses=READ)
 def user(rid: str, parameters: Parameters, client: Client, runtime: RuntimeDep) -> Response:
     return _resource(provisioning.get_user(runtime, rid), Context.RESOURCE_QUERY_RESPONSE, parameters)
 
 
-@router.put("/Users/{rid}", summary="Replace a user", responses=WRITE)
+@router.put("/Users/{rid:scim_id}", summary="Replace a user", responses=WRITE)
 def replace_user(
     rid: str,
     user: ReplacementRequestContext[UserModel],  # type: ignore[valid-type]
@@ -273,7 +332,7 @@ def replace_user(
     return _resource(replaced, Context.RESOURCE_REPLACEMENT_RESPONSE, parameters)
 
 
-@router.patch("/Users/{rid}", summary="Change a user (active: false makes a leaver)", responses=WRITE)
+@router.patch("/Users/{rid:scim_id}", summary="Change a user (active: false makes a leaver)", responses=WRITE)
 def patch_user(
     rid: str,
     patch: PatchRequestContext[PatchOp[UserModel]],  # type: ignore[valid-type]
@@ -287,7 +346,7 @@ def patch_user(
 
 
 @router.delete(
-    "/Users/{rid}",
+    "/Users/{rid:scim_id}",
     status_code=204,
     summary="Delete a user (a leaver; history stays)",
     responses={404: ERRORS[404], 412: ERRORS[412]},
@@ -316,7 +375,7 @@ def groups(search: Search, client: Client, runtime: RuntimeDep) -> Response:
 @router.post(
     "/Groups/.search", summary="Search groups", responses={200: {"model": ListResponse[GroupModel]}, 400: ERRORS[400]}
 )
-def search_groups(search: SearchRequest, client: Client, runtime: RuntimeDep) -> Response:
+def search_groups(search: SearchBody, client: Client, runtime: RuntimeDep) -> Response:
     page = provisioning.list_groups(runtime, search.filter, search.start_index, search.count)
     return _list(GroupModel, page, search)
 
@@ -337,12 +396,12 @@ def create_group(
     return _resource(created, Context.RESOURCE_CREATION_RESPONSE, parameters, HTTPStatus.CREATED)
 
 
-@router.get("/Groups/{rid}", summary="One group", responses=GROUP_READ)
+@router.get("/Groups/{rid:scim_id}", summary="One group", responses=GROUP_READ)
 def group(rid: str, parameters: Parameters, client: Client, runtime: RuntimeDep) -> Response:
     return _resource(provisioning.get_group(runtime, rid), Context.RESOURCE_QUERY_RESPONSE, parameters)
 
 
-@router.put("/Groups/{rid}", summary="Replace a group", responses=GROUP_WRITE)
+@router.put("/Groups/{rid:scim_id}", summary="Replace a group", responses=GROUP_WRITE)
 def replace_group(
     rid: str,
     group: ReplacementRequestContext[GroupModel],  # type: ignore[valid-type]
@@ -356,7 +415,7 @@ def replace_group(
 
 
 @router.patch(
-    "/Groups/{rid}",
+    "/Groups/{rid:scim_id}",
     summary="Change a group: members, name, leader, parent (204 unless attributes are asked for)",
     responses={**GROUP_WRITE, 204: {"description": "Changed"}},
 )
@@ -376,7 +435,7 @@ def patch_group(
 
 
 @router.delete(
-    "/Groups/{rid}",
+    "/Groups/{rid:scim_id}",
     status_code=204,
     summary="Delete a group (its unit is deactivated)",
     responses={404: ERRORS[404], 412: ERRORS[412]},
