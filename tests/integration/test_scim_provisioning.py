@@ -11,12 +11,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from aarshjul.db.models import AuditEvent, HumanTask, Notification, Person, ScimMember, ScimUser, Unit
+from aarshjul.db.models import AuditEvent, Cycle, HumanTask, Notification, Person, ScimMember, ScimUser, Unit
 from aarshjul.domain.enums import Language, Role, TaskState
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.admin.hr_access import issue_api_token
 from aarshjul.usecases.admin.org_import import seed_demo
 from aarshjul.usecases.admin.scim_access import issue_scim_token, revoke_scim_token
+from aarshjul.usecases.cycle.sweep import sweep
 from service.app import create_app
 from tests.builders import demo_cycle
 from tests.scim_support import CORE_GROUP, CORE_USER, ENTERPRISE, PERSON, SCIM_JSON, UNIT, patch, scim_client
@@ -354,3 +355,25 @@ def test_deleting_a_group_deactivates_its_unit(runtime: Runtime, scim: TestClien
         units = {u.name: u for u in session.scalars(select(Unit))}
     assert units["Top"].active is False and units["Below"].parent_id is None
     assert person_of(runtime, user["id"]).unit_id == units["Below"].id  # type: ignore[union-attr]
+
+
+def test_each_scim_change_makes_the_next_sweep_reconcile_in_full(runtime: Runtime, scim: TestClient) -> None:
+    demo_cycle(runtime)  # a running cycle, reconciled today when it started
+
+    def reconciled() -> object:
+        with runtime.sessions() as session:
+            return session.scalar(select(Cycle.reconciled_on))
+
+    assert reconciled() is not None
+    user = created(scim.post("/Users", json=entra_user("kari@fjordvik.no", "kari@fjordvik.no")))
+    assert reconciled() is None  # owed in the request's own transaction, as after a file import
+    sweep(runtime)
+    assert reconciled() is not None
+    group = created(scim.post("/Groups", json={**entra_group("Nytt team"), "members": [{"value": user["id"]}]}))
+    assert reconciled() is None
+    sweep(runtime)
+    assert scim.delete(f"/Groups/{group['id']}").status_code == 204
+    assert reconciled() is None
+    sweep(runtime)
+    assert scim.delete(f"/Users/{user['id']}").status_code == 204
+    assert reconciled() is None
