@@ -157,3 +157,37 @@ def test_an_sms_whose_task_was_done_is_cancelled(runtime: Runtime) -> None:
     phones = Phones()
     dispatch_due(runtime, backend=Capture(), sms_backend=phones)
     assert phones.sent == [] and rows_to(runtime, LEADER)["sms"].state is NotificationState.CANCELLED
+
+
+def test_an_sms_that_cannot_be_rendered_fails_alone_and_the_batchs_others_keep_their_short_links(
+    runtime: Runtime,
+) -> None:
+    start_year(runtime, SmsMode.INSTEAD_OF_EMAIL)
+    good = rows_to(runtime, LEADER)["sms"]
+    with runtime.sessions.begin() as session:  # a row this version has no SMS text for, in the same batch
+        session.add(
+            Notification(
+                idempotency_key="broken:sms",
+                recipient_id=good.recipient_id,
+                to_email=good.to_email,
+                channel=NotificationChannel.SMS,
+                to_phone=good.to_phone,
+                language=good.language,
+                template="no_such_template",
+                context=good.context,
+                state=NotificationState.PENDING,
+                not_before=good.not_before,
+                attempts=0,
+                created_at=good.created_at,
+            )
+        )
+    phones = Phones()
+    report = dispatch_due(runtime, backend=Capture(), sms_backend=phones)
+    assert (report.sent, report.failed) == (report.claimed - 1, 1)
+    [sms] = [m for m in phones.sent if m.to == "+4791234567"]
+    code = sms.text.rsplit("/", 1)[-1]
+    with runtime.sessions() as session:
+        assert session.get(ShortLink, code) is not None  # the sent text's link was stored, not rolled back
+        broken = session.scalars(select(Notification).where(Notification.idempotency_key == "broken:sms")).one()
+    assert broken.state == NotificationState.FAILED
+    assert broken.last_error is not None and broken.last_error.startswith("cannot render sms/no_such_template")
