@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import run_state_machine_as_test
 from schemathesis import checks as core_checks
 from schemathesis.config import SchemathesisConfig
@@ -60,6 +61,15 @@ CONFIG = SchemathesisConfig.from_dict(
         ],
     }
 )
+
+#: The consultation's minutes are a PDF body: a small real one, one that only starts like a PDF, and
+#: any bytes at all (the route must refuse what is not a PDF with 422, never fail).
+MINIMAL_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
+PDF_BODIES = st.one_of(st.just(MINIMAL_PDF), st.binary(max_size=2048).map(lambda b: b"%PDF-" + b), st.binary())
+schemathesis.openapi.media_type("application/pdf", PDF_BODIES)
 
 #: The document HR fetches from /api/openapi.json, read once; each test points it at its own app.
 APP = CurrentApp()

@@ -6,6 +6,7 @@ and failed with "database is locked", and every other request queued behind it."
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 import threading
 import time
@@ -18,9 +19,10 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pypdf import PdfWriter
 from sqlalchemy import func, select
 
-from aarshjul.db.models import ApiToken, HumanTask
+from aarshjul.db.models import ApiToken, CriticalNeed, HumanTask, Measure
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.admin.hr_access import hash_token, issue_api_token, set_password
 from aarshjul.usecases.admin.org_import import seed_demo
@@ -36,6 +38,7 @@ from tests.e2e.conftest import free_port
 from tests.fakes import InlineTriggers
 from tests.hr_support import HR_EMAIL, HR_PASSWORD, csrf_of
 from tests.integration.test_hr_api import HR_ENDPOINTS
+from tests.planning_support import area_id
 
 WITHIN = 1.0  #: seconds an HR action may take while others read
 DEPUTY = "brit.aasen@fjordvik.kommune.no"  #: an active leader who can take tasks over
@@ -156,6 +159,38 @@ def _measure_awaiting_approval(runtime: Runtime, cycle_id: int) -> int:
     return approval.measure_id
 
 
+def _minutes_pdf() -> bytes:
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def _plan_measure(runtime: Runtime, cycle_id: int, title: str) -> dict[str, Any]:
+    """HR's own organisation-wide measure for the plan, answering the cycle's needs, placed and priced."""
+    with runtime.sessions() as session:
+        needs = list(session.scalars(select(CriticalNeed.id).where(CriticalNeed.cycle_id == cycle_id)))
+    return {
+        "title": title,
+        "need_ids": needs,
+        "learning_form": "programme",
+        "first_year": 2027,
+        "last_year": 2028,
+        "area_ids": [area_id(runtime, "DIGITAL")],
+        "costs": [{"year": 2027, "kind": "course_fees", "amount": "12500.00", "funding": "own_budget"}],
+    }
+
+
+MEETING = {
+    "meeting_on": "2027-02-20",
+    "participants": [{"name": "Tove Tillitsvalgt", "union": "Fagforbundet"}, {"name": "Sunniva Kvåle"}],
+    "statements": [{"union": "Fagforbundet", "position": "agrees", "comment": "Bra plan"}],
+    "minutes_text": "Drøftet. Enighet.",
+}
+ADOPTION = {"adopted_by": "Kommunedirektøren", "adopted_on": "2027-03-01", "case_number": "2027/12"}
+
+
 def _open_task_ids(runtime: Runtime, cycle_id: int, form_key: str) -> list[int]:
     return [t.id for t in find_tasks(runtime, cycle_id, form_key, unit_id(runtime, UNIT))]
 
@@ -177,6 +212,17 @@ def test_every_hr_action_in_the_api_answers_within_a_second_while_others_read(li
         measure_id = _measure_awaiting_approval(runtime, cycle_id)
         body = {"decision": "approve", "comment": "Godt forslag"}
         live.call(api, "POST", f"/api/measures/{measure_id}/decision", 204, json=body)
+        measure = _plan_measure(runtime, cycle_id, "Felles digital opplæring")
+        plan_measure_id = live.call(api, "POST", "/api/plan/measures", 201, json=measure).json()["id"]
+        measure["title"] = "Felles digital opplæring for alle"
+        live.call(api, "PUT", f"/api/plan/measures/{plan_measure_id}", 204, json=measure)
+        placement = {"area_ids": measure["area_ids"]}
+        live.call(api, "PUT", f"/api/plan/measures/{measure_id}/placement", 204, json=placement)
+        number = live.call(api, "POST", "/api/plan/versions", 201).json()["number"]
+        live.call(api, "PUT", f"/api/plan/versions/{number}/consultation", 204, json=MEETING)
+        pdf = {"content": _minutes_pdf(), "headers": {"Content-Type": "application/pdf"}}
+        live.call(api, "PUT", f"/api/plan/versions/{number}/consultation/minutes.pdf", 204, **pdf)
+        live.call(api, "POST", f"/api/plan/versions/{number}/adoption", 200, json=ADOPTION)
         live.call(api, "POST", f"/api/cycles/{cycle_id}/close", 204, json={"force": True})
         live.call(api, "POST", "/api/cycles/clone", 201, json={})
         spare = issue_api_token(runtime, HR_EMAIL, label="spare")
@@ -214,6 +260,39 @@ def test_every_hr_action_on_the_pages_answers_within_a_second_while_others_read(
         live.call(browser, "POST", "/plan/reviewers", 303, data=body)
         reviewer_id = int(re.findall(r"/plan/reviewers/(\d+)/remove", browser.get("/plan").text)[0])
         live.call(browser, "POST", f"/plan/reviewers/{reviewer_id}/remove", 303, data={"csrf_token": csrf})
+        measure = _plan_measure(runtime, cycle_id, "Felles digital opplæring")
+        form = {
+            "csrf_token": csrf,
+            "title": measure["title"],
+            "learning_form": "programme",
+            "first_year": "2027",
+            "last_year": "2028",
+            "area_id": [str(a) for a in measure["area_ids"]],
+            "need_id": [str(n) for n in measure["need_ids"]],
+            "costs.0.year": "2027",
+            "costs.0.kind": "course_fees",
+            "costs.0.amount": "12 500",
+            "costs.0.funding": "own_budget",
+            "costs.0.scheme": "",
+        }
+        live.call(browser, "POST", "/plan/measures", 303, data=form)
+        with runtime.sessions() as session:
+            plan_measure_id = session.scalar(select(Measure.id).where(Measure.title == measure["title"]))
+        form["title"] = "Felles digital opplæring for alle"
+        live.call(browser, "POST", f"/plan/measures/{plan_measure_id}", 303, data=form)
+        live.call(browser, "POST", "/plan/versions", 303, data={"csrf_token": csrf})
+        meeting = {
+            "csrf_token": csrf,
+            "meeting_on": MEETING["meeting_on"],
+            "participants.0.name": "Tove Tillitsvalgt",
+            "participants.0.union": "Fagforbundet",
+            "statements.0.union": "Fagforbundet",
+            "statements.0.position": "agrees",
+            "minutes_text": "Drøftet. Enighet.",
+        }
+        minutes = {"minutes_pdf": ("protokoll.pdf", _minutes_pdf(), "application/pdf")}
+        live.call(browser, "POST", "/plan/versions/1/consultation", 303, data=meeting, files=minutes)
+        live.call(browser, "POST", "/plan/versions/1/adoption", 303, data={"csrf_token": csrf, **ADOPTION})
         body = {"force": "true", "csrf_token": csrf}
         live.call(browser, "POST", f"/hr/cycles/{cycle_id}/close", 303, data=body)
         live.call(browser, "POST", "/hr/cycles/clone", 303, data={"csrf_token": csrf})
