@@ -286,6 +286,7 @@ def test_every_hr_action_on_the_pages_answers_within_a_second_while_others_read(
             "meeting_on": MEETING["meeting_on"],
             "participants.0.name": "Tove Tillitsvalgt",
             "participants.0.union": "Fagforbundet",
+            "participants.1.name": "Sunniva Kvåle",  # the employer's side, as in MEETING: a meeting needs both
             "statements.0.union": "Fagforbundet",
             "statements.0.position": "agrees",
             "minutes_text": "Drøftet. Enighet.",
