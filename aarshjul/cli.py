@@ -231,6 +231,43 @@ def cmd_hr_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_scim_token(args: argparse.Namespace) -> int:
+    from aarshjul.usecases.admin.scim_access import issue_scim_token, revoke_scim_token, scim_tokens
+
+    runtime = _runtime()
+    if args.revoke is not None:
+        revoke_scim_token(runtime, args.revoke, actor="cli")
+        print(f"Revoked SCIM token {args.revoke}; requests with it are refused from now on.")
+        return 0
+    if args.list:
+        with runtime.sessions() as session:
+            for info in scim_tokens(session):
+                state = f"revoked {info.revoked_at.isoformat()}" if info.revoked_at else "live"
+                print(f"{info.id}\t{info.created_at.isoformat()}\t{state}\t{info.label}")
+        return 0
+    token = issue_scim_token(runtime, label=args.label, actor="cli")
+    print(f"SCIM token for {runtime.settings.base_url}/scim/v2 (Entra ID: 'Secret Token'); it is shown only once:")
+    print(token)
+    return 0
+
+
+def cmd_sms(args: argparse.Namespace) -> int:
+    from aarshjul.domain.enums import SmsMode
+    from aarshjul.usecases.admin.sms_settings import set_sms_mode, sms_settings
+
+    if args.template is not None and args.mode is None:
+        print("error: say what to send: with_email, instead_of_email or email_only", file=sys.stderr)
+        return 2
+    runtime = _runtime()
+    if args.template is not None:
+        mode = None if args.mode == "email_only" else SmsMode(args.mode)
+        set_sms_mode(runtime, args.template, mode, actor="cli")
+    with runtime.sessions() as session:
+        for template, chosen in sms_settings(session).items():
+            print(f"{template:<18} {chosen.value if chosen else 'email_only'}")
+    return 0
+
+
 def _read_new_password(args: argparse.Namespace) -> str:
     """From the terminal (asked twice), or the first line of standard input for scripts."""
     if args.stdin or not sys.stdin.isatty():
@@ -358,6 +395,21 @@ def build_parser() -> argparse.ArgumentParser:
     set_pw = add("set-password", cmd_hr_set_password, "Set or reset an HR person's password", hr_sub)
     set_pw.add_argument("email", help="the HR person's email")
     set_pw.add_argument("--stdin", action="store_true", help="read the password from standard input")
+
+    scim = add("scim", lambda a: 2, "SCIM provisioning commands", commands)
+    scim_sub = scim.add_subparsers(dest="scim_command", required=True, metavar="COMMAND")
+    scim_token = add(
+        "token", cmd_scim_token, "Create a SCIM bearer token (printed alone on the last line), list or revoke", scim_sub
+    )
+    scim_token.add_argument("--label", default="scim", help="a note on what the token is for (e.g. 'Entra ID')")
+    scim_token.add_argument("--list", action="store_true", help="list the tokens (id, created, state, label)")
+    scim_token.add_argument("--revoke", type=int, metavar="ID", help="revoke the token with this id instead")
+
+    sms = add("sms", cmd_sms, "Show, or choose per kind of message, SMS with or instead of email", commands)
+    sms.add_argument("template", nargs="?", help="a kind of message (task_invitation, task_reminder, ...)")
+    sms.add_argument(
+        "mode", nargs="?", choices=["with_email", "instead_of_email", "email_only"], help="what to send for it"
+    )
     return parser
 
 

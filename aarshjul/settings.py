@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     #: crosses the network in clear unless this is set to false on purpose.
     smtp_starttls: bool | None = None
 
+    sms_backend: Literal["outbox", "twilio"] = "outbox"
+    sms_redirect_to: str | None = Field(default=None, description="Send every SMS here (not in production)")
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from: str | None = Field(default=None, description="The sending number (E.164) or alphanumeric sender")
+    twilio_messaging_service_sid: str | None = Field(default=None, description="A messaging service, instead of from")
+
     cycle_definition_path: Path | None = Field(default=None, description="Default: the packaged standard cycle")
     sweep_interval_minutes: int = Field(default=15, ge=1, le=24 * 60)
     link_grace_days: int = Field(default=30, ge=0, le=365, description="Read-only receipt after a task closes")
@@ -161,6 +168,20 @@ class Settings(BaseSettings):
                 "(with AARSHJUL_SMTP_HOST) or AARSHJUL_MAIL_BACKEND=sendgrid (with AARSHJUL_SENDGRID_API_KEY); "
                 "AARSHJUL_MAIL_BACKEND=outbox keeps mail in the database on purpose; --demo tries the product out."
             )
+        if not self.development and self.sms_redirect_to:
+            raise ConfigurationError(
+                "AARSHJUL_SMS_REDIRECT_TO is for test environments: set AARSHJUL_ENVIRONMENT=development "
+                "to use it, or remove it."
+            )
+        if self.sms_backend == "twilio":
+            if self.twilio_account_sid is None or self.twilio_auth_token is None:
+                raise ConfigurationError(
+                    "AARSHJUL_SMS_BACKEND=twilio needs AARSHJUL_TWILIO_ACCOUNT_SID and AARSHJUL_TWILIO_AUTH_TOKEN."
+                )
+            if not self.twilio_from and not self.twilio_messaging_service_sid:
+                raise ConfigurationError(
+                    "AARSHJUL_SMS_BACKEND=twilio needs AARSHJUL_TWILIO_FROM or AARSHJUL_TWILIO_MESSAGING_SERVICE_SID."
+                )
 
     def _check_sign_in(self) -> None:
         given = [name for name in ("oidc_issuer", "oidc_client_id", "oidc_client_secret") if getattr(self, name)]

@@ -17,6 +17,8 @@ other, even though all share the one secret (``AARSHJUL_SECRET_KEY``):
 - the session cookie (HR's, or anyone's signed in through single sign-on): the person, the session's
   random id (the server keeps its hash: signing out, idling or a new password ends it), the session's
   CSRF value and when it was issued; it lasts ``HR_SESSION_MAX_AGE`` at most.
+- a person's calendar feed ``/calendar/{token}.ics``: the person and their feed version; raising
+  ``Person.calendar_version`` (the person asks for a new address) kills every earlier address.
 
 A token is ``{base64url(compact JSON list)}.{base64url(HMAC-SHA256)}`` (itsdangerous'
 ``URLSafeSerializer``, key derived by HMAC from the secret and the salt), so it is URL-safe and a few
@@ -66,6 +68,7 @@ class Purpose(StrEnum):
     PLAN_REVIEW = "plan-review"
     HR_SESSION = "hr-session"
     OIDC_TRANSACTION = "oidc-transaction"
+    CALENDAR_FEED = "calendar-feed"
 
 
 class FormPurpose(StrEnum):
@@ -77,6 +80,7 @@ class FormPurpose(StrEnum):
     HR_SIGN_IN = "hr-sign-in"  #: bound to a random cookie value
     DATA_DOWNLOAD = "data-download"  #: bound to the export link
     PLAN_REVIEW_COMMENT = "plan-review-comment"  #: bound to the review link
+    CALENDAR_ADDRESS = "calendar-address"  #: a new feed address; bound to the task link it is asked from
 
 
 class BadToken(Exception):
@@ -117,6 +121,12 @@ class ExportClaims:
 class ReviewClaims:
     reviewer_id: int
     invited_at: int  #: Unix seconds, as stored on the reviewer's row
+
+
+@dataclass(frozen=True)
+class CalendarClaims:
+    person_id: int
+    version: int  #: the person's ``calendar_version`` when the address was made
 
 
 @dataclass(frozen=True)
@@ -250,6 +260,22 @@ def read_review_token(secret: str, token: object) -> ReviewClaims:
 
 def review_url(base_url: str, secret: str, claims: ReviewClaims) -> str:
     return _url(base_url, "/plan-review", review_token(secret, claims))
+
+
+# --- a person's calendar feed ----------------------------------------------------------------------
+
+
+def calendar_token(secret: str, claims: CalendarClaims) -> str:
+    return _dump(secret, Purpose.CALENDAR_FEED, [claims.person_id, claims.version])
+
+
+def read_calendar_token(secret: str, token: object) -> CalendarClaims:
+    person_id, version = _load(secret, Purpose.CALENDAR_FEED, token, (int, int))
+    return CalendarClaims(person_id, version)
+
+
+def calendar_url(base_url: str, secret: str, claims: CalendarClaims) -> str:
+    return _url(base_url, "/calendar", calendar_token(secret, claims)) + ".ics"
 
 
 # --- the HR session cookie ------------------------------------------------------------------------

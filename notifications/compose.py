@@ -76,6 +76,9 @@ class QueuedMessage:
     language: str
     template: str
     context: dict[str, Any]
+    channel: str = "email"  #: or "sms" (``NotificationChannel``)
+    to_phone: str | None = None  #: an SMS's number
+    created_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -254,6 +257,11 @@ class _Reader:
 
     def url(self, path: str) -> str:
         return f"{self.settings.base_url}{path}"
+
+
+#: How tasks are read for a message, and for anything else that shows a person their tasks as of a moment
+#: (the SMS text, the calendar feed): titles in their language, dates, current links.
+TaskReader = _Reader
 
 
 def _waiting_for(task: _Task, recipient_id: int | None, allow_submitted: bool = False) -> bool:

@@ -18,7 +18,8 @@ from aarshjul.runtime import Runtime
 from aarshjul.settings import Settings
 from notifications.backends import Attachment
 
-LINK = re.compile(r"https?://\S+/t/[A-Za-z0-9._-]+")
+#: Task links in an email, and short links (``/s/``) in an SMS.
+LINK = re.compile(r"https?://\S+/[ts]/[A-Za-z0-9._-]+")
 NEWEST_FIRST_LIMIT = 500
 
 
@@ -38,6 +39,8 @@ def _entry(row: Notification, with_bodies: bool) -> dict[str, Any]:
         "id": row.id,
         "idempotency_key": row.idempotency_key,
         "to": row.to_email,
+        "channel": row.channel,
+        "to_phone": row.to_phone,
         "recipient_id": row.recipient_id,
         "language": row.language,
         "template": row.template,
@@ -61,7 +64,8 @@ def _entry(row: Notification, with_bodies: bool) -> dict[str, Any]:
 
 
 def list_outbox(runtime: Runtime, limit: int = NEWEST_FIRST_LIMIT) -> list[dict[str, Any]]:
-    """Newest first. Keys: id, idempotency_key, to, recipient_id, language, template, state, subject,
+    """Newest first. Keys: id, idempotency_key, to, channel ("email" or "sms"), to_phone (an SMS's
+    number), recipient_id, language, template, state, subject (null for an SMS),
     created_at, not_before, sent_at (ISO 8601 or null), attempts, last_error, links (task links in
     the text), attachments (index, filename, content_type), text (the plain-text body, null until sent)."""
     with runtime.sessions() as session:
@@ -94,10 +98,11 @@ def format_outbox(entries: list[dict[str, Any]], full: bool = True) -> str:
     blocks = []
     for entry in entries:
         when = entry["sent_at"] or f"due {entry['not_before']}"
-        head = (
-            f"#{entry['id']}  {entry['state']:<9}  {when}  to {entry['to']}  [{entry['template']}, {entry['language']}]"
-        )
-        lines = [head, f"    {entry['subject'] or '(not rendered yet)'}"]
+        to = f"SMS to {entry['to_phone']} ({entry['to']})" if entry["channel"] == "sms" else f"to {entry['to']}"
+        head = f"#{entry['id']}  {entry['state']:<9}  {when}  {to}  [{entry['template']}, {entry['language']}]"
+        lines = [head]
+        if entry["channel"] != "sms" or not entry.get("text"):
+            lines.append(f"    {entry['subject'] or '(not rendered yet)'}")
         if entry["last_error"]:
             lines.append(f"    last error: {entry['last_error']}")
         for item in entry["attachments"]:

@@ -1,4 +1,4 @@
-"""The dispatcher: claims due outbox rows, renders them, hands them to the mail backend, records the result.
+"""The dispatcher: claims due outbox rows, renders them, hands them to the mail or SMS backend, records the result.
 
 Claiming is a short transaction of its own: due rows (pending and due, or "sending" whose lease ran
 out because their sender died) are taken with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, or inside the
@@ -36,9 +36,10 @@ from sqlalchemy.orm import Session
 from aarshjul.db.engine import is_postgresql, unit_of_work
 from aarshjul.db.models import Notification, NotificationAttempt
 from aarshjul.domain.addresses import is_deliverable
-from aarshjul.domain.enums import NotificationState
+from aarshjul.domain.enums import NotificationChannel, NotificationState
 from aarshjul.runtime import Runtime
 from notifications.backends import (
+    Delivery,
     MailBackend,
     OutboundEmail,
     PermanentSendError,
@@ -47,6 +48,8 @@ from notifications.backends import (
     redirected,
 )
 from notifications.compose import QueuedMessage, RenderBatch, RenderedEmail, compose
+from notifications.sms import RenderedSms, compose_sms
+from notifications.sms_backends import OutboundSms, SmsBackend, redirected_sms, sms_backend_for
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +206,9 @@ def claim(session: Session, now: dt.datetime, limit: int) -> tuple[list[_Claimed
             Notification.template,
             Notification.context,
             Notification.attempts,
+            Notification.channel,
+            Notification.to_phone,
+            Notification.created_at,
         )
         .where(Notification.claim_token == token)
         .order_by(Notification.not_before, Notification.id)
@@ -217,6 +223,9 @@ def claim(session: Session, now: dt.datetime, limit: int) -> tuple[list[_Claimed
                 language=row.language,
                 template=row.template,
                 context=dict(row.context or {}),
+                channel=row.channel,
+                to_phone=row.to_phone,
+                created_at=row.created_at,
             ),
             row.attempts,
             token,
@@ -231,12 +240,14 @@ def _finish(
     now: dt.datetime,
     outcome: str,
     values: dict[str, Any],
-    rendered: RenderedEmail | None,
+    rendered: RenderedEmail | RenderedSms | None,
     status_code: int | None = None,
     detail: str = "",
 ) -> bool:
     """Write the result where this sender still holds the claim; False when it had lost it."""
-    if rendered is not None:
+    if isinstance(rendered, RenderedSms):
+        values = {**values, "body_text": rendered.text}
+    elif rendered is not None:
         values = {
             **values,
             "subject": rendered.subject,
@@ -323,7 +334,7 @@ def _failed(
     claimed: _Claimed,
     now: dt.datetime,
     error: str,
-    rendered: RenderedEmail | None,
+    rendered: RenderedEmail | RenderedSms | None,
     status_code: int | None = None,
 ) -> str:
     values: dict[str, Any] = {"state": NotificationState.FAILED, "last_error": error, "claim_token": None}
@@ -335,7 +346,7 @@ def _passing_failure(
     runtime: Runtime,
     claimed: _Claimed,
     now: dt.datetime,
-    rendered: RenderedEmail,
+    rendered: RenderedEmail | RenderedSms,
     detail: str,
     status_code: int | None = None,
     retry_after: float | None = None,
@@ -361,74 +372,110 @@ class _NotRendered:
 
 
 NOT_RENDERED = _NotRendered()
-#: What rendering a claimed message came to: the email, None (nothing left to send) or the error.
-Rendered = RenderedEmail | None | Exception
+#: What rendering a claimed message came to: the email or SMS, None (nothing left to send) or the error.
+Rendered = RenderedEmail | RenderedSms | None | Exception
+_Render = Callable[[Session, QueuedMessage, RenderBatch | None], RenderedEmail | RenderedSms | None]
+
+
+def _render_each(
+    session: Session, claims: list[_Claimed], render: _Render, savepoints: bool, results: dict[int, Rendered]
+) -> None:
+    """Render ``claims`` in ``session`` with the tasks they name loaded together, each message's error
+    its own answer (a broad catch on purpose: one message's fault must not stop the others). With
+    ``savepoints``, what a message wrote is undone with its error and kept otherwise."""
+    batch: RenderBatch | None
+    try:
+        batch = RenderBatch(session, [c.message for c in claims])
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        log.warning("a batch of %d notifications could not be loaded together: %s", len(claims), type(exc).__name__)
+        session.rollback()
+        batch = None
+    for claimed in claims:
+        try:
+            if savepoints:
+                with session.begin_nested():
+                    results[claimed.message.id] = render(session, claimed.message, batch)
+            else:
+                results[claimed.message.id] = render(session, claimed.message, batch)
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            log.warning("notification %s could not be rendered: %s", claimed.message.id, type(exc).__name__)
+            if not savepoints:
+                session.rollback()
+            results[claimed.message.id] = exc
 
 
 def render_claimed(runtime: Runtime, claims: list[_Claimed], now: dt.datetime) -> dict[int, Rendered]:
-    """Render a batch of claimed messages in one read session, the tasks they name loaded together.
-
-    Whatever one message raises is its answer and no other's (a broad catch on purpose: one
-    message's fault must not stop the others); if even loading the batch fails, each message is
-    rendered on its own."""
+    """Render a batch of claimed messages, the tasks they name loaded together: the emails in one read
+    session, the SMS in one transaction (an SMS's short links are written as it renders), each SMS in a
+    savepoint of its own. If that transaction cannot be committed, no SMS of the batch goes (its text
+    would carry short links that were never stored): each is answered with the error."""
+    settings = runtime.settings
     results: dict[int, Rendered] = {}
-    with runtime.sessions() as session:
-        batch: RenderBatch | None
+    emails = [c for c in claims if c.message.channel != NotificationChannel.SMS]
+    texts = [c for c in claims if c.message.channel == NotificationChannel.SMS]
+    if emails:
+        with runtime.sessions() as session:
+            _render_each(session, emails, lambda s, m, b: compose(s, m, settings, now, b), False, results)
+    if texts:
+        written: dict[int, Rendered] = {}
         try:
-            batch = RenderBatch(session, [c.message for c in claims])
+            with unit_of_work(runtime.sessions) as session:
+                _render_each(session, texts, lambda s, m, b: compose_sms(s, m, settings, now, b), True, written)
         except Exception as exc:  # noqa: BLE001 - see the docstring
-            log.warning("a batch of %d notifications could not be loaded together: %s", len(claims), type(exc).__name__)
-            session.rollback()
-            batch = None
-        for claimed in claims:
-            try:
-                results[claimed.message.id] = compose(session, claimed.message, runtime.settings, now, batch)
-            except Exception as exc:  # noqa: BLE001 - see the docstring
-                log.warning("notification %s could not be rendered: %s", claimed.message.id, type(exc).__name__)
-                session.rollback()
-                results[claimed.message.id] = exc
+            log.warning("the short links of %d SMS could not be stored: %s", len(texts), type(exc).__name__)
+            written = {c.message.id: exc for c in texts}
+        results.update(written)
     return results
 
 
-def deliver_one(
-    runtime: Runtime,
-    backend: MailBackend,
-    claimed: _Claimed,
-    clock: Callable[[], dt.datetime],
-    prepared: Rendered | _NotRendered = NOT_RENDERED,
-) -> str:
-    """Render (unless ``prepared`` holds what rendering came to), send and record one claimed message.
-    Returns the outcome, or "lost" if the claim was gone.
+def _prepared(
+    runtime: Runtime, claimed: _Claimed, clock: Callable[[], dt.datetime], prepared: Rendered | _NotRendered
+) -> Rendered:
+    if isinstance(prepared, _NotRendered):
+        return render_claimed(runtime, [claimed], clock())[claimed.message.id]
+    return prepared
 
-    Nothing raised for this message leaves this function: it is recorded on the message (a broad
-    catch on purpose, at the one place where one message's fault must not stop the others)."""
-    message = claimed.message
-    rendered = (
-        render_claimed(runtime, [claimed], clock())[message.id] if isinstance(prepared, _NotRendered) else prepared
-    )
+
+def _not_sendable(
+    runtime: Runtime, claimed: _Claimed, clock: Callable[[], dt.datetime], rendered: Rendered
+) -> str | None:
+    """The outcome for a message that rendering already settled (its error, or nothing left to send)."""
     if isinstance(rendered, Exception):
-        return _failed(
-            runtime, claimed, clock(), f"cannot render {message.template}: {type(rendered).__name__}: {rendered}", None
-        )
+        kind = "sms/" if claimed.message.channel == NotificationChannel.SMS else ""
+        error = f"cannot render {kind}{claimed.message.template}: {type(rendered).__name__}: {rendered}"
+        return _failed(runtime, claimed, clock(), error, None)
     if rendered is None:
         reason = "nothing left to send: its tasks were reassigned, done or cancelled"
         values: dict[str, Any] = {"state": NotificationState.CANCELLED, "last_error": reason, "claim_token": None}
         done = _finish(runtime, claimed, clock(), Outcome.CANCELLED, values, None, None, reason)
         return Outcome.CANCELLED if done else "lost"
+    return None
 
-    outbound = _outbound(runtime, message, rendered)
-    if not is_deliverable(outbound.to):
-        return _failed(runtime, claimed, clock(), f"{outbound.to!r} is not an address mail can be sent to", rendered)
+
+def _send(
+    runtime: Runtime,
+    claimed: _Claimed,
+    clock: Callable[[], dt.datetime],
+    rendered: RenderedEmail | RenderedSms,
+    backend_name: str,
+    send: Callable[[], Delivery],
+) -> str:
+    """Make one attempt through a backend and record how it went.
+
+    Nothing raised for this message leaves this function: it is recorded on the message (a broad
+    catch on purpose, at the one place where one message's fault must not stop the others)."""
     try:
-        delivery = backend.send(outbound)
+        delivery = send()
     except TransientSendError as exc:
         return _passing_failure(runtime, claimed, clock(), rendered, exc.detail, exc.status_code, exc.retry_after)
     except PermanentSendError as exc:
         return _failed(runtime, claimed, clock(), exc.detail, rendered, exc.status_code)
     except Exception as exc:  # noqa: BLE001 - a backend's unforeseen error: retried, within the cap
-        log.warning("the %s backend failed on notification %s: %s", backend.name, message.id, type(exc).__name__)
+        log.warning(
+            "the %s backend failed on notification %s: %s", backend_name, claimed.message.id, type(exc).__name__
+        )
         return _passing_failure(
-            runtime, claimed, clock(), rendered, f"{backend.name} failed: {type(exc).__name__}: {exc}"
+            runtime, claimed, clock(), rendered, f"{backend_name} failed: {type(exc).__name__}: {exc}"
         )
 
     now = clock()
@@ -440,8 +487,55 @@ def deliver_one(
         "claim_token": None,
         "claimed_until": None,
     }
-    done = _finish(runtime, claimed, now, Outcome.SENT, values, rendered, delivery.status_code, backend.name)
+    done = _finish(runtime, claimed, now, Outcome.SENT, values, rendered, delivery.status_code, backend_name)
     return Outcome.SENT if done else "lost"
+
+
+def deliver_one(
+    runtime: Runtime,
+    backend: MailBackend,
+    claimed: _Claimed,
+    clock: Callable[[], dt.datetime],
+    prepared: Rendered | _NotRendered = NOT_RENDERED,
+) -> str:
+    """Render (unless ``prepared`` holds what rendering came to), send and record one claimed email.
+    Returns the outcome, or "lost" if the claim was gone."""
+    rendered = _prepared(runtime, claimed, clock, prepared)
+    settled = _not_sendable(runtime, claimed, clock, rendered)
+    if settled is not None:
+        return settled
+    assert isinstance(rendered, RenderedEmail), "an email renders as an email"
+    outbound = _outbound(runtime, claimed.message, rendered)
+    if not is_deliverable(outbound.to):
+        return _failed(runtime, claimed, clock(), f"{outbound.to!r} is not an address mail can be sent to", rendered)
+    return _send(runtime, claimed, clock, rendered, backend.name, lambda: backend.send(outbound))
+
+
+def deliver_sms(
+    runtime: Runtime,
+    backend: SmsBackend,
+    claimed: _Claimed,
+    clock: Callable[[], dt.datetime],
+    prepared: Rendered | _NotRendered = NOT_RENDERED,
+) -> str:
+    """Render (unless ``prepared`` holds what rendering came to), send and record one claimed SMS, with
+    the same retries and failures as an email."""
+    rendered = _prepared(runtime, claimed, clock, prepared)
+    settled = _not_sendable(runtime, claimed, clock, rendered)
+    if settled is not None:
+        return settled
+    assert isinstance(rendered, RenderedSms), "an SMS renders as an SMS"
+    message = claimed.message
+    settings = runtime.settings
+    outbound = OutboundSms(
+        idempotency_key=message.idempotency_key,
+        to=message.to_phone or "",
+        text=rendered.text,
+        first_tried_at=message.created_at if claimed.attempts > 1 else None,
+    )
+    if settings.sms_redirect_to and settings.development:
+        outbound = redirected_sms(outbound, settings.sms_redirect_to)
+    return _send(runtime, claimed, clock, rendered, backend.name, lambda: backend.send(outbound))
 
 
 def dispatch_due(
@@ -449,10 +543,12 @@ def dispatch_due(
     now: dt.datetime | None = None,
     limit: int = DEFAULT_LIMIT,
     backend: MailBackend | None = None,
+    sms_backend: SmsBackend | None = None,
 ) -> DispatchReport:
     """Send what is due: one batch of at most ``limit`` messages. Safe to run in several processes at once."""
     clock: Callable[[], dt.datetime] = (lambda: now) if now is not None else runtime.clock
     backend = backend or backend_for(runtime.settings)
+    sms = sms_backend or sms_backend_for(runtime.settings)
     report = DispatchReport()
     with unit_of_work(runtime.sessions) as session:
         moment = clock()
@@ -461,13 +557,16 @@ def dispatch_due(
         claims, report.reclaimed = claim(session, moment, limit)
     report.claimed = len(claims)
     stop_at = time.monotonic() + SENDING_TIME.total_seconds()
-    # Rendered together just before sending: what an email says is read when it goes, not when queued.
+    # Rendered together just before sending: what a message says is read when it goes, not when queued.
     prepared = render_claimed(runtime, claims, clock())
     for index, claimed in enumerate(claims):
         if time.monotonic() >= stop_at:
             report.released = release(runtime, claims[index:])
             break
-        outcome = deliver_one(runtime, backend, claimed, clock, prepared[claimed.message.id])
+        if claimed.message.channel == NotificationChannel.SMS:
+            outcome = deliver_sms(runtime, sms, claimed, clock, prepared[claimed.message.id])
+        else:
+            outcome = deliver_one(runtime, backend, claimed, clock, prepared[claimed.message.id])
         if outcome == Outcome.SENT:
             report.sent += 1
         elif outcome == Outcome.RETRY:

@@ -2,6 +2,10 @@
 
 The idempotency key is unique: queuing the same message twice (a re-run advance, a retried sweep)
 inserts nothing the second time.
+
+SMS is decided here, for every caller alike: a message of a kind the organisation sends by SMS
+(``sms_setting``) to a person with a mobile number gets an SMS row beside the email row (its key is the
+email's with ``:sms`` appended, so each has its own attempts and retries), or instead of it.
 """
 
 from __future__ import annotations
@@ -11,12 +15,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table
+from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from aarshjul.db.models import Notification
-from aarshjul.domain.enums import NotificationState
+from aarshjul.db.models import Notification, Person, SmsSetting
+from aarshjul.domain.enums import NotificationChannel, NotificationState, SmsMode
+
+SMS_KEY_SUFFIX = ":sms"
+#: The kinds of message that have an SMS text (notifications/templates/sms/); the others go by email only.
+SMS_TEMPLATES = ("task_invitation", "task_reminder", "evaluation_due", "measure_returned", "talk_scheduled")
 
 
 @dataclass(frozen=True)
@@ -32,33 +40,60 @@ class OutgoingMessage:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _row(message: OutgoingMessage, now: dt.datetime, mobile: str | None = None) -> dict[str, Any]:
+    return {
+        "idempotency_key": message.idempotency_key + (SMS_KEY_SUFFIX if mobile else ""),
+        "recipient_id": message.recipient_id,
+        "to_email": message.to_email,
+        "channel": NotificationChannel.SMS if mobile else NotificationChannel.EMAIL,
+        "to_phone": mobile,
+        "language": message.language,
+        "template": message.template,
+        "context": message.context,
+        "state": NotificationState.PENDING,
+        "not_before": message.not_before,
+        "expires_at": message.expires_at,
+        "attempts": 0,
+        "created_at": now,
+    }
+
+
+def _mobiles(session: Session, messages: Sequence[OutgoingMessage]) -> tuple[dict[str, SmsMode], dict[int, str]]:
+    """The organisation's SMS choices for these kinds, and the mobile numbers of the people they go to."""
+    kinds = {m.template for m in messages if m.template in SMS_TEMPLATES and m.recipient_id is not None}
+    if not kinds:
+        return {}, {}
+    modes = {
+        row.template: row.mode
+        for row in session.execute(select(SmsSetting.template, SmsSetting.mode).where(SmsSetting.template.in_(kinds)))
+    }
+    people = {m.recipient_id for m in messages if m.template in modes and m.recipient_id is not None}
+    if not people:
+        return modes, {}
+    rows = session.execute(select(Person.id, Person.mobile).where(Person.id.in_(people), Person.mobile.is_not(None)))
+    return modes, {row.id: row.mobile for row in rows}
+
+
 def enqueue_many(session: Session, messages: Sequence[OutgoingMessage], now: dt.datetime) -> int:
-    """Queue messages in one statement; rows whose key already exists are left alone. Returns rows added."""
+    """Queue messages in one statement; rows whose key already exists are left alone. Returns how many
+    messages were added (an email and its SMS count once)."""
     if not messages:
         return 0
-    rows = [
-        {
-            "idempotency_key": m.idempotency_key,
-            "recipient_id": m.recipient_id,
-            "to_email": m.to_email,
-            "language": m.language,
-            "template": m.template,
-            "context": m.context,
-            "state": NotificationState.PENDING,
-            "not_before": m.not_before,
-            "expires_at": m.expires_at,
-            "attempts": 0,
-            "created_at": now,
-        }
-        for m in messages
-    ]
+    modes, mobiles = _mobiles(session, messages)
+    rows = []
+    for m in messages:
+        mobile = mobiles.get(m.recipient_id) if m.recipient_id is not None and m.template in modes else None
+        if mobile is None or modes[m.template] is SmsMode.WITH_EMAIL:
+            rows.append(_row(m, now))
+        if mobile is not None:
+            rows.append(_row(m, now, mobile))
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = cast(Table, Notification.__table__)
     statement = insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
     # Through the connection: thousands of reminders in one sweep need no ORM bookkeeping.
-    inserted = session.connection().execute(statement.returning(table.c.id), rows).all()
-    return len(inserted)
+    inserted = session.connection().execute(statement.returning(table.c.idempotency_key), rows).scalars().all()
+    return len({key.removesuffix(SMS_KEY_SUFFIX) for key in inserted})
 
 
 def enqueue(session: Session, message: OutgoingMessage, now: dt.datetime) -> bool:

@@ -23,10 +23,13 @@ from aarshjul.db.engine import pool_size_for
 from aarshjul.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from aarshjul.presentation.i18n import gettext
 from aarshjul.runtime import Runtime
+from aarshjul.usecases.admin.provisioning import SCIM_PATH
 from aarshjul.usecases.planning.versions import MAX_MINUTES_BYTES
 from service.deps import get_language
 from service.json_guard import JsonGuard
 from service.pages import message_page
+from service.routes.scim import error_response, is_scim
+from service.scim_compat import EntraCompatibility
 from service.security_headers import SecurityHeaders
 
 log = logging.getLogger(__name__)
@@ -78,7 +81,10 @@ class LimitBodySize:
 
 async def _too_large(scope: Scope, send: Send) -> None:
     path = scope.get("path", "")
-    if path.startswith("/api/"):
+    if is_scim(path):
+        body = b'{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"413","detail":"larger than 1 MB"}'
+        content_type = b"application/scim+json"
+    elif path.startswith("/api/"):
         body = b'{"detail":[{"loc":["body"],"msg":"the request body is larger than 1 MB","type":"too_large"}]}'
         content_type = b"application/json"
     else:
@@ -95,7 +101,7 @@ HEALTH = {"type": "object", "properties": {"status": {"type": "string", "enum": 
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/") or request.url.path == "/healthz"
+    return request.url.path.startswith("/api/") or request.url.path == "/healthz" or is_scim(request.url.path)
 
 
 @asynccontextmanager
@@ -120,7 +126,9 @@ def create_app(runtime: Runtime) -> FastAPI:
         redoc_url=None,
     )
     app.state.runtime = runtime
-    # The last added runs first: headers on every answer, then the size limit, then the JSON check.
+    # The last added runs first: headers on every answer, then the size limit, then the JSON check,
+    # then Entra ID's departures from SCIM mended.
+    app.add_middleware(EntraCompatibility, prefix=SCIM_PATH)
     app.add_middleware(JsonGuard)
     app.add_middleware(LimitBodySize)
     app.add_middleware(SecurityHeaders, https=runtime.settings.base_url.startswith("https://"))
@@ -172,6 +180,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             headers["Allow"] = ", ".join(allowed_methods(request))
+        if is_scim(request.url.path):  # an unknown address or method under /scim/v2: a SCIM Error
+            return error_response(exc.status_code, str(exc.detail), headers=headers)
         if _wants_json(request):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
         language = get_language(request)

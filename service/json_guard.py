@@ -17,6 +17,9 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aarshjul.domain import storable
+from aarshjul.usecases.admin.provisioning import SCIM_PATH
+
+SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 
 class UnstorableJson(ValueError):
@@ -69,7 +72,7 @@ class JsonGuard:
             try:
                 parse_json(body)
             except UnstorableJson as exc:
-                await _refuse(send, str(exc))
+                await _refuse(send, str(exc), scim=scope.get("path", "").startswith(SCIM_PATH + "/"))
                 return
             except ValueError:
                 pass  # malformed JSON: the route answers that in its own way
@@ -85,9 +88,20 @@ class JsonGuard:
         await self.app(scope, replay, send)
 
 
-async def _refuse(send: Send, reason: str) -> None:
-    detail = {"detail": [{"loc": ["body"], "msg": f"the JSON cannot be stored: {reason}", "type": "json_invalid"}]}
-    payload = json.dumps(detail).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
-    await send({"type": "http.response.start", "status": 422, "headers": headers})
+async def _refuse(send: Send, reason: str, scim: bool) -> None:
+    message = f"the JSON cannot be stored: {reason}"
+    if scim:  # a SCIM client gets a SCIM Error (RFC 7644 §3.12), as for every other refusal there
+        status, media_type = 400, b"application/scim+json"
+        body: dict[str, Any] = {
+            "schemas": [SCIM_ERROR],
+            "status": "400",
+            "scimType": "invalidSyntax",
+            "detail": message,
+        }
+    else:
+        status, media_type = 422, b"application/json"
+        body = {"detail": [{"loc": ["body"], "msg": message, "type": "json_invalid"}]}
+    payload = json.dumps(body).encode()
+    headers = [(b"content-type", media_type), (b"content-length", str(len(payload)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})

@@ -18,8 +18,9 @@ from typing import Any
 
 from uvicorn.config import LOGGING_CONFIG
 
-#: The paths that end in a token: /t/…, /api/t/…, /me/data/…, /me/follow-ups/…, /plan-review/….
-TOKEN_PATH = re.compile(r"(/(?:api/)?t/|/me/(?:data|follow-ups)/|/plan-review/)[^/\s?#\"'<>]+")
+#: The paths that end in a token: /t/…, /api/t/…, /me/data/…, /me/follow-ups/…, /plan-review/…,
+#: an SMS's short link /s/… and a calendar feed /calendar/….ics.
+TOKEN_PATH = re.compile(r"(/(?:api/)?t/|/me/(?:data|follow-ups)/|/plan-review/|/s/|/calendar/)[^/\s?#\"'<>]+")
 REDACTED = r"\1[token]"
 #: The single sign-on callback's query (the authorization code and state).
 CALLBACK_QUERY = re.compile(r"(/hr/oidc/callback\?)[^\s\"'<>]*")

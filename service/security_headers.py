@@ -25,7 +25,7 @@ CSP = (
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 #: Paths whose next segment is a token (the same paths the logs redact).
-TOKEN_PREFIXES = ("/t/", "/api/t/", "/me/", "/plan-review/")
+TOKEN_PREFIXES = ("/t/", "/api/t/", "/me/", "/plan-review/", "/s/", "/calendar/")
 HSTS = "max-age=31536000"
 
 

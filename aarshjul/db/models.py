@@ -42,10 +42,12 @@ from aarshjul.domain.enums import (
     MasteryLevel,
     MeasureScope,
     MeasureState,
+    NotificationChannel,
     NotificationState,
     PlanVersionState,
     Role,
     SignedInVia,
+    SmsMode,
     TaskState,
     UnionPosition,
     UnitStepState,
@@ -114,6 +116,9 @@ class Person(Base):
     active_from: Mapped[dt.date | None] = mapped_column(Date)
     active_to: Mapped[dt.date | None] = mapped_column(Date)  #: set when an import finds them gone
     deputy_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    mobile: Mapped[str | None] = mapped_column(String(20))  #: E.164 (+4791234567): SMS goes here
+    #: Part of the signed calendar-feed address; raising it kills every earlier address of the feed.
+    calendar_version: Mapped[int] = mapped_column(Integer, default=1)
 
     unit: Mapped[Unit] = relationship(foreign_keys=[unit_id], lazy="raise")
 
@@ -582,7 +587,10 @@ class UnionStatement(Base):
 
 
 class Notification(Base):
-    """An outbox row: template + context, rendered when sent. The idempotency key is unique."""
+    """An outbox row: template + context, rendered when sent. The idempotency key is unique.
+
+    An email and an SMS of the same event are two rows (the SMS key ends in ``:sms``), so each has its
+    own attempts, retries and failure."""
 
     __tablename__ = "notification"
     __table_args__ = (
@@ -593,7 +601,11 @@ class Notification(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(200))
     recipient_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
-    to_email: Mapped[str] = mapped_column(String(254))
+    to_email: Mapped[str] = mapped_column(String(254))  #: for an SMS: the recipient's email, to tell who it was
+    channel: Mapped[NotificationChannel] = mapped_column(
+        TextEnum(NotificationChannel, 8), default=NotificationChannel.EMAIL
+    )
+    to_phone: Mapped[str | None] = mapped_column(String(20))  #: an SMS's number (E.164), as queued
     language: Mapped[Language] = mapped_column(TextEnum(Language, 8))
     template: Mapped[str] = mapped_column(String(64))
     context: Mapped[dict[str, Any]] = mapped_column(Json)
@@ -705,3 +717,100 @@ class LimitCounter(Base):
     key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     window_start: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     hits: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# --- SMS --------------------------------------------------------------------------------------------
+
+
+class SmsSetting(Base):
+    """The organisation's choice, per message kind (template), of SMS with or instead of the email.
+    A kind without a row goes by email only."""
+
+    __tablename__ = "sms_setting"
+
+    template: Mapped[str] = mapped_column(String(64), primary_key=True)
+    mode: Mapped[SmsMode] = mapped_column(TextEnum(SmsMode, 16))
+
+
+class ShortLink(Base):
+    """``/s/{code}``: a short address for one task link (the task, its assignee and link version), for
+    SMS. It leads where the task link leads, so it dies with that link: on reassignment or revocation
+    (a new link version) and when the task's own link stops working."""
+
+    __tablename__ = "short_link"
+    __table_args__ = (UniqueConstraint("task_id", "assignee_id", "link_version"),)
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id"))
+    assignee_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    link_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+# --- SCIM provisioning --------------------------------------------------------------------------------
+
+
+class ScimUser(Base):
+    """A SCIM User as its client (Entra ID, an HR system) last wrote it, and the person it keeps.
+
+    ``resource`` holds the resource's attributes as written, so the client reads back what it sent; the
+    columns beside it are what filters and uniqueness need. ``person_id`` is set once the user has what a
+    person needs (an email address and a unit); until then the user exists only here."""
+
+    __tablename__ = "scim_user"
+    __table_args__ = (UniqueConstraint("id"), UniqueConstraint("user_name_key"), UniqueConstraint("person_id"))
+
+    seq: Mapped[int] = mapped_column(primary_key=True)  #: creation order: lists page in it
+    id: Mapped[str] = mapped_column(String(36))  #: the SCIM id (a UUID)
+    user_name: Mapped[str] = mapped_column(String(254))
+    user_name_key: Mapped[str] = mapped_column(String(254))  #: lower-case: userName is unique without case
+    external_id: Mapped[str | None] = mapped_column(String(254), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    resource: Mapped[dict[str, Any]] = mapped_column(Json)
+    version: Mapped[int] = mapped_column(Integer, default=1)  #: the ETag
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class ScimGroup(Base):
+    """A SCIM Group, which is a unit of the organisation; its members are the unit's people."""
+
+    __tablename__ = "scim_group"
+    __table_args__ = (UniqueConstraint("id"), UniqueConstraint("unit_id"))
+
+    seq: Mapped[int] = mapped_column(primary_key=True)  #: creation order: lists page in it
+    id: Mapped[str] = mapped_column(String(36))  #: the SCIM id (a UUID)
+    display_name: Mapped[str] = mapped_column(String(200))
+    display_name_key: Mapped[str] = mapped_column(String(200), index=True)
+    external_id: Mapped[str | None] = mapped_column(String(254), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    #: the ``leader`` and ``parent`` references of the resource, for lookups
+    leader_user_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    parent_group_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    resource: Mapped[dict[str, Any]] = mapped_column(Json)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class ScimMember(Base):
+    """Who is a member of which SCIM group, kept beside the groups' resources for lookups both ways."""
+
+    __tablename__ = "scim_member"
+
+    group_id: Mapped[str] = mapped_column(ForeignKey("scim_group.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("scim_user.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class ScimToken(Base):
+    """A bearer token of a SCIM client, stored as its SHA-256 like HR's API tokens."""
+
+    __tablename__ = "scim_token"
+    __table_args__ = (UniqueConstraint("token_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -240,3 +240,17 @@ class NotificationState(StrEnum):
     SENT = "sent"  #: the provider accepted it (or it was kept in the local outbox)
     FAILED = "failed"  #: permanently refused (for example a rejected address); shown to HR
     CANCELLED = "cancelled"  #: no longer relevant (the task it was about was reassigned)
+
+
+class NotificationChannel(StrEnum):
+    """How an outbox row reaches its recipient."""
+
+    EMAIL = "email"
+    SMS = "sms"
+
+
+class SmsMode(StrEnum):
+    """What an organisation chose for one kind of message; a kind not chosen goes by email only."""
+
+    WITH_EMAIL = "with_email"  #: an SMS as well as the email
+    INSTEAD_OF_EMAIL = "instead_of_email"  #: an SMS, and the email only to people without a mobile number

@@ -19,8 +19,20 @@ import yaml
 from aarshjul.domain.addresses import is_deliverable
 from aarshjul.domain.enums import Language, Role
 from aarshjul.domain.errors import ImportProblem
+from aarshjul.domain.phones import NotAMobileNumber, normalise_mobile
 
-CSV_COLUMNS = ("employee_no", "name", "email", "unit", "unit_name", "parent_unit", "role", "language", "deputy")
+CSV_COLUMNS = (
+    "employee_no",
+    "name",
+    "email",
+    "unit",
+    "unit_name",
+    "parent_unit",
+    "role",
+    "language",
+    "deputy",
+    "mobile",
+)
 REQUIRED_CSV_COLUMNS = ("name", "email", "unit", "role")
 
 
@@ -43,6 +55,7 @@ class PersonRow:
     deputy_email: str | None
     active_from: dt.date | None
     where: str
+    mobile: str | None = None  #: E.164
 
 
 @dataclass(frozen=True)
@@ -206,6 +219,12 @@ def _person(row: Mapping[str, str], where: str, source: str, problems: list[str]
     deputy = (row.get("deputy") or "").lower() or None
     if deputy is not None and not is_deliverable(deputy):
         problems.append(f'{source} {where}: malformed deputy email "{row.get("deputy")}"')
+    mobile = None
+    if row.get("mobile"):
+        try:
+            mobile = normalise_mobile(row["mobile"])
+        except NotAMobileNumber as exc:
+            problems.append(f"{source} {where}: mobile {exc}")
     if len(problems) > before:
         return None
     return PersonRow(
@@ -218,6 +237,7 @@ def _person(row: Mapping[str, str], where: str, source: str, problems: list[str]
         deputy_email=deputy,
         active_from=active_from,
         where=where,
+        mobile=mobile,
     )
 
 

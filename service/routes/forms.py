@@ -219,6 +219,7 @@ def render_task(
         "label": lambda value: tr(CHOICE_LABELS.get(value, value)),
         "amend_href": lang_query(request, edit="1"),
         "self_href": lang_query(request),
+        "calendar_href": f"/t/{token}/calendar{lang_query(request)}",
     }
     return page(request, "forms/task.html", context, language, status)
 

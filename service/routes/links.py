@@ -1,4 +1,5 @@
-"""Lost or broken links: the page a bad link shows, and "send me a new link" (``/link/new``).
+"""Lost or broken links: the page a bad link shows, "send me a new link" (``/link/new``), and the short
+links of SMS (``/s/{code}``), which lead to their task link while it works and show its page when not.
 
 A link that is not ours (tampered, unknown task) gets one page and status whatever the fault, so it
 tells an outsider nothing about which tasks or people exist. Only a link we signed learns more
@@ -13,14 +14,14 @@ from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
 from aarshjul.presentation.i18n import gettext
 from aarshjul.signing import FormPurpose
 from aarshjul.usecases.admin.task_links import revoke_task_link
 from aarshjul.usecases.personal.new_link import request_new_link
-from aarshjul.usecases.work.links import LinkReason
+from aarshjul.usecases.work.links import LinkReason, LinkRefused, resolve_short_link
 from service.api_errors import HR_ERRORS
 from service.auth import ApiHr
 from service.deps import LanguageDep, RuntimeDep
@@ -97,6 +98,28 @@ NEW_LINK_FORM = EmailRequestForm(
         "No email? Check your spam folder, or ask HR which address they have for you.",
     ),
 )
+
+
+@router.get(
+    "/s/{code}",
+    response_class=RedirectResponse,
+    status_code=302,
+    summary="A short link from an SMS",
+    responses={
+        302: {"description": "To the task link it stands for"},
+        404: {"description": "Not a short link of ours (a page)", "content": {"text/html": {}}},
+        410: {"description": "Its task link was replaced, cancelled or expired (a page)", "content": {"text/html": {}}},
+    },
+)
+def short_link(code: str, request: Request, runtime: RuntimeDep, language: LanguageDep) -> Response:
+    try:
+        target = resolve_short_link(runtime, code)
+    except LinkRefused as refused:
+        return link_problem_page(request, language, refused.reason, posted=False)
+    # The target holds the task's token: no cache keeps it, and the page it opens sends no referrer.
+    return RedirectResponse(
+        target, status_code=302, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    )
 
 
 @router.get(NEW_LINK_PATH, response_class=HTMLResponse, include_in_schema=False)

@@ -1,4 +1,5 @@
-"""The world the fuzz tests run in: the demo organisation, this year's cycle, an HR API token."""
+"""The world the fuzz tests run in: the demo organisation, this year's cycle, an HR API token and a SCIM
+token."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class FuzzWorld:
     app: FastAPI
     token: str
     cycle_id: int
+    scim_token: str = ""  #: a SCIM client's token, for the /scim/v2 operations
 
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
@@ -35,10 +37,11 @@ class CurrentApp:
     def __init__(self) -> None:
         self.app: FastAPI | None = None
         self.token = ""
+        self.scim_token = ""
         self.statuses: Counter[int] = Counter()  #: every answer's status, for the run's figures
 
     def use(self, world: FuzzWorld) -> None:
-        self.app, self.token = world.app, world.token
+        self.app, self.token, self.scim_token = world.app, world.token, world.scim_token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.app is None:

@@ -47,8 +47,19 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 #: A schema-valid request may still be refused by a rule the schema cannot hold (a year outside the
 #: strategy period, a step the running cycle does not have): the use case answers 422 with the
 #: field it refuses, as documented. Every other status stays as schemathesis expects.
+#: SCIM (RFC 7644 §3.12) answers such a refusal with 400 and a scimType: a filter's grammar, an attribute
+#: required in one request context and not another, a mutability rule, none of which the schema can hold.
+ACCEPTED = ["2xx", "3xx", 401, 403, 404, 409, 422, 429]
 CONFIG = SchemathesisConfig.from_dict(
-    {"checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "3xx", 401, 403, 404, 409, 422, 429]}}}
+    {
+        "checks": {"positive_data_acceptance": {"expected-statuses": ACCEPTED}},
+        "operations": [
+            {
+                "include-path-regex": "^/scim/v2/",
+                "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, 400]}},
+            }
+        ],
+    }
 )
 
 #: The consultation's minutes are a PDF body: a small real one, one that only starts like a PDF, and
@@ -68,11 +79,12 @@ schema.app = APP
 
 @schema.auth()
 class HrToken:
-    """The current world's HR token, where the document asks for the bearer scheme (schemathesis
-    leaves it out itself when it checks that calls without it are refused)."""
+    """The current world's HR token, where the document asks for the bearer scheme, or its SCIM token
+    for the SCIM operations (schemathesis leaves it out itself when it checks that calls without it
+    are refused)."""
 
     def get(self, case: schemathesis.Case, context: Any) -> str:
-        return APP.token
+        return APP.scim_token if case.path.startswith("/scim/") else APP.token
 
     def set(self, case: schemathesis.Case, data: str, context: Any) -> None:
         case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}

@@ -46,6 +46,7 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
         ["sweep"],
         ["outbox"],
         ["hr", "token"],
+        ["scim", "token"],
     ):
         with pytest.raises(SystemExit) as exited:
             main([*argv, "--help"])
@@ -208,3 +209,41 @@ def test_serve_refuses_a_broken_cycle_definition(
     err = capsys.readouterr().err
     assert "cycle.yaml" in err and "unit_gaols" in err
     assert not (tmp_path / "aarshjul.sqlite3").exists()
+
+
+def test_a_scim_token_is_printed_alone_on_the_last_line_and_can_be_revoked(
+    cli_env: Runtime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+
+    assert main(["scim", "token", "--label", "Entra ID"]) == 0
+    token = capsys.readouterr().out.strip().splitlines()[-1]
+    assert token.startswith("ascim_") and " " not in token
+    headers = {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app(cli_env)) as client:
+        assert client.get("/scim/v2/Users", headers=headers).status_code == 200
+        assert client.get("/api/audit", headers=headers).status_code == 401  # not an HR token
+        assert main(["scim", "token", "--list"]) == 0
+        listed = capsys.readouterr().out.strip().splitlines()
+        assert len(listed) == 1 and listed[0].startswith("1\t") and listed[0].endswith("live\tEntra ID")
+        assert main(["scim", "token", "--revoke", "1"]) == 0
+        assert "Revoked SCIM token 1" in capsys.readouterr().out
+        refused = client.get("/scim/v2/Users", headers=headers)
+        assert refused.status_code == 401
+        assert refused.headers["content-type"].startswith("application/scim+json")
+    assert main(["scim", "token", "--revoke", "1"]) == 1
+    assert "revoked already" in capsys.readouterr().err
+
+
+def test_sms_choices_are_shown_and_set_from_the_command_line(
+    cli_env: Runtime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["sms"]) == 0
+    assert "task_reminder      email_only" in capsys.readouterr().out
+    assert main(["sms", "task_reminder", "instead_of_email"]) == 0
+    assert "task_reminder      instead_of_email" in capsys.readouterr().out
+    assert main(["sms", "weekly_summary", "with_email"]) == 1
+    assert "no SMS text" in capsys.readouterr().err
+    assert main(["sms", "task_reminder"]) == 2

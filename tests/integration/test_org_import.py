@@ -151,3 +151,21 @@ def test_reloading_the_strategy_updates_by_code(runtime: Runtime, tmp_path: Path
         names = [a.name for a in session.scalars(select(CompetenceArea).order_by(CompetenceArea.position))]
     assert names[1] == "Digital kompetanse og KI"
     assert len(names) == 4
+
+
+def test_a_mobile_number_in_the_file_is_stored_and_a_later_file_without_it_clears_it(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    seed_demo(runtime)
+    lines = DEMO_ORG_FILE.read_text(encoding="utf-8").splitlines()
+    with_mobile = [lines[0] + ",mobile", lines[1] + ",912 34 567", *(line + "," for line in lines[2:])]
+    updated = tmp_path / "org.csv"
+    updated.write_text("\n".join(with_mobile) + "\n", encoding="utf-8")
+    report = import_org(runtime, updated)
+    assert report.people_updated == 1
+    email = lines[1].split(",")[2]
+    with runtime.sessions() as session:
+        assert session.scalars(select(Person.mobile).where(Person.email == email)).one() == "+4791234567"
+    import_org(runtime, DEMO_ORG_FILE)
+    with runtime.sessions() as session:
+        assert session.scalars(select(Person.mobile).where(Person.email == email)).one() is None

@@ -18,7 +18,7 @@ from service.app import create_app
 from tests.notifications_support import add_task, build_world, queue
 
 KEYS = {
-    "id", "idempotency_key", "to", "recipient_id", "language", "template", "state", "subject",
+    "id", "idempotency_key", "to", "channel", "to_phone", "recipient_id", "language", "template", "state", "subject",
     "created_at", "not_before", "sent_at", "attempts", "last_error", "links", "attachments", "text",
 }  # fmt: skip
 

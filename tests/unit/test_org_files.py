@@ -141,3 +141,26 @@ def test_the_demo_files_are_valid() -> None:
     strategy = parse_strategy_yaml(DEMO_STRATEGY_FILE.read_text(encoding="utf-8"), "strategy.yaml")
     assert (strategy.first_year, strategy.last_year) == (2025, 2028)
     assert "Endrings- og omstillingskompetanse" in [a.name for a in strategy.areas]
+
+
+def test_the_mobile_column_is_read_as_e164_and_a_bad_number_names_its_line() -> None:
+    text = HEADER.replace("deputy\n", "deputy,mobile\n") + (
+        "1,Åse Bråthen,ase@x.no,TOP,Toppen,,leader,nb,,912 34 567\n"
+        + "2,Geir Høyland,geir@x.no,TOP,Toppen,,hr,nb,,\n"
+        + "3,Øystein Kvåle,oystein@x.no,TOP,Toppen,,employee,en,,22 33 44 55\n"
+    )
+    assert problems_of(text) == ['org.csv line 4: mobile "22 33 44 55" is not a mobile number (SMS cannot reach it)']
+    document = parse_org_csv(text.replace("22 33 44 55", "+47 412 34 567"), "org.csv")
+    assert [p.mobile for p in document.people] == ["+4791234567", None, "+4741234567"]
+
+
+def test_the_yaml_file_takes_a_mobile_number_too() -> None:
+    text = """
+units: [{code: TOP, name: Toppen}]
+people:
+  - {name: Åse, email: ase@x.no, unit: TOP, role: leader, mobile: "91234567"}
+  - {name: Geir, email: geir@x.no, unit: TOP, role: hr, mobile: 12}
+"""
+    with pytest.raises(ImportProblem) as caught:
+        parse_org_yaml(text, "org.yaml")
+    assert caught.value.problems == ['org.yaml people[1]: mobile "12" is not a valid phone number']

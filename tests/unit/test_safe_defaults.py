@@ -53,6 +53,9 @@ def test_no_template_has_inline_script_or_style() -> None:
         '"GET /me/data/abc.def HTTP/1.1"',
         '"GET /me/follow-ups/abc.def HTTP/1.1"',
         "unhandled error on POST /plan-review/abc.def",
+        '"GET /s/abc.def HTTP/1.1" 302',
+        '"GET /calendar/abc.def.ics HTTP/1.1" 200',
+        '"POST /t/abc.def/calendar HTTP/1.1" 303',
     ],
 )
 def test_link_tokens_are_cut_out_of_log_lines(line: str) -> None:

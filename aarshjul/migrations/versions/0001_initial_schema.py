@@ -60,6 +60,20 @@ def upgrade() -> None:
     sa.Column('talk_forms_need_sign_in', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_organisation'))
     )
+    op.create_table('scim_token',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('label', sa.String(length=200), nullable=False),
+    sa.Column('created_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_scim_token')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_scim_token_token_hash'))
+    )
+    op.create_table('sms_setting',
+    sa.Column('template', sa.String(length=64), nullable=False),
+    sa.Column('mode', sa.String(length=16), nullable=False),
+    sa.PrimaryKeyConstraint('template', name=op.f('pk_sms_setting'))
+    )
     op.create_table('strategy_period',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('organisation_id', sa.Integer(), nullable=False),
@@ -132,6 +146,8 @@ def upgrade() -> None:
     sa.Column('active_from', sa.Date(), nullable=True),
     sa.Column('active_to', sa.Date(), nullable=True),
     sa.Column('deputy_id', sa.Integer(), nullable=True),
+    sa.Column('mobile', sa.String(length=20), nullable=True),
+    sa.Column('calendar_version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['deputy_id'], ['person.id'], name=op.f('fk_person_deputy_id_person')),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisation.id'], name=op.f('fk_person_organisation_id_organisation')),
     sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], name=op.f('fk_person_unit_id_unit')),
@@ -179,6 +195,30 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('plan_version', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_plan_version_period_id'), ['period_id'], unique=False)
+
+    op.create_table('scim_group',
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('display_name', sa.String(length=200), nullable=False),
+    sa.Column('display_name_key', sa.String(length=200), nullable=False),
+    sa.Column('external_id', sa.String(length=254), nullable=True),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('leader_user_id', sa.String(length=36), nullable=True),
+    sa.Column('parent_group_id', sa.String(length=36), nullable=True),
+    sa.Column('resource', sa.JSON().with_variant(sa.JSON(none_as_null=True), 'postgresql'), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('created_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], name=op.f('fk_scim_group_unit_id_unit')),
+    sa.PrimaryKeyConstraint('seq', name=op.f('pk_scim_group')),
+    sa.UniqueConstraint('id', name=op.f('uq_scim_group_id')),
+    sa.UniqueConstraint('unit_id', name=op.f('uq_scim_group_unit_id'))
+    )
+    with op.batch_alter_table('scim_group', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_scim_group_display_name_key'), ['display_name_key'], unique=False)
+        batch_op.create_index(batch_op.f('ix_scim_group_external_id'), ['external_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_scim_group_leader_user_id'), ['leader_user_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_scim_group_parent_group_id'), ['parent_group_id'], unique=False)
 
     op.create_table('strategic_goal',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -256,6 +296,8 @@ def upgrade() -> None:
     sa.Column('idempotency_key', sa.String(length=200), nullable=False),
     sa.Column('recipient_id', sa.Integer(), nullable=True),
     sa.Column('to_email', sa.String(length=254), nullable=False),
+    sa.Column('channel', sa.String(length=8), nullable=False),
+    sa.Column('to_phone', sa.String(length=20), nullable=True),
     sa.Column('language', sa.String(length=8), nullable=False),
     sa.Column('template', sa.String(length=64), nullable=False),
     sa.Column('context', sa.JSON().with_variant(sa.JSON(none_as_null=True), 'postgresql'), nullable=False),
@@ -309,6 +351,27 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_plan_consultation')),
     sa.UniqueConstraint('version_id', name=op.f('uq_plan_consultation_version_id'))
     )
+    op.create_table('scim_user',
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('user_name', sa.String(length=254), nullable=False),
+    sa.Column('user_name_key', sa.String(length=254), nullable=False),
+    sa.Column('external_id', sa.String(length=254), nullable=True),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=True),
+    sa.Column('resource', sa.JSON().with_variant(sa.JSON(none_as_null=True), 'postgresql'), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('created_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_scim_user_person_id_person')),
+    sa.PrimaryKeyConstraint('seq', name=op.f('pk_scim_user')),
+    sa.UniqueConstraint('id', name=op.f('uq_scim_user_id')),
+    sa.UniqueConstraint('person_id', name=op.f('uq_scim_user_person_id')),
+    sa.UniqueConstraint('user_name_key', name=op.f('uq_scim_user_user_name_key'))
+    )
+    with op.batch_alter_table('scim_user', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_scim_user_external_id'), ['external_id'], unique=False)
+
     op.create_table('unit_goal',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('cycle_id', sa.Integer(), nullable=False),
@@ -398,6 +461,16 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('notification_attempt', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_notification_attempt_notification_id'), ['notification_id'], unique=False)
+
+    op.create_table('scim_member',
+    sa.Column('group_id', sa.String(length=36), nullable=False),
+    sa.Column('user_id', sa.String(length=36), nullable=False),
+    sa.ForeignKeyConstraint(['group_id'], ['scim_group.id'], name=op.f('fk_scim_member_group_id_scim_group'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['scim_user.id'], name=op.f('fk_scim_member_user_id_scim_user'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('group_id', 'user_id', name=op.f('pk_scim_member'))
+    )
+    with op.batch_alter_table('scim_member', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_scim_member_user_id'), ['user_id'], unique=False)
 
     op.create_table('union_statement',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -598,6 +671,17 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_shared_competence_task_id'), ['task_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_shared_competence_unit_id'), ['unit_id'], unique=False)
 
+    op.create_table('short_link',
+    sa.Column('code', sa.String(length=32), nullable=False),
+    sa.Column('task_id', sa.Integer(), nullable=False),
+    sa.Column('assignee_id', sa.Integer(), nullable=False),
+    sa.Column('link_version', sa.Integer(), nullable=False),
+    sa.Column('created_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['assignee_id'], ['person.id'], name=op.f('fk_short_link_assignee_id_person')),
+    sa.ForeignKeyConstraint(['task_id'], ['human_task.id'], name=op.f('fk_short_link_task_id_human_task')),
+    sa.PrimaryKeyConstraint('code', name=op.f('pk_short_link')),
+    sa.UniqueConstraint('task_id', 'assignee_id', 'link_version', name=op.f('uq_short_link_task_id_assignee_id_link_version'))
+    )
     op.create_table('submission',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('task_id', sa.Integer(), nullable=False),
@@ -625,6 +709,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_submission_task_id'))
 
     op.drop_table('submission')
+    op.drop_table('short_link')
     with op.batch_alter_table('shared_competence', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_shared_competence_unit_id'))
         batch_op.drop_index(batch_op.f('ix_shared_competence_task_id'))
@@ -675,6 +760,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_union_statement_consultation_id'))
 
     op.drop_table('union_statement')
+    with op.batch_alter_table('scim_member', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_scim_member_user_id'))
+
+    op.drop_table('scim_member')
     with op.batch_alter_table('notification_attempt', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_notification_attempt_notification_id'))
 
@@ -698,6 +787,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_unit_goal_cycle_id'))
 
     op.drop_table('unit_goal')
+    with op.batch_alter_table('scim_user', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_scim_user_external_id'))
+
+    op.drop_table('scim_user')
     op.drop_table('plan_consultation')
     with op.batch_alter_table('person_identity', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_person_identity_person_id'))
@@ -721,6 +814,13 @@ def downgrade() -> None:
     op.drop_table('api_token')
     op.drop_table('advance_request')
     op.drop_table('strategic_goal')
+    with op.batch_alter_table('scim_group', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_scim_group_parent_group_id'))
+        batch_op.drop_index(batch_op.f('ix_scim_group_leader_user_id'))
+        batch_op.drop_index(batch_op.f('ix_scim_group_external_id'))
+        batch_op.drop_index(batch_op.f('ix_scim_group_display_name_key'))
+
+    op.drop_table('scim_group')
     with op.batch_alter_table('plan_version', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_plan_version_period_id'))
 
@@ -744,6 +844,8 @@ def downgrade() -> None:
 
     op.drop_table('unit')
     op.drop_table('strategy_period')
+    op.drop_table('sms_setting')
+    op.drop_table('scim_token')
     op.drop_table('organisation')
     with op.batch_alter_table('limit_counter', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_limit_counter_window_start'))

@@ -32,7 +32,7 @@ from aarshjul.domain.org_import import OrgDocument, StrategyDocument, read_org_f
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.admin.competences import load_competences
 from aarshjul.usecases.shared.advances import owe_full_reconcile
-from aarshjul.usecases.shared.writes import audit
+from aarshjul.usecases.shared.writes import ORGANISATION_LOCK, audit, serialize
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
 DEMO_ORG_FILE = DEMO_DIR / "org.csv"
@@ -78,6 +78,7 @@ def import_org(
     document = read_org_file(path)
     now = runtime.clock()
     with unit_of_work(runtime.sessions) as session:
+        serialize(session, ORGANISATION_LOCK)  # one writer of people and units at a time (SCIM writes too)
         report = apply_org(session, document, path.name, now, runtime.settings.zone, organisation_name)
         organisation = get_organisation(session)
         if organisation is not None:
@@ -164,12 +165,13 @@ def apply_org(
                     f"(employee number {other.employee_no or '-'})"
                 )
                 continue
-            changed = (person.name, person.email, person.unit_id, person.role, person.language) != (
+            changed = (person.name, person.email, person.unit_id, person.role, person.language, person.mobile) != (
                 row.name,
                 row.email,
                 units[row.unit].id,
                 row.role,
                 row.language,
+                row.mobile,
             )
             if person.active_to is not None:
                 report.people_reactivated += 1
@@ -178,7 +180,7 @@ def apply_org(
                 report.people_updated += 1
         person.employee_no = row.employee_no or person.employee_no
         person.name, person.email, person.role = row.name, row.email, row.role
-        person.unit_id, person.language = units[row.unit].id, row.language
+        person.unit_id, person.language, person.mobile = units[row.unit].id, row.language, row.mobile
         if row.active_from:
             person.active_from = row.active_from
         matched[row.email] = person

@@ -473,6 +473,8 @@ def failed_emails(session: Session, cycle_id: int) -> list[FailedEmail]:
         FailedEmail(
             notification_id=n.id,
             to_email=n.to_email,
+            channel=n.channel,
+            to_phone=n.to_phone,
             recipient_name=n.recipient_name,
             template=n.template,
             attempts=n.attempts,

@@ -119,9 +119,13 @@ class LateTask(BaseModel):
 
 
 class FailedEmail(BaseModel):
+    """A message HR should know did not arrive: an email, or an SMS (``channel``, ``to_phone``)."""
+
     model_config = _Model
     notification_id: int
     to_email: str
+    channel: str = Field(default="email", description='"email" or "sms"')
+    to_phone: str | None = Field(default=None, description="the number an SMS went to")
     recipient_name: str | None
     template: str
     attempts: int

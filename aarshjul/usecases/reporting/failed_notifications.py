@@ -1,4 +1,4 @@
-"""Emails the provider refused for good, with what they were about, for HR's board."""
+"""Emails and SMS the provider refused for good, with what they were about, for HR's board."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ class FailedNotification:
     created_at: dt.datetime
     failed_at: dt.datetime | None
     cycle_ids: tuple[int, ...]  #: the cycles the message was about (by its tasks, measure or cycle)
+    channel: str = "email"  #: or "sms"
+    to_phone: str | None = None
 
 
 def _ints(value: object) -> list[int]:
@@ -89,6 +91,8 @@ def failed_notifications(session: Session, cycle_id: int | None = None) -> list[
                 created_at=notification.created_at,
                 failed_at=failed_at,
                 cycle_ids=tuple(sorted(cycles)),
+                channel=notification.channel,
+                to_phone=notification.to_phone,
             )
         )
     return result

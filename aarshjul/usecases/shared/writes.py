@@ -21,6 +21,10 @@ def insert_for(session: Session) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
+#: The lock every writer of the organisation's people and units takes (the file import, SCIM requests).
+ORGANISATION_LOCK = "organisation"
+
+
 def _lock_id(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 

@@ -15,6 +15,7 @@ from aarshjul.db.models import (
     Cycle,
     HumanTask,
     Organisation,
+    ShortLink,
     Submission,
     Unit,
     UnitStep,
@@ -31,7 +32,7 @@ from aarshjul.domain.enums import (
 from aarshjul.domain.errors import DomainError, Forbidden
 from aarshjul.domain.followups import LIVES_ON_STEP_KEYS
 from aarshjul.runtime import Runtime
-from aarshjul.signing import BadToken, read_task_token
+from aarshjul.signing import BadToken, TaskLinkClaims, read_task_token, task_url
 from aarshjul.usecases.shared.cycles import today_for
 from aarshjul.usecases.shared.privacy import may_read_talk
 
@@ -100,6 +101,28 @@ def task_by_link(
     if task.form_key in TALK_FORMS and signed_in != task.assignee_id and _talk_forms_need_sign_in(session, task):
         raise SignInNeeded(signed_in)
     return task, cycle
+
+
+#: Short links are made by notifications/sms.py; nothing longer or stranger is looked up.
+SHORT_CODE_MAX = 32
+
+
+def resolve_short_link(runtime: Runtime, code: str) -> str:
+    """Where a short link from an SMS (``/s/{code}``) leads: its task link, while that link works.
+    Refused as the task link would be (replaced, cancelled, expired), so it dies with it."""
+    if not code or len(code) > SHORT_CODE_MAX or not code.isascii():
+        raise LinkRefused(LinkReason.INVALID)
+    with runtime.sessions() as session:
+        link = session.get(ShortLink, code)
+        found = session.execute(_TASK_AND_CYCLE, {"task_id": link.task_id}).first() if link is not None else None
+        if link is None or found is None:
+            raise LinkRefused(LinkReason.INVALID)
+        task, cycle = found
+        if task.assignee_id != link.assignee_id or task.link_version != link.link_version:
+            raise LinkRefused(LinkReason.REPLACED)
+        mode_of(session, runtime, task, cycle, runtime.clock())
+    claims = TaskLinkClaims(link.task_id, link.assignee_id, link.link_version)
+    return task_url(runtime.settings.base_url, runtime.settings.secret(), claims)
 
 
 def _talk_forms_need_sign_in(session: Session, task: HumanTask) -> bool:
