@@ -14,7 +14,9 @@ from aarshjul.usecases.admin.org_import import seed_demo
 from service.routes import hr as hr_routes
 from tests.hr_support import HR_EMAIL, HR_PASSWORD, HrClients, csrf_of, hr_clients, sign_in
 
-PUBLIC = {("GET", "/hr/login"), ("POST", "/hr/login")}
+#: Signing in is open to anyone: the password form and the single sign-on's start and callback (which
+#: answer 404 while no provider is set up, and refuse a callback without its signed transaction cookie).
+PUBLIC = {("GET", "/hr/login"), ("POST", "/hr/login"), ("GET", "/hr/oidc/login"), ("GET", "/hr/oidc/callback")}
 
 
 def _hr_endpoints() -> list[tuple[str, str]]:
