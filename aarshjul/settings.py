@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from aarshjul.domain.enums import Language
 
@@ -46,6 +47,35 @@ class Settings(BaseSettings):
     cycle_definition_path: Path | None = Field(default=None, description="Default: the packaged standard cycle")
     sweep_interval_minutes: int = Field(default=15, ge=1, le=24 * 60)
     link_grace_days: int = Field(default=30, ge=0, le=365, description="Read-only receipt after a task closes")
+
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="Reverse proxies (addresses or networks) whose X-Forwarded-For is believed"
+    )
+    prefect_retention_days: int = Field(
+        default=90, ge=1, le=3650, description="The local Prefect server deletes finished flow runs after this"
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: object) -> object:
+        # Read from the environment as "10.0.0.5, 10.1.0.0/16"; a list is taken as it is.
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"not an address or network: {entry!r} (use e.g. 10.0.0.5 or 10.1.0.0/16)") from exc
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(entry, strict=False) for entry in self.trusted_proxies)
 
     @field_validator("base_url")
     @classmethod
