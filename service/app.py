@@ -1,8 +1,18 @@
-"""The web service: assignees' forms, HR's board, the JSON API. Routes parse, call a use case, render."""
+"""The web service: assignees' forms, HR's board, the JSON API. Routes parse, call a use case, render.
+
+``create_app(runtime)`` serves a runtime built by its caller (``aarshjul serve``, the tests).
+``create_app()`` is the factory for any number of web processes on a shared database and Prefect
+server: ``uvicorn --factory --workers 4 service.app:create_app`` (or ``aarshjul serve --web-only``).
+It builds the runtime from the environment, refuses a database that is not migrated (it never
+migrates: ``aarshjul db upgrade`` is the release step) and starts flow runs on ``PREFECT_API_URL``.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -14,11 +24,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from aarshjul.db.migrate import check_current
 from aarshjul.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from aarshjul.presentation.i18n import gettext
 from aarshjul.runtime import Runtime
+from aarshjul.settings import ConfigurationError, get_settings
 from service.deps import get_language
 from service.pages import message_page
+from service.triggers import PrefectTriggers
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
@@ -81,7 +94,34 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path == "/healthz"
 
 
-def create_app(runtime: Runtime) -> FastAPI:
+def web_runtime() -> Runtime:
+    """The runtime of a web process started by a process manager: settings from the environment."""
+    settings = get_settings()
+    settings.check_for_start()
+    api_url = os.environ.get("PREFECT_API_URL", "").rstrip("/")
+    if not api_url:
+        raise ConfigurationError(
+            "a web process started on its own needs PREFECT_API_URL: the Prefect server whose workers run the "
+            "flows (or run `aarshjul serve` to have one started here)"
+        )
+    runtime = Runtime.from_settings(settings)
+    check_current(runtime.engine)
+    runtime.triggers = PrefectTriggers(runtime, api_url)
+    return runtime
+
+
+def create_app(runtime: Runtime | None = None) -> FastAPI:
+    """The app for ``runtime``; without one (``uvicorn --factory``) for ``web_runtime()``."""
+    built_here = runtime is None
+    runtime = web_runtime() if runtime is None else runtime
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if built_here and isinstance(runtime.triggers, PrefectTriggers):
+            runtime.triggers.wait(timeout=5.0)  # a clean stop does not drop the runs being asked for
+            runtime.engine.dispose()
+
     app = FastAPI(
         title="Årshjul",
         description="The yearly strategic competence cycle: forms, status board, competence plan.",
@@ -89,6 +129,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.runtime = runtime
     app.add_middleware(LimitBodySize)

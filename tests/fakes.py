@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from aarshjul.domain.enums import AdvanceReason
+
 
 class RecordingTriggers:
     """Remembers what was asked for; tests assert on it."""
 
     def __init__(self) -> None:
         self.advanced: list[int] = []
+        self.reasons: list[AdvanceReason] = []
         self.dispatched = 0
 
-    def advance(self, cycle_id: int) -> None:
+    def advance(self, cycle_id: int, reason: AdvanceReason = AdvanceReason.REQUESTED) -> None:
         self.advanced.append(cycle_id)
+        self.reasons.append(reason)
 
     def dispatch(self) -> None:
         self.dispatched += 1
@@ -26,7 +30,7 @@ class InlineTriggers:
         self._advance = advance
         self._dispatch = dispatch
 
-    def advance(self, cycle_id: int) -> None:
+    def advance(self, cycle_id: int, reason: AdvanceReason = AdvanceReason.REQUESTED) -> None:
         self._advance(cycle_id)
 
     def dispatch(self) -> None:

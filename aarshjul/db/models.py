@@ -453,14 +453,17 @@ class RateLimitBucket(Base):
 class TriggerGeneration(Base):
     """How many runs of a kind of work (one cycle's advance, the dispatcher) have begun to read the data.
 
-    A trigger asks Prefect for the run with the idempotency key ``{key}:{entered}``: every trigger until
-    the next run begins gets the same pending run, so a burst of submissions makes one run, not one each.
+    A trigger asks Prefect for the run with the idempotency key ``{key}:{entered}:{nonce}``: every trigger
+    until the next run begins gets the same pending run, so a burst of submissions makes one run, not one
+    each. The nonce is new with every generation, so a database restored from a backup does not ask for
+    the runs its counter already had before.
     """
 
     __tablename__ = "trigger_generation"
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     entered: Mapped[int] = mapped_column(Integer, default=0)
+    nonce: Mapped[str] = mapped_column(String(32))
 
 
 class UnassignableTask(Base):

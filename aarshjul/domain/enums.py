@@ -150,3 +150,11 @@ class NotificationState(StrEnum):
     SENT = "sent"  #: the provider accepted it (or it was kept in the local outbox)
     FAILED = "failed"  #: permanently refused (for example a rejected address); shown to HR
     CANCELLED = "cancelled"  #: no longer relevant (the task it was about was reassigned)
+
+
+class AdvanceReason(StrEnum):
+    """Why a cycle's advance was asked for; it names the Prefect run (``cycle-2027/after-submission``)."""
+
+    AFTER_SUBMISSION = "after-submission"  #: a form was submitted
+    AFTER_DECISION = "after-decision"  #: HR approved or returned a measure
+    REQUESTED = "requested"  #: started by hand (the Prefect UI, ``prefect deployment run``, a test)

@@ -35,6 +35,7 @@ from aarshjul.usecases.reporting.plan_review import (
     remove_reviewer,
 )
 from aarshjul.usecases.reporting.proposals import measure_proposals
+from aarshjul.usecases.reporting.unassignable import unassignable_tasks
 from aarshjul.usecases.reporting.unit_detail import unit_detail
 from service.auth import HrAccess, HrPageRoute, PageHr
 from service.deps import LanguageDep, RuntimeDep, SessionDep
@@ -180,6 +181,7 @@ def board_page(
             "query": query,
             "csv_query": csv_query,
             "notice": NOTICES.get(notice or ""),
+            "unassignable": unassignable_tasks(session, cycle_id),
             # A column of its own once the talks' follow-ups have begun, and not on a one-step board.
             "show_follow_ups": filters.step is None and (everything.follow_ups.done + everything.follow_ups.open) > 0,
         },

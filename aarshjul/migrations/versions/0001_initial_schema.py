@@ -391,6 +391,7 @@ def upgrade() -> None:
     op.create_table('trigger_generation',
     sa.Column('key', sa.String(length=100), nullable=False),
     sa.Column('entered', sa.Integer(), nullable=False),
+    sa.Column('nonce', sa.String(length=32), nullable=False),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_trigger_generation'))
     )
     op.create_table('unassignable_task',

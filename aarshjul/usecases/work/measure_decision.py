@@ -11,7 +11,7 @@ from aarshjul.db.models import (
     Measure,
     Person,
 )
-from aarshjul.domain.enums import FormKey, Role, TaskState
+from aarshjul.domain.enums import AdvanceReason, FormKey, Role, TaskState
 from aarshjul.domain.errors import Conflict, Forbidden, NotFound
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.shared.cycles import today_for
@@ -47,6 +47,6 @@ def decide_measure(runtime: Runtime, measure_id: int, decision: str, comment: st
         form = validate_form(FormKey.MEASURE_APPROVAL, {"decision": decision, "comment": comment}, inputs.rules)
         receipt = record_version(session, runtime, task, form, actor, now)
         cycle_id = task.cycle_id
-    runtime.triggers.advance(cycle_id)
+    runtime.triggers.advance(cycle_id, AdvanceReason.AFTER_DECISION)
     runtime.triggers.dispatch()
     return receipt

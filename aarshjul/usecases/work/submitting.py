@@ -14,7 +14,7 @@ from aarshjul.db.engine import unit_of_work
 from aarshjul.db.models import (
     Submission,
 )
-from aarshjul.domain.enums import FormKey
+from aarshjul.domain.enums import AdvanceReason, FormKey
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.shared.cycles import today_for
 from aarshjul.usecases.work.form_context import task_inputs
@@ -84,7 +84,7 @@ def submit_form(runtime: Runtime, token: str, data: Any) -> Receipt:
         receipt = record_version(session, runtime, task, form, task.assignee_id, now)
         cycle_id, form_key = task.cycle_id, task.form_key
     if not receipt.repeated:
-        runtime.triggers.advance(cycle_id)
+        runtime.triggers.advance(cycle_id, AdvanceReason.AFTER_SUBMISSION)
         if form_key in MAILING_FORMS:
             runtime.triggers.dispatch()
     return receipt
