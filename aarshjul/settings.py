@@ -23,7 +23,9 @@ class ConfigurationError(RuntimeError):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AARSHJUL_", extra="ignore")
+    # An empty variable means "not set": a prefect.yaml job variable whose value was not exported at
+    # deploy time arrives empty and must leave the default in place.
+    model_config = SettingsConfigDict(env_prefix="AARSHJUL_", extra="ignore", env_ignore_empty=True)
 
     data_dir: Path = Field(default=Path("aarshjul-data"), description="SQLite file and local Prefect files")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite in data_dir if unset")

@@ -32,6 +32,7 @@ from aarshjul.orchestration import (
     cycle_tag,
     sweep_run_name,
 )
+from flows.dispatch import send_due
 from flows.exclusive import exclusive
 from notifications.dispatcher import DEFAULT_LIMIT
 from tasks.context import flow_runtime
@@ -44,7 +45,9 @@ from tasks.cycle_tasks import (
     running_cycles_task,
     time_driven_work_task,
 )
-from tasks.dispatch_tasks import dispatch_batch_task
+
+#: What the sweep's time-driven work reports as mail it queued.
+MAIL_COUNTS = ("reminder_emails", "escalation_emails", "evaluations_opened", "follow_ups_opened", "weekly_summaries")
 
 
 def _annual_cycle_run_name() -> str:
@@ -103,9 +106,7 @@ async def annual_cycle(
                 )
             if report.get("invitations_queued"):
                 # Send the new tasks' invitations now rather than at the dispatcher's next run.
-                sent: dict[str, int] = await asyncio.to_thread(dispatch_batch_task.submit(DEFAULT_LIMIT, now).result)
-                report["dispatched"] = sent
-                logger.info("sent %s emails (%s failed, %s to retry)", sent["sent"], sent["failed"], sent["retried"])
+                report["dispatched"] = await send_due(DEFAULT_LIMIT, now)
             overview = await _publish_overview(cycle_id, now)
             logger.info("the cycle has %s late tasks", overview["late"])
     return report
@@ -146,4 +147,6 @@ async def sweep(now: dt.datetime | None = None) -> dict[str, Any]:
             )
     work = await asyncio.to_thread(time_driven_work_task.submit(now).result)
     logger.info("reminders, escalations and evaluations: %s", work)
-    return {"advanced": reports, **work}
+    queued = sum(r["invitations_queued"] for r in reports) + sum(work[k] for k in MAIL_COUNTS)
+    dispatched = await send_due(DEFAULT_LIMIT, now) if queued else {}
+    return {"advanced": reports, **work, "dispatched": dispatched}

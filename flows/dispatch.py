@@ -35,20 +35,28 @@ def _dispatch_run_name() -> str:
     return dispatch_run_name(moment, flow_runtime().settings.zone)
 
 
+async def send_due(limit: int = DEFAULT_LIMIT, now: dt.datetime | None = None) -> dict[str, int]:
+    """Send every due message, one batch (task) after another, until a batch comes back short.
+
+    Also called inside the advance and the sweep when they queued mail, so their invitations go out
+    in the same run; two senders at once are safe (rows are claimed).
+    """
+    totals: dict[str, int] = {}
+    batches = 0
+    while batches < MAX_BATCHES:
+        batches += 1
+        report = await asyncio.to_thread(dispatch_batch_task.submit(limit, now).result)
+        for key, value in report.items():
+            totals[key] = totals.get(key, 0) + value
+        if report["claimed"] < limit:
+            break
+    get_run_logger().info("sent %s emails in %s batches (%s)", totals.get("sent", 0), batches, totals)
+    return {**totals, "batches": batches}
+
+
 @flow(name=DISPATCH_FLOW, flow_run_name=_dispatch_run_name, log_prints=False)
 async def dispatch_outbox(limit: int = DEFAULT_LIMIT, now: dt.datetime | None = None) -> dict[str, Any]:
     """Send every due message, one batch after another, until a batch comes back short."""
-    logger = get_run_logger()
-    totals: dict[str, int] = {}
-    batches = 0
-    async with exclusive(DISPATCH_LIMIT, logger):
+    async with exclusive(DISPATCH_LIMIT, get_run_logger()):
         await asyncio.to_thread(enter_run_task.submit(DISPATCH_KEY).result)
-        while batches < MAX_BATCHES:
-            batches += 1
-            report = await asyncio.to_thread(dispatch_batch_task.submit(limit, now).result)
-            for key, value in report.items():
-                totals[key] = totals.get(key, 0) + value
-            if report["claimed"] < limit:
-                break
-    logger.info("sent %s emails in %s batches (%s)", totals.get("sent", 0), batches, totals)
-    return {**totals, "batches": batches}
+        return await send_due(limit, now)
