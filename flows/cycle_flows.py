@@ -88,27 +88,27 @@ async def annual_cycle(
     """Advance one cycle: open every unit step whose inputs are in, create due tasks, close done steps."""
     logger = get_run_logger()
     await _tag_this_run(cycle_tag(cycle_id))
-    async with exclusive(advance_limit(cycle_id), logger):
-        await asyncio.to_thread(enter_run_task.submit(advance_key(cycle_id)).result)
-        with tags(cycle_tag(cycle_id)):
+    with tags(cycle_tag(cycle_id)):
+        # Only the advance itself holds the cycle's slot: the run waiting behind this one can begin
+        # while this one sends the invitations and publishes the board.
+        async with exclusive(advance_limit(cycle_id), logger):
+            await asyncio.to_thread(enter_run_task.submit(advance_key(cycle_id)).result)
             report: dict[str, Any] = await asyncio.to_thread(advance_task.submit(cycle_id, now).result)
-            logger.info(
-                "opened %s steps, created %s tasks, closed %s steps, cancelled %s tasks, queued %s invitations",
-                report["steps_opened"],
-                report["tasks_created"],
-                report["steps_done"],
-                report["tasks_cancelled"],
-                report["invitations_queued"],
-            )
-            if report["unassignable"]:
-                logger.warning(
-                    "nobody could be given %s tasks: %s", len(report["unassignable"]), report["unassignable"]
-                )
-            if report.get("invitations_queued"):
-                # Send the new tasks' invitations now rather than at the dispatcher's next run.
-                report["dispatched"] = await send_due(DEFAULT_LIMIT, now)
-            overview = await _publish_overview(cycle_id, now)
-            logger.info("the cycle has %s late tasks", overview["late"])
+        logger.info(
+            "opened %s steps, created %s tasks, closed %s steps, cancelled %s tasks, queued %s invitations",
+            report["steps_opened"],
+            report["tasks_created"],
+            report["steps_done"],
+            report["tasks_cancelled"],
+            report["invitations_queued"],
+        )
+        if report["unassignable"]:
+            logger.warning("nobody could be given %s tasks: %s", len(report["unassignable"]), report["unassignable"])
+        if report.get("invitations_queued"):
+            # Send the new tasks' invitations now rather than at the dispatcher's next run.
+            report["dispatched"] = await send_due(DEFAULT_LIMIT, now)
+        overview = await _publish_overview(cycle_id, now)
+        logger.info("the cycle has %s late tasks", overview["late"])
     return report
 
 

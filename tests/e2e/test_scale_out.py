@@ -5,9 +5,9 @@ two web processes, one started with ``aarshjul serve --web-only`` and one with
 ``uvicorn --factory service.app:create_app``. HR starts a cycle through the first; the leaders
 submit through both:
 
-1. A burst of half the leaders at once: the advances coalesce (never more than one running and one
+1. A burst of twenty leaders at once: the advances coalesce (never more than one running and one
    waiting per cycle, fewer runs than submissions) and every next step opens with its invitation.
-2. The other half, while the test holds the notification table: the advance that takes their
+2. The other ten, while the test holds the notification table: the advance that takes their
    submissions in stops half-way (its tasks are written, its invitations wait for the lock). The
    worker running it is killed with SIGKILL, with its flow-run process, and the lock let go: the
    half-done transaction is gone, and the other worker does the work in the next sweep.
@@ -53,7 +53,8 @@ from tests.conftest import POSTGRES_URL
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-UNITS = 24
+UNITS = 30
+BURST = 20  #: leaders submitting at once in the first part; the rest in the second
 FIRST_STEP = "Gjennomgang"  #: in the subject of the first step's invitations
 NEXT_STEP = "Enhetens prioritering"  #: and of the next step's
 NON_FINAL = {"SCHEDULED", "PENDING", "RUNNING", "PAUSED", "CANCELLING"}
@@ -180,16 +181,16 @@ def test_two_web_processes_and_two_workers_lose_nothing_and_repeat_nothing(
     with RunWatch(system, cycle_id) as watch:
         # 1. A burst through both web processes.
         burst_started = time.time()
-        assert _submit_all(webs, links[: UNITS // 2]) == [200] * (UNITS // 2)
-        wait_until(lambda: _next_tasks(engine, cycle_id) == UNITS // 2, 120, "the burst's next steps did not open")
-        wait_until(lambda: len(_invitations(mail, NEXT_STEP)) == UNITS // 2, 60, "their invitations")
+        assert _submit_all(webs, links[:BURST]) == [200] * (BURST)
+        wait_until(lambda: _next_tasks(engine, cycle_id) == BURST, 120, "the burst's next steps did not open")
+        wait_until(lambda: len(_invitations(mail, NEXT_STEP)) == BURST, 60, "their invitations")
         burst_ended = time.time()
 
         # 2. The rest, while the advance that takes them in is stopped half-way and its worker killed.
         with engine.connect() as holder:
             holder.begin()
             holder.execute(text("LOCK TABLE notification IN EXCLUSIVE MODE"))
-            assert _submit_all(webs, links[UNITS // 2 :]) == [200] * (UNITS - UNITS // 2)
+            assert _submit_all(webs, links[BURST:]) == [200] * (UNITS - BURST)
             victim, stopped_run = _wait_for_a_stopped_advance(system, engine, cycle_id, workers)
             killed_at = time.time()
             system.kill(victim)
@@ -214,7 +215,7 @@ def test_two_web_processes_and_two_workers_lose_nothing_and_repeat_nothing(
     # The advances coalesced: never more than one running and one waiting, far fewer runs than submissions.
     assert watch.most_alive(burst_started, burst_ended) <= 2
     runs_in_burst = {r["id"] for at, runs in watch.samples if at <= burst_ended for r in runs}
-    assert len(runs_in_burst) < UNITS // 2
+    assert len(runs_in_burst) < BURST
     assert watch.most_alive(killed_at, finished, ignore=frozenset({stopped_run})) <= 2
 
     # Nothing failed; the one run left unfinished is the one whose process was killed.

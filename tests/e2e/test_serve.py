@@ -174,6 +174,10 @@ def test_a_submission_reaches_the_next_step_through_a_real_flow_run(service: Ser
     assert wait_for(lambda: bool(completed_runs()), 30) is not None
     assert all(name == f"cycle-{today.year}/after-submission" for name in completed_runs())
 
+    # The local server deletes finished flow runs after the retention period (90 days by default).
+    vacuum = httpx.get(f"{prefect_url}/admin/settings", timeout=10).json()["server"]["services"]["db_vacuum"]
+    assert "flow_runs" in vacuum["enabled"] and vacuum["retention_period"] in (7776000, "P90D", 7776000.0)
+
     # Stopping the service stops the Prefect server and runner it started.
     children = subprocess.run(["pgrep", "-g", str(service.process.pid)], capture_output=True, text=True).stdout.split()
     assert len(children) >= 3  # the service, the Prefect server, the runner
