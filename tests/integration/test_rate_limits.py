@@ -65,6 +65,12 @@ def test_no_address_is_stored_in_clear(runtime: Runtime) -> None:
     assert len(keys) == 2 and not any("kari" in key or "192.0.2.7" in key for key in keys)
 
 
+def test_one_request_may_charge_the_same_bucket_twice(runtime: Runtime) -> None:
+    limit = RateLimit("test", capacity=3, period=3600)
+    assert allow(runtime, [(limit, "a"), (limit, "a")])
+    assert allow(runtime, [(limit, "a")]) and not allow(runtime, [(limit, "a")])
+
+
 def test_forget_gives_a_key_a_full_bucket_again(runtime: Runtime) -> None:
     limit = RateLimit("sign-in:account", capacity=2, period=900)
     assert [allow(runtime, [(limit, "hr@x.no")]) for _ in range(3)] == [True, True, False]

@@ -53,7 +53,7 @@ def allow(runtime: Runtime, charges: Sequence[tuple[RateLimit, str]]) -> bool:
     now = runtime.clock().timestamp()
     # Buckets are charged in key order, so two transactions that share buckets lock them in the same
     # order and never wait for each other in a circle (PostgreSQL row locks).
-    keyed = sorted((limit.bucket_key(value), limit) for limit, value in charges)
+    keyed = sorted(((limit.bucket_key(value), limit) for limit, value in charges), key=lambda pair: pair[0])
     with unit_of_work(runtime.sessions) as session:
         results = [_charge(session, key, limit, now) for key, limit in keyed]
         _purge(session, now)
