@@ -25,8 +25,9 @@ DISPATCH_SAFETY_MINUTES = 5
 #: that died this long after its last renewal (Prefect's minimum), plus its repossessor's loop.
 SLOT_LEASE_SECONDS = 60
 #: How long a run waits for its slot before it works without one (the database still serialises
-#: the work, so this only bounds how long a dead holder can delay it).
+#: the work, so this only bounds how long a dead holder can delay it), asking every so often.
 SLOT_WAIT_SECONDS = 180
+SLOT_POLL_SECONDS = 0.5
 
 DISPATCH_KEY = "dispatch"
 DISPATCH_LIMIT = "aarshjul-dispatch"
