@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
+import getpass
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -79,31 +81,40 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     runtime = _runtime(settings)
     if settings.demo:
-        from aarshjul.usecases.admin.hr_access import ensure_demo_hr_password
-        from aarshjul.usecases.admin.org_import import seed_demo
-
-        if seed_demo(runtime):
-            print("Loaded the demo organisation (Fjordvik kommune) and its strategy 2025–2028.")
-        email, password = ensure_demo_hr_password(runtime)
-        print(f"HR sign-in: {settings.base_url}/hr/login  e-post/email: {email}  passord/password: {password}")
-        print(f"Local mail outbox: {settings.base_url}/dev/outbox")
+        _prepare_demo(runtime)
     from flows.serve import start_prefect
     from service.app import create_app
+    from service.logs import redacted_log_config
     from service.triggers import PrefectTriggers
 
+    # SIGTERM stops the service as Ctrl-C does: uvicorn hands the signal on once it has shut down,
+    # and this handler turns it into SystemExit, so the ``finally`` below stops Prefect; a signal
+    # during start-up (or an error after Prefect started) is covered by the same ``finally``.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     prefect = start_prefect(settings)
-    triggers = PrefectTriggers(runtime, prefect.api_url)
-    runtime.triggers = triggers
-    app = create_app(runtime)
-    # Everything imported and built so far lives as long as the process; moving it out of the
-    # collector's view keeps full collections short on the board's large answers.
-    gc.freeze()
-    print(f"Årshjul is running at {settings.base_url}  (Prefect UI: {prefect.ui_url})", flush=True)
+    triggers: PrefectTriggers | None = None
     try:
+        # With its own Prefect server on this machine the service advances a submission's unit and
+        # sends at once (service/triggers.py); on a shared server the workers do it.
+        triggers = PrefectTriggers(runtime, prefect.api_url, run_here=prefect.owns_server)
+        runtime.triggers = triggers
+        app = create_app(runtime)
+        # Everything imported and built so far lives as long as the process; moving it out of the
+        # collector's view keeps full collections short on the board's large answers.
+        gc.freeze()
+        print(f"Årshjul is running at {settings.base_url}  (Prefect UI: {prefect.ui_url})", flush=True)
         # Årshjul reads X-Forwarded-For itself, from AARSHJUL_TRUSTED_PROXIES only (service/rate_limit.py).
-        uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=False)
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            log_level="info",
+            proxy_headers=False,
+            log_config=redacted_log_config(),
+        )
     finally:
-        triggers.wait(timeout=2.0)
+        if triggers is not None:
+            triggers.wait(timeout=2.0)
         prefect.stop()
     return 0
 
@@ -114,9 +125,12 @@ def _serve_web_only(args: argparse.Namespace) -> int:
     import uvicorn
 
     from aarshjul.db.migrate import check_current
+    from service.logs import redacted_log_config
 
-    if args.demo:
-        raise ConfigurationError("--demo runs everything in one process; leave it out with --web-only")
+    if args.demo or get_settings().demo:
+        raise ConfigurationError(
+            "--demo runs everything in one process; leave it (and AARSHJUL_DEMO) out with --web-only"
+        )
     if not os.environ.get("PREFECT_API_URL"):
         raise ConfigurationError(
             "--web-only starts no Prefect server: set PREFECT_API_URL to the server the workers take runs from"
@@ -143,14 +157,46 @@ def _serve_web_only(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level="info",
         proxy_headers=False,
+        log_config=redacted_log_config(),
     )
     return 0
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _prepare_demo(runtime: Runtime) -> None:
+    """Seed an empty database; refuse one that --demo did not create, and change nothing in it."""
+    from aarshjul.usecases.admin.hr_access import ensure_demo_hr_password
+    from aarshjul.usecases.admin.org_import import created_by_demo, seed_demo
+
+    if not created_by_demo(runtime):
+        raise ConfigurationError(
+            "--demo runs only on an empty database or one that --demo created; this one holds an organisation "
+            f"it did not load ({runtime.engine.url.render_as_string(hide_password=True)}). Start without --demo, "
+            "or point AARSHJUL_DATA_DIR or AARSHJUL_DATABASE_URL elsewhere."
+        )
+    if seed_demo(runtime):
+        print("Loaded the demo organisation (Fjordvik kommune) and its strategy 2025–2028.")
+    email, password = ensure_demo_hr_password(runtime)
+    shown = password or "(the one you chose)"
+    print(f"HR sign-in: {runtime.settings.base_url}/hr/login  e-post/email: {email}  passord/password: {shown}")
+    print(f"Local mail outbox: {runtime.settings.base_url}/dev/outbox")
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     """The release step: migrate under a lock (two hosts released together take turns)."""
     runtime = _runtime()
     print(f"Database is up to date: {runtime.engine.url.render_as_string(hide_password=True)}")
+    return 0
+
+
+def cmd_db_repair(args: argparse.Namespace) -> int:
+    from aarshjul.usecases.admin.repair import repair_stored_values
+
+    report = repair_stored_values(_runtime())
+    print(f"Repaired stored values: {report}")
     return 0
 
 
@@ -230,9 +276,39 @@ def cmd_hr_token(args: argparse.Namespace) -> int:
         revoke_api_token_by_id(_runtime(), args.revoke, actor="cli")
         print(f"Revoked API token {args.revoke}; calls with it are refused from now on.")
         return 0
-    token = issue_api_token(_runtime(), email=args.email, label=args.label)
-    print("API token for HR (send as 'Authorization: Bearer <token>'); it is shown only once:")
+    token = issue_api_token(_runtime(), email=args.email, label=args.label, days=args.days)
+    print(
+        f"API token for HR (send as 'Authorization: Bearer <token>'), good for {args.days} days; it is shown only once:"
+    )
     print(token)
+    return 0
+
+
+def _read_new_password(args: argparse.Namespace) -> str:
+    """From the terminal (asked twice), or the first line of standard input for scripts."""
+    if args.stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("New password: ")
+    if getpass.getpass("Again: ") != first:
+        raise ConfigurationError("the two passwords differ; nothing was changed")
+    return first
+
+
+def cmd_hr_add(args: argparse.Namespace) -> int:
+    from aarshjul.usecases.admin.hr_access import add_hr_person
+
+    runtime = _runtime()
+    person_id = add_hr_person(runtime, args.email, args.name or "", _read_new_password(args), args.unit)
+    print(f"Added {args.email} as HR (person {person_id}); they can sign in at {runtime.settings.base_url}/hr/login")
+    print("Add them to the organisation file too: an import deactivates people who are not in it.")
+    return 0
+
+
+def cmd_hr_set_password(args: argparse.Namespace) -> int:
+    from aarshjul.usecases.admin.hr_access import set_password
+
+    set_password(_runtime(), args.email, _read_new_password(args))
+    print(f"Set a new password for {args.email}; their earlier sessions have ended.")
     return 0
 
 
@@ -269,6 +345,12 @@ def build_parser() -> argparse.ArgumentParser:
     db = add("db", lambda a: 2, "Database commands", commands)
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
     add("upgrade", cmd_db_upgrade, "Create or upgrade the database schema", db_sub)
+    add(
+        "repair",
+        cmd_db_repair,
+        "Clean stored values no page can show (NaN, Infinity, lone surrogates, NULs) so their tasks open again",
+        db_sub,
+    )
 
     org = add("org", lambda a: 2, "Organisation commands", commands)
     org_sub = org.add_subparsers(dest="org_command", required=True, metavar="COMMAND")
@@ -308,10 +390,21 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--email", help="the HR person's email (default: the first HR person)")
     token.add_argument("--label", default="cli", help="a note on what the token is for")
     token.add_argument("--revoke", type=int, metavar="ID", help="revoke the token with this id instead")
+    token.add_argument("--days", type=int, default=90, help="how many days the token works (1-366, default 90)")
+    add_hr = add("add", cmd_hr_add, "Add an HR person who signs in with a password (asked for, or stdin)", hr_sub)
+    add_hr.add_argument("email", help="their work email")
+    add_hr.add_argument("--name", help="their name (default: the email)")
+    add_hr.add_argument("--unit", help="the code of their unit (default: the top unit)")
+    add_hr.add_argument("--stdin", action="store_true", help="read the password from standard input")
+    set_pw = add("set-password", cmd_hr_set_password, "Set or reset an HR person's password", hr_sub)
+    set_pw.add_argument("email", help="the HR person's email")
+    set_pw.add_argument("--stdin", action="store_true", help="read the password from standard input")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # The SQLite file, its journal, the logs and the demo secret are for this user alone.
+    os.umask(0o077)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         parser = build_parser()

@@ -37,9 +37,11 @@ def cycle_tag(cycle_id: int) -> str:
     return f"cycle:{cycle_id}"
 
 
-def advance_key(cycle_id: int) -> str:
-    """The trigger key of one cycle's advance (see ``aarshjul.usecases.shared.coalescing``)."""
-    return f"advance:cycle:{cycle_id}"
+def advance_key(cycle_id: int, whole: bool = False) -> str:
+    """The trigger key of one cycle's advance (see ``aarshjul.usecases.shared.coalescing``): of the
+    units whose advance is owed, or (``whole``) of the whole cycle. Two keys, so a request for the
+    whole cycle never joins a pending run that advances only what is owed."""
+    return f"advance:cycle:{cycle_id}:whole" if whole else f"advance:cycle:{cycle_id}"
 
 
 def advance_limit(cycle_id: int) -> str:

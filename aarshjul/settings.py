@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -32,7 +33,9 @@ class Settings(BaseSettings):
     base_url: str = Field(default="http://127.0.0.1:8000", description="Used in emailed links")
     secret_key: SecretStr | None = None
     demo: bool = False
-    environment: Literal["development", "production"] = "development"
+    #: Production unless told otherwise: no /dev/outbox, no mail redirection. ``--demo`` is a
+    #: development environment of its own.
+    environment: Literal["development", "production"] = "production"
     time_zone: str = "Europe/Oslo"
     default_language: Language = Language.NB
 
@@ -44,7 +47,9 @@ class Settings(BaseSettings):
     smtp_port: int = 25
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
-    smtp_starttls: bool = False
+    #: STARTTLS before sending; on by default whenever a user name is set, so a password never
+    #: crosses the network in clear unless this is set to false on purpose.
+    smtp_starttls: bool | None = None
 
     cycle_definition_path: Path | None = Field(default=None, description="Default: the packaged standard cycle")
     sweep_interval_minutes: int = Field(default=15, ge=1, le=24 * 60)
@@ -94,6 +99,22 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def development(self) -> bool:
+        """Demo mode, or an environment explicitly set to development."""
+        return self.demo or self.environment == "development"
+
+    @property
+    def mail_backend_chosen(self) -> bool:
+        """Whether AARSHJUL_MAIL_BACKEND was given, rather than left at its default."""
+        return "mail_backend" in self.model_fields_set
+
+    @property
+    def use_starttls(self) -> bool:
+        if self.smtp_starttls is not None:
+            return self.smtp_starttls
+        return bool(self.smtp_username)
+
+    @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
 
@@ -120,8 +141,10 @@ class Settings(BaseSettings):
         path = self.data_dir / "demo-secret"
         if not path.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
+            # Created owner-only from the start: a chmod after writing leaves a moment it is readable.
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
         return path.read_text().strip()
 
     def check_for_start(self) -> None:
@@ -134,8 +157,17 @@ class Settings(BaseSettings):
             )
         if self.mail_backend == "sendgrid" and self.sendgrid_api_key is None:
             raise ConfigurationError("AARSHJUL_MAIL_BACKEND=sendgrid needs AARSHJUL_SENDGRID_API_KEY.")
-        if self.environment == "production" and self.mail_redirect_to:
-            raise ConfigurationError("AARSHJUL_MAIL_REDIRECT_TO is for test environments, not production.")
+        if not self.development and self.mail_redirect_to:
+            raise ConfigurationError(
+                "AARSHJUL_MAIL_REDIRECT_TO is for test environments: set AARSHJUL_ENVIRONMENT=development "
+                "to use it, or remove it."
+            )
+        if self.mail_backend == "outbox" and not self.demo and not self.mail_backend_chosen:
+            raise ConfigurationError(
+                "No mail backend is set, so no email would leave this machine. Set AARSHJUL_MAIL_BACKEND=smtp "
+                "(with AARSHJUL_SMTP_HOST) or AARSHJUL_MAIL_BACKEND=sendgrid (with AARSHJUL_SENDGRID_API_KEY); "
+                "AARSHJUL_MAIL_BACKEND=outbox keeps mail in the database on purpose; --demo tries the product out."
+            )
 
 
 @lru_cache(maxsize=1)

@@ -11,8 +11,9 @@ other, even though all share the one secret (``AARSHJUL_SECRET_KEY``):
   expires after ``EXPORT_LINK_LIFETIME`` and the use case spends it (records the nonce) on download.
 - plan review ``/plan-review/{token}``: the reviewer and when they were invited; their row decides
   whether it still works (removed, expired).
-- the HR session cookie: the person, their credential stamp, the session's CSRF value and when it was
-  issued; it lasts ``HR_SESSION_MAX_AGE``.
+- the HR session cookie: the person, the session's random id (the server keeps its hash: signing out,
+  idling or a new password ends it), the session's CSRF value and when it was issued; it lasts
+  ``HR_SESSION_MAX_AGE`` at most.
 
 A token is ``{base64url(compact JSON list)}.{base64url(HMAC-SHA256)}`` (itsdangerous'
 ``URLSafeSerializer``, key derived by HMAC from the secret and the salt), so it is URL-safe and a few
@@ -114,7 +115,7 @@ class ReviewClaims:
 @dataclass(frozen=True)
 class HrSessionClaims:
     person_id: int
-    stamp: str  #: the credential fingerprint: a password change ends the session
+    session_id: str  #: random; the server keeps its hash, so signing out or idling ends the session
     csrf: str  #: what every HR form and cookie-authenticated API call must echo
 
 
@@ -240,16 +241,16 @@ def review_url(base_url: str, secret: str, claims: ReviewClaims) -> str:
 
 
 def hr_session_token(secret: str, claims: HrSessionClaims, now: dt.datetime) -> str:
-    fields: list[int | str] = [claims.person_id, claims.stamp, claims.csrf, int(now.timestamp())]
+    fields: list[int | str] = [claims.person_id, claims.session_id, claims.csrf, int(now.timestamp())]
     return _dump(secret, Purpose.HR_SESSION, fields)
 
 
 def read_hr_session_token(secret: str, token: object, now: dt.datetime) -> HrSessionClaims:
     """Raises ``ExpiredToken`` once ``HR_SESSION_MAX_AGE`` has passed since sign-in, ``BadToken`` otherwise."""
-    person_id, stamp, csrf, issued = _load(secret, Purpose.HR_SESSION, token, (int, str, str, int))
+    person_id, session_id, csrf, issued = _load(secret, Purpose.HR_SESSION, token, (int, str, str, int))
     if now - dt.datetime.fromtimestamp(issued, dt.UTC) >= HR_SESSION_MAX_AGE:
         raise ExpiredToken("session expired")
-    return HrSessionClaims(person_id, stamp, csrf)
+    return HrSessionClaims(person_id, session_id, csrf)
 
 
 # --- CSRF tokens ----------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
-"""Benchmark: the status board's JSON for a generated organisation of 10,000 employees in 600 units.
+"""Benchmark: the status board's JSON for a generated organisation of 10,000 employees in 600 units,
+and of 50,000 in 3,000.
 
-Builds the organisation (``bench/open_talks.py``'s generator), starts the cycle, brings every unit
-to the talks step (10,000 preparation tasks out, a third of them in, a quarter late, some escalated),
+Builds the organisation (``bench/common.py``'s generator), starts the cycle, brings every unit to the
+talks step (a preparation task for everyone, a third of them in, a quarter late, some escalated),
 then times ``cycle_status_json``: the bytes ``GET /api/cycles/{id}/status`` answers with. As the
 yardstick it times, in the same run and on the same database, a bare ``SELECT count(*)`` over the
 cycle's tasks and fetching the cycle's task rows untouched (what a board would cost if it loaded
@@ -13,26 +14,32 @@ Not a test. Run from the repository root: ``.venv/bin/python -m bench.board`` (a
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
+from typing import Any
 
-from pydantic import SecretStr
 from sqlalchemy import func, select, update
 
-from aarshjul.clock import ManualClock
-from aarshjul.db.engine import make_engine, make_session_factory, unit_of_work
-from aarshjul.db.models import Base, HumanTask, UnitStep
+from aarshjul.db.engine import unit_of_work
+from aarshjul.db.models import HumanTask, UnitStep
 from aarshjul.runtime import Runtime
-from aarshjul.settings import Settings
 from aarshjul.usecases.cycle.advance import advance_cycle
 from aarshjul.usecases.cycle.start import start_cycle
 from aarshjul.usecases.reporting.board import cycle_status, cycle_status_json
-from bench.open_talks import BEFORE_TALKS, START, build_org
+from bench.common import (
+    BEFORE_TALKS,
+    START,
+    arguments,
+    build_org,
+    column,
+    emit,
+    make_runtime,
+    run_each,
+    spread,
+    units_for,
+)
 
 TARGET_MS = 100  #: the issue's figure for the board's JSON of 10,000 people in 600 units
 
@@ -82,20 +89,10 @@ def prepare(runtime: Runtime) -> int:
     return cycle_id
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--employees", type=int, default=10_000)
-    parser.add_argument("--units", type=int, default=600)
-    parser.add_argument("--repeat", type=int, default=25)
-    parser.add_argument("--database-url", default=None, help="an empty database; default: a new SQLite file")
-    args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="aarshjul-bench-board-"))
-    settings = Settings(data_dir=work, secret_key=SecretStr("bench-" + "x" * 40), database_url=args.database_url)
-    engine = make_engine(settings.resolved_database_url)
-    Base.metadata.drop_all(engine)
-    Base.metadata.create_all(engine)
-    runtime = Runtime(settings=settings, engine=engine, sessions=make_session_factory(engine), clock=ManualClock(START))
-    build_org(runtime, args.employees, args.units)
+def one(employees: int, database_url: str | None, repeat: int) -> dict[str, Any]:
+    runtime = make_runtime(database_url, prefix="aarshjul-bench-board-")
+    engine = runtime.engine
+    build_org(runtime, employees, units_for(employees))
     cycle_id = prepare(runtime)
     with engine.connect() as connection:
         # Fresh tables have no planner statistics; a live database has them (autovacuum, or
@@ -121,29 +118,51 @@ def main() -> None:
             ).all()
 
         status = cycle_status(session, cycle_id, today=today)
-        board_ms, board_fastest, board_cpu = _timings_ms(board_json, args.repeat)
-        count_ms, _, _ = _timings_ms(bare_count, args.repeat)
-        rows_ms, rows_fastest, _ = _timings_ms(fetch_rows, args.repeat)
+        board_ms, board_fastest, board_cpu = _timings_ms(board_json, repeat)
+        count_ms, _, _ = _timings_ms(bare_count, repeat)
+        rows_ms, rows_fastest, _ = _timings_ms(fetch_rows, repeat)
         size = len(board_json())
-
-    print(f"database: {engine.dialect.name} ({engine.url.render_as_string(hide_password=True)})")
-    print(f"organisation: {args.employees} employees in {args.units} units; {tasks} tasks in the cycle")
-    print(
-        f"board: {len(status.units)} units x {len(status.steps)} steps, {status.late_total} late tasks "
-        f"(first {len(status.late)} listed), JSON {size / 1024:.0f} KiB (UTF-8)"
-    )
-    verdict = "within" if board_ms < TARGET_MS else "OVER"
-    print(
-        f"board JSON (cycle_status_json), median of {args.repeat}: {board_ms:.1f} ms"
-        f" (fastest {board_fastest:.1f} ms; CPU time of this process, median {board_cpu:.1f} ms)"
-    )
-    print(f"  target: < {TARGET_MS} ms -> {verdict} the target ({board_ms / TARGET_MS:.0%} of it)")
-    print(f"floor 1: bare SELECT count(*) over the cycle's tasks: {count_ms:.1f} ms")
-    print(
-        f"floor 2: fetching the cycle's {tasks} task rows untouched: {rows_ms:.1f} ms (fastest {rows_fastest:.1f} ms)"
-    )
-    print(f"ratio: board / floor 2 = {board_ms / rows_ms:.2f}x; board / floor 1 = {board_ms / count_ms:.0f}x")
     engine.dispose()
+    return {
+        "backend": engine.dialect.name,
+        "tasks": tasks,
+        "units": len(status.units),
+        "steps": len(status.steps),
+        "late": status.late_total,
+        "kib": size / 1024,
+        "board_ms": board_ms,
+        "board_fastest_ms": board_fastest,
+        "board_cpu_ms": board_cpu,
+        "count_ms": count_ms,
+        "rows_ms": rows_ms,
+        "rows_fastest_ms": rows_fastest,
+    }
+
+
+def main() -> None:
+    args = arguments(__doc__, lambda p: p.add_argument("--repeat", type=int, default=25))
+    if args.one:
+        emit(one(args.employees[0], args.database_url, args.repeat))
+        return
+    results = run_each("bench.board", args, ["--repeat", str(args.repeat)])
+    first = next(iter(results.values()))[0]
+    print(f"board on {first['backend']}: cycle_status_json, median of {args.repeat} per run, {args.runs} runs")
+    for employees, runs in results.items():
+        r = runs[0]
+        print(
+            f"\n{employees} employees in {units_for(employees)} units; {r['tasks']} tasks in the cycle;"
+            f" board {r['units']} units x {r['steps']} steps, {r['late']} late, JSON {r['kib']:.0f} KiB"
+        )
+        board = column(runs, "board_ms")
+        verdict = "within" if statistics.median(board) < TARGET_MS else "OVER"
+        print(
+            f"  board JSON: median {spread(board)} ms (fastest {spread(column(runs, 'board_fastest_ms'))} ms;", end=""
+        )
+        print(f" CPU {spread(column(runs, 'board_cpu_ms'))} ms) -> {verdict} {TARGET_MS} ms")
+        print(f"  floor 1, bare SELECT count(*): {spread(column(runs, 'count_ms'))} ms")
+        print(f"  floor 2, the task rows fetched untouched: {spread(column(runs, 'rows_ms'))} ms")
+        ratios = [b / f for b, f in zip(board, column(runs, "rows_ms"), strict=True)]
+        print(f"  ratio board / floor 2: {spread(ratios)}x")
 
 
 if __name__ == "__main__":

@@ -1,97 +1,63 @@
-"""Benchmark: open the talks step for a generated organisation of 10,000 employees in 600 units.
+"""Benchmark: open the talks step for a generated organisation (10,000 employees in 600 units, and
+50,000 in 3,000): one advance creates a preparation task for every employee and every leader below
+the top, and the invitation emails.
 
-Prints how long the advance takes and, as the yardstick, how long raw ``sqlite3`` takes to insert
-the same rows (the tasks and the invitation emails) into an empty copy of the schema, in the same
-run and on the same disk. Not a test: run it with ``.venv/bin/python bench/open_talks.py``.
+Prints how long the advance takes, how many statements it sends, and, as the yardstick, how long raw
+``sqlite3`` takes to insert the same rows (the tasks and the invitation emails) into an empty copy of
+the schema, in the same run and on the same disk. Run: ``.venv/bin/python -m bench.open_talks``.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import sqlite3
-import tempfile
+import statistics
 import time
-from pathlib import Path
+from typing import Any
 
-from pydantic import SecretStr
-from sqlalchemy import insert, select, update
+from sqlalchemy import event, select
 
-from aarshjul.clock import ManualClock
-from aarshjul.db.engine import make_engine, make_session_factory, unit_of_work
-from aarshjul.db.models import Base, HumanTask, Notification, Organisation, Person, StrategyPeriod, Unit, UnitStep
-from aarshjul.runtime import Runtime
-from aarshjul.settings import Settings
+from aarshjul.db.engine import make_engine
+from aarshjul.db.models import Base, HumanTask, Notification
 from aarshjul.usecases.cycle.advance import advance_cycle
-from aarshjul.usecases.cycle.start import start_cycle
+from bench.common import (
+    BEFORE_TALKS,
+    START,
+    arguments,
+    bring_to_talks,
+    build_org,
+    column,
+    emit,
+    make_runtime,
+    run_each,
+    spread,
+    units_for,
+)
 
-START = dt.datetime(2027, 1, 4, 7, tzinfo=dt.UTC)
-BEFORE_TALKS = ["strategy_review", "unit_goals", "action_plan", "needs_mapping", "measure_proposals"]
-
-
-def build_org(runtime: Runtime, employees: int, units: int) -> None:
-    """A root, a middle level of 24 units and leaf units holding the employees; a leader in each."""
-    middle = 24
-    with unit_of_work(runtime.sessions) as session:
-        organisation = Organisation(name="Benchmark kommune")
-        session.add(organisation)
-        session.flush()
-        session.add(StrategyPeriod(organisation_id=organisation.id, name="2025–2028", first_year=2025, last_year=2028))
-        unit_rows = [{"id": 1, "organisation_id": organisation.id, "code": "U1", "name": "Root", "parent_id": None}]
-        for i in range(2, units + 1):
-            parent = 1 if i <= middle + 1 else 2 + (i % middle)
-            unit_rows.append(
-                {"id": i, "organisation_id": organisation.id, "code": f"U{i}", "name": f"Unit {i}", "parent_id": parent}
-            )
-        session.execute(insert(Unit), [{**r, "active": True} for r in unit_rows])
-        people = []
-        for i in range(1, units + 1):
-            people.append(
-                {"id": i, "unit_id": i, "role": "leader", "name": f"Leader {i}", "email": f"leader{i}@example.no"}
-            )
-        people.append({"id": units + 1, "unit_id": 1, "role": "hr", "name": "HR", "email": "hr@example.no"})
-        leaves = list(range(middle + 2, units + 1))
-        for n in range(employees):
-            pid = units + 2 + n
-            unit = leaves[n % len(leaves)]
-            people.append(
-                {"id": pid, "unit_id": unit, "role": "employee", "name": f"Employee {n}", "email": f"e{n}@example.no"}
-            )
-        session.execute(
-            insert(Person),
-            [{**p, "organisation_id": organisation.id, "language": "nb", "employee_no": str(p["id"])} for p in people],
-        )
-        session.execute(update(Unit), [{"id": i, "leader_id": i} for i in range(1, units + 1)])
+__all__ = ["BEFORE_TALKS", "START", "build_org"]  # bench/board.py builds on these
+TARGET_RATIO = 2.0
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--employees", type=int, default=10_000)
-    parser.add_argument("--units", type=int, default=600)
-    args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="aarshjul-bench-"))
-    settings = Settings(data_dir=work, secret_key=SecretStr("bench-" + "x" * 40))
-    engine = make_engine(settings.resolved_database_url)
-    Base.metadata.create_all(engine)
-    runtime = Runtime(settings=settings, engine=engine, sessions=make_session_factory(engine), clock=ManualClock(START))
-    build_org(runtime, args.employees, args.units)
-    cycle_id = start_cycle(runtime, 2027)
-    # Bring every unit to the talks step: steps 1–5 done, their tasks submitted.
-    with unit_of_work(runtime.sessions) as session:
-        session.execute(
-            update(UnitStep)
-            .where(UnitStep.step_key.in_(BEFORE_TALKS))
-            .values(state="done", opened_at=START, done_at=START)
-        )
-        session.execute(update(HumanTask).values(state="submitted", submitted_at=START))
+def one(employees: int) -> dict[str, Any]:
+    runtime = make_runtime()
+    build_org(runtime, employees, units_for(employees))
+    cycle_id = bring_to_talks(runtime)
     with runtime.sessions() as session:
         tasks_before = len(session.scalars(select(HumanTask.id)).all())
         mails_before = len(session.scalars(select(Notification.id)).all())
 
+    statements = 0
+
+    def count(*_args: object) -> None:
+        nonlocal statements
+        statements += 1
+
+    event.listen(runtime.engine, "before_cursor_execute", count)
     started = time.perf_counter()
     report = advance_cycle(runtime, cycle_id)
     advance_seconds = time.perf_counter() - started
+    event.remove(runtime.engine, "before_cursor_execute", count)
 
     task_columns = [c.name for c in HumanTask.__table__.columns if c.name != "id"]
     mail_columns = [c.name for c in Notification.__table__.columns if c.name != "id"]
@@ -104,9 +70,9 @@ def main() -> None:
             tuple(r)
             for r in session.execute(select(*[Notification.__table__.c[c] for c in mail_columns]).offset(mails_before))
         ]
-    engine.dispose()
+    runtime.engine.dispose()
 
-    raw_path = work / "raw.sqlite3"
+    raw_path = runtime.settings.data_dir / "raw.sqlite3"
     raw_engine = make_engine(f"sqlite:///{raw_path}")
     Base.metadata.create_all(raw_engine)
     raw_engine.dispose()
@@ -136,14 +102,34 @@ def main() -> None:
     connection.execute("COMMIT")
     raw_seconds = time.perf_counter() - started
     connection.close()
+    return {
+        "steps_opened": report.steps_opened,
+        "tasks": report.tasks_created,
+        "invitations": report.invitations_queued,
+        "seconds": advance_seconds,
+        "statements": statements,
+        "raw_s": raw_seconds,
+    }
 
-    print(f"organisation: {args.employees} employees in {args.units} units (SQLite file in {work})")
-    print(
-        f"advance opening the talks step: {report.steps_opened} unit steps, {report.tasks_created} tasks, "
-        f"{report.invitations_queued} invitations in {advance_seconds:.3f} s"
-    )
-    print(f"raw sqlite3 inserting the same {len(task_values)} tasks and {len(mail_values)} emails: {raw_seconds:.3f} s")
-    print(f"ratio advance / raw sqlite3: {advance_seconds / raw_seconds:.1f}x")
+
+def main() -> None:
+    args = arguments(__doc__)
+    if args.one:
+        emit(one(args.employees[0]))
+        return
+    results = run_each("bench.open_talks", args)
+    print(f"open_talks: one advance opens the talks step everywhere, {args.runs} runs (min / median / max)")
+    for employees, runs in results.items():
+        first = runs[0]
+        print(
+            f"\n{employees} employees in {units_for(employees)} units: {first['steps_opened']} unit steps,"
+            f" {first['tasks']} tasks, {first['invitations']} invitations, {first['statements']} statements"
+        )
+        print(f"  advance: {spread(column(runs, 'seconds'))} s")
+        print(f"  yardstick, raw sqlite3 inserting the same rows: {spread(column(runs, 'raw_s'))} s")
+        ratios = [a / r for a, r in zip(column(runs, "seconds"), column(runs, "raw_s"), strict=True)]
+        verdict = "within" if statistics.median(ratios) <= TARGET_RATIO else "OVER"
+        print(f"  ratio advance / raw sqlite3: {spread(ratios)}x -> {verdict} {TARGET_RATIO:.0f}x")
 
 
 if __name__ == "__main__":

@@ -83,17 +83,23 @@ async def _publish_overview(cycle_id: int, now: dt.datetime | None) -> dict[str,
 
 @flow(name=ADVANCE_FLOW, flow_run_name=_annual_cycle_run_name, log_prints=False)
 async def annual_cycle(
-    cycle_id: int, now: dt.datetime | None = None, reason: AdvanceReason = AdvanceReason.REQUESTED
+    cycle_id: int,
+    now: dt.datetime | None = None,
+    unit_id: int | None = None,
+    reason: AdvanceReason = AdvanceReason.REQUESTED,
 ) -> dict[str, Any]:
-    """Advance one cycle: open every unit step whose inputs are in, create due tasks, close done steps."""
+    """Advance one cycle: open every unit step whose inputs are in, create due tasks, close done steps;
+    with ``unit_id`` (a triggered run) only in that unit and the others whose advance is owed, since
+    the triggers for them joined this run."""
     logger = get_run_logger()
     await _tag_this_run(cycle_tag(cycle_id))
     with tags(cycle_tag(cycle_id)):
         # Only the advance itself holds the cycle's slot: the run waiting behind this one can begin
         # while this one sends the invitations and publishes the board.
         async with exclusive(advance_limit(cycle_id), logger):
-            await asyncio.to_thread(enter_run_task.submit(advance_key(cycle_id)).result)
-            report: dict[str, Any] = await asyncio.to_thread(advance_task.submit(cycle_id, now).result)
+            key = advance_key(cycle_id, whole=unit_id is None)
+            await asyncio.to_thread(enter_run_task.submit(key).result)
+            report: dict[str, Any] = await asyncio.to_thread(advance_task.submit(cycle_id, now, unit_id).result)
         logger.info(
             "opened %s steps, created %s tasks, closed %s steps, cancelled %s tasks, queued %s invitations",
             report["steps_opened"],
@@ -126,7 +132,8 @@ def _sweep_run_name() -> str:
 
 @flow(name=SWEEP_FLOW, flow_run_name=_sweep_run_name, log_prints=False)
 async def sweep(now: dt.datetime | None = None) -> dict[str, Any]:
-    """Advance every running cycle (safety net), then send reminders and escalations and open evaluations."""
+    """Reconcile every running cycle (the safety net: in full once a day, else the units whose advance
+    is still owed), then send reminders and escalations and open evaluations."""
     logger = get_run_logger()
     cycle_ids = await asyncio.to_thread(running_cycles_task.submit().result)
     # Tagged with every cycle it works on, so filtering the Prefect UI by a cycle shows its sweeps too.
@@ -135,7 +142,7 @@ async def sweep(now: dt.datetime | None = None) -> dict[str, Any]:
     advances = []
     for cycle_id in cycle_ids:
         with tags(cycle_tag(cycle_id)):
-            advances.append(advance_task.submit(cycle_id, now))
+            advances.append(advance_task.submit(cycle_id, now, None, True))
     reports = [await asyncio.to_thread(f.result) for f in advances]
     for report in reports:
         if report["tasks_created"] or report["steps_opened"]:

@@ -15,9 +15,11 @@ Run as ``python -m flows.serve`` this module is the runner process itself.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -130,7 +132,9 @@ class PrefectHandle:
         )
         command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
         command += ["--port", str(self.server_port)]
-        self._server = subprocess.Popen(command, env=env, stdout=self._log("server"), stderr=subprocess.STDOUT)
+        self._server = subprocess.Popen(
+            command, env=env, stdout=self._log("server"), stderr=subprocess.STDOUT, start_new_session=True
+        )
         wait_until_healthy(self.api_url, self._server, SERVER_START_TIMEOUT)
 
     def start_runner(self) -> None:
@@ -139,6 +143,7 @@ class PrefectHandle:
             env=_runner_env(self.settings, self.api_url),
             stdout=self._log("runner"),
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def _log(self, name: str) -> IO[bytes]:
@@ -161,22 +166,35 @@ class PrefectHandle:
                 log.warning("the Prefect runner exited (code %s); restarting it", self._runner.returncode)
                 self.start_runner()
 
-    def stop(self, timeout: float = 15.0) -> None:
+    def stop(self, timeout: float = 7.0) -> None:
+        """Stop the runner, then the server, each with everything it started, within about 2 × timeout."""
         self._stopping.set()
         if self._supervisor is not None:
-            self._supervisor.join(timeout)
+            self._supervisor.join(SUPERVISE_EVERY + 1)
         # The runner first: it reports its runs' final states to the server on the way out.
         for process in (self._runner, self._server):
-            if process is None or process.poll() is not None:
-                continue
-            process.terminate()
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout)
+            if process is not None:
+                stop_process_group(process, timeout)
         for handle in self._logs:
             handle.close()
+
+
+def stop_process_group(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM to the process and everything it started (its own session and group), SIGKILL to
+    whatever is left after ``timeout``: the server's workers and the runner's flow runs go too."""
+    group = process.pid
+    _signal_group(group, signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        log.warning("process %s did not stop within %.0f s; killing it", group, timeout)
+    _signal_group(group, signal.SIGKILL)
+    process.wait(timeout)
+
+
+def _signal_group(group: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone already
+        os.killpg(group, signum)
 
 
 def start_prefect(settings: Settings) -> PrefectHandle:
@@ -185,12 +203,16 @@ def start_prefect(settings: Settings) -> PrefectHandle:
     port = None if configured else _free_port()
     api_url = configured.rstrip("/") if configured else f"http://127.0.0.1:{port}/api"
     handle = PrefectHandle(api_url=api_url, ui_url=api_url.removesuffix("/api"), settings=settings, server_port=port)
-    if handle.owns_server:
-        handle.start_server()
-    else:
-        wait_until_healthy(api_url, None, SERVER_START_TIMEOUT)
-    handle.start_runner()
-    wait_for_deployment(api_url, ADVANCE_DEPLOYMENT, handle._runner, SERVER_START_TIMEOUT)
+    try:
+        if handle.owns_server:
+            handle.start_server()
+        else:
+            wait_until_healthy(api_url, None, SERVER_START_TIMEOUT)
+        handle.start_runner()
+        wait_for_deployment(api_url, ADVANCE_DEPLOYMENT, handle._runner, SERVER_START_TIMEOUT)
+    except BaseException:  # a failed start or a signal half-way: stop what did start, then go on failing
+        handle.stop()
+        raise
     handle._supervisor = threading.Thread(target=handle.supervise, name="prefect-supervisor", daemon=True)
     handle._supervisor.start()
     return handle

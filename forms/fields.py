@@ -25,6 +25,8 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError
 
+from aarshjul.domain.storable import unstorable_text
+
 MAX_TEXT = 2000  #: characters in a free-text answer
 MAX_TITLE = 300  #: characters in a title or a short answer
 MAX_ITEMS = 50  #: rows in a list
@@ -150,10 +152,26 @@ NeedRef = Annotated[int, SchemaMark("x-ref", RefKind.CRITICAL_NEED), AfterValida
 MeasureRef = Annotated[int, SchemaMark("x-ref", RefKind.MEASURE), AfterValidator(_check_ref(RefKind.MEASURE))]
 _AREA = RefKind.COMPETENCE_AREA
 AreaRef = Annotated[int, SchemaMark("x-ref", _AREA), AfterValidator(_check_ref(_AREA))]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)]
-OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_TEXT)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE)]
-OptionalTitle = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_TITLE)]
+
+
+def _storable(text: str) -> str:
+    """No NUL (PostgreSQL refuses it in text) and no lone surrogate (no encoder takes it): what is
+    stored must be shown again."""
+    if unstorable_text(text):
+        raise PydanticCustomError("text_unstorable", "the text holds characters that cannot be stored")
+    return text
+
+
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT), AfterValidator(_storable)
+]
+OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_TEXT), AfterValidator(_storable)]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE), AfterValidator(_storable)
+]
+OptionalTitle = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=MAX_TITLE), AfterValidator(_storable)
+]
 Level = Annotated[int, Field(ge=1, le=5)]
 PeriodDate = Annotated[dt.date, SchemaMark("x-period", "date"), AfterValidator(_check_date)]
 # A date in the period that has not passed yet (a follow-up date, say).

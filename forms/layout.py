@@ -8,6 +8,7 @@ Lists with one row per earlier item (one per main goal, say) show exactly those 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -147,9 +148,15 @@ def parse_form(cls: type[FormModel], form: Mapping[str, str]) -> dict[str, Any]:
     return data
 
 
+_ROW_INDEX = re.compile(r"[0-9]{1,4}")
+
+
 def _parse_rows(part: ListSpec, form: Mapping[str, str]) -> list[dict[str, Any]]:
     prefix = part.name + "."
-    indices = sorted({int(k.split(".")[1]) for k in form if k.startswith(prefix) and k.split(".")[1].isdigit()})
+    # A row index is a few ASCII digits; str.isdigit also takes "²" and "٣", which int() refuses or reads.
+    indices = sorted(
+        {int(k.split(".")[1]) for k in form if k.startswith(prefix) and _ROW_INDEX.fullmatch(k.split(".")[1])}
+    )
     rows = []
     for index in indices[: MAX_ITEMS * 2]:
         row = {}

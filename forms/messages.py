@@ -48,6 +48,7 @@ ERROR_MESSAGES: Mapping[str, str] = {
     "dict_type": "Give an object with the form's fields.",
     "model_attributes_type": "Give an object with the form's fields.",
     "json_invalid": "The body is not valid JSON.",
+    "text_unstorable": "Remove the control characters from the text.",
     "unknown_choice": "Choose one of the listed options.",
     "outside_period": "Give a date within the strategy period ({first} to {last}).",
     "year_outside_period": "Give a year within the strategy period ({first}–{last}).",

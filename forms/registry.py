@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
 from pydantic import ValidationError
 
@@ -87,6 +88,37 @@ def validate_form(form_key: str, data: Any, rules: FormRules) -> FormModel:
     return form
 
 
+#: What a draft may still lack: a field not given, a text left empty, a list without its rows. Every
+#: other rule of a field (its type, its length, the number of rows, the ids it may name) holds for
+#: a draft as for a submission; the rules over several fields (``problems``) wait for the submission.
+RELAXED_FOR_DRAFTS = frozenset({"missing", "string_too_short", "too_short"})
+
+
+def draft_problems(form_key: str, data: Any, rules: FormRules | None) -> list[FormProblem]:
+    """What is wrong with a draft's shape or size. Without ``rules`` only the shape and size are
+    checked (the ids it names are not), which is how a stored draft is judged before it is shown."""
+    cls = form_class(form_key)
+    if not isinstance(data, dict):
+        return [FormProblem((), "model_type")]
+    try:
+        cls.model_validate(data, context=rules)
+    except ValidationError as exc:
+        return [
+            FormProblem(tuple(e["loc"]), e["type"], safe_ctx(e.get("ctx")))
+            for e in exc.errors()
+            if e["type"] not in RELAXED_FOR_DRAFTS
+        ]
+    return []
+
+
+def validate_draft(form_key: str, data: Any, rules: FormRules) -> dict[str, Any]:
+    """Check a draft like a submission, except that it need not be complete. Returns the data as given."""
+    problems = draft_problems(form_key, data, rules)
+    if problems:
+        raise FormRejected(problems)
+    return cast(dict[str, Any], data)
+
+
 def validate_form_part(cls: type[FormModel], data: Any, names: tuple[str, ...], rules: FormRules) -> FormModel:
     """Check only the fields ``names`` of ``data`` against ``cls`` (a part of a bigger form that
     takes effect before the rest is filled in, such as the time of a talk saved in a draft)."""
@@ -103,9 +135,36 @@ def validate_form_part(cls: type[FormModel], data: Any, names: tuple[str, ...], 
     return part
 
 
+@cache
+def referenced_kinds(form_key: str) -> frozenset[str]:
+    """The kinds of earlier item (``RefKind``) a form's fields point at: all a submission's check needs
+    to know of the task's valid ids."""
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for mark in ("x-ref", "x-rows"):
+                if isinstance(node.get(mark), str):
+                    found.add(node[mark])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(_model_schema(form_key))
+    return frozenset(found)
+
+
+@cache
+def _model_schema(form_key: str) -> dict[str, Any]:
+    # Generating a model's schema costs milliseconds; every opened task asks for one.
+    return form_class(form_key).model_json_schema()
+
+
 def json_schema(form_key: str, rules: FormRules) -> dict[str, Any]:
     """The form's JSON Schema for one task: references as enums of valid ids, every limit stated."""
-    schema = copy.deepcopy(form_class(form_key).model_json_schema())
+    schema = copy.deepcopy(_model_schema(form_key))
     _annotate(schema, rules)
     return schema
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import email.errors
 import email.utils
 import hashlib
 import html
@@ -234,7 +235,12 @@ class SmtpBackend(MailBackend):
         return mime
 
     def send(self, message: OutboundEmail) -> Delivery:
-        mime = self.build(message)
+        try:
+            mime = self.build(message)
+        # The mail library refuses a header or an address in several ways; the same message would
+        # be refused again, so this is no reason to try later.
+        except (email.errors.MessageError, ValueError, TypeError, AttributeError, IndexError) as exc:
+            raise PermanentSendError(f"the message cannot be built: {type(exc).__name__}: {exc}") from exc
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
                 if self.starttls:
@@ -286,6 +292,6 @@ def backend_for(settings: Settings) -> MailBackend:
             settings.smtp_port,
             settings.smtp_username,
             settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-            settings.smtp_starttls,
+            settings.use_starttls,
         )
     return OutboxBackend()

@@ -23,8 +23,9 @@ NEWEST_FIRST_LIMIT = 500
 
 
 def enabled(settings: Settings) -> bool:
-    """Shown only where it can hold nothing real: the local backend, outside production."""
-    return settings.mail_backend == "outbox" and settings.environment != "production"
+    """Shown only where it can hold nothing real: the local backend, in demo mode or an environment
+    explicitly set to development (production is the default)."""
+    return settings.mail_backend == "outbox" and settings.development
 
 
 def _iso(value: Any) -> str | None:

@@ -9,23 +9,33 @@ sender every time still reaches the cap and fails instead of looping.
 
 A message can be sent twice only when a sender dies between the provider's answer and the mark; the
 idempotency key it carries to the provider makes that second send the same message.
+
+One message never holds up the others: whatever goes wrong while building or sending it (a template
+error, an address the mail library cannot take, a backend that raises something unexpected, or
+hangs until its time-out) is recorded on that message alone, and the batch goes on. The attempt cap
+holds however a try ends, including a sender that died: a row out of attempts ends ``failed`` with
+the reason, which HR sees on the board. A batch stops claiming time before its lease runs out and
+hands back what it has not tried, so a slow relay never lets a second sender take a row that is
+still being sent.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, cast
 
-from jinja2 import TemplateError
 from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from aarshjul.db.engine import is_postgresql, unit_of_work
 from aarshjul.db.models import Notification, NotificationAttempt
+from aarshjul.domain.addresses import is_deliverable
 from aarshjul.domain.enums import NotificationState
 from aarshjul.runtime import Runtime
 from notifications.backends import (
@@ -36,13 +46,17 @@ from notifications.backends import (
     backend_for,
     redirected,
 )
-from notifications.compose import QueuedMessage, RenderedEmail, UnknownTemplate, compose
+from notifications.compose import QueuedMessage, RenderBatch, RenderedEmail, compose
+
+log = logging.getLogger(__name__)
 
 LEASE = dt.timedelta(minutes=10)
 MAX_ATTEMPTS = 10
 FIRST_RETRY = dt.timedelta(minutes=1)
 LONGEST_RETRY = dt.timedelta(hours=6)
 DEFAULT_LIMIT = 200
+#: A batch tries messages for at most this long after claiming them, well inside the lease.
+SENDING_TIME = LEASE / 2
 
 
 class Outcome:
@@ -65,6 +79,7 @@ class DispatchReport:
     expired: int = 0
     reclaimed: int = 0  #: rows whose earlier sender died mid-way
     lost_claims: int = 0  #: results not written because another sender had taken the row over
+    released: int = 0  #: claimed but handed back untried, because the batch ran out of time
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -111,6 +126,35 @@ def expire(session: Session, now: dt.datetime) -> int:
         .execution_options(synchronize_session=False),
     )
     return int(result.rowcount or 0)
+
+
+def fail_exhausted(session: Session, now: dt.datetime) -> int:
+    """Rows whose earlier senders died on every try, out of attempts, end as failed."""
+    exhausted = list(
+        session.scalars(
+            select(Notification.id).where(
+                Notification.state == NotificationState.SENDING,
+                Notification.claimed_until < now,
+                Notification.attempts >= MAX_ATTEMPTS,
+            )
+        )
+    )
+    if not exhausted:
+        return 0
+    reason = f"gave up after {MAX_ATTEMPTS} attempts: its sender stopped before recording a result each time"
+    session.execute(
+        update(Notification)
+        .where(Notification.id.in_(exhausted))
+        .values(state=NotificationState.FAILED, last_error=reason, claim_token=None, claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    for notification_id in exhausted:
+        session.add(
+            NotificationAttempt(
+                notification_id=notification_id, attempted_at=now, outcome=Outcome.FAILED, detail=reason
+            )
+        )
+    return len(exhausted)
 
 
 def claim(session: Session, now: dt.datetime, limit: int) -> tuple[list[_Claimed], int]:
@@ -245,53 +289,147 @@ def _outbound(runtime: Runtime, message: QueuedMessage, rendered: RenderedEmail)
         html=rendered.html,
         attachments=rendered.attachments,
     )
-    if settings.mail_redirect_to and settings.environment != "production":
+    if settings.mail_redirect_to and settings.development:
         email = redirected(email, settings.mail_redirect_to)
     return email
 
 
-def deliver_one(runtime: Runtime, backend: MailBackend, claimed: _Claimed, clock: Callable[[], dt.datetime]) -> str:
-    """Render, send and record one claimed message. Returns the outcome, or "lost" if the claim was gone."""
+def release(runtime: Runtime, claims: list[_Claimed]) -> int:
+    """Hand claimed rows back untried: due again at once, and the claim's attempt not counted."""
+    if not claims:
+        return 0
+    with unit_of_work(runtime.sessions) as session:
+        result = _execute_update(
+            session,
+            update(Notification)
+            .where(
+                Notification.id.in_([c.message.id for c in claims]),
+                Notification.claim_token == claims[0].token,
+                Notification.state == NotificationState.SENDING,
+            )
+            .values(
+                state=NotificationState.PENDING,
+                claim_token=None,
+                claimed_until=None,
+                attempts=Notification.attempts - 1,
+            )
+            .execution_options(synchronize_session=False),
+        )
+    return int(result.rowcount or 0)
+
+
+def _failed(
+    runtime: Runtime,
+    claimed: _Claimed,
+    now: dt.datetime,
+    error: str,
+    rendered: RenderedEmail | None,
+    status_code: int | None = None,
+) -> str:
+    values: dict[str, Any] = {"state": NotificationState.FAILED, "last_error": error, "claim_token": None}
+    done = _finish(runtime, claimed, now, Outcome.FAILED, values, rendered, status_code, error)
+    return Outcome.FAILED if done else "lost"
+
+
+def _passing_failure(
+    runtime: Runtime,
+    claimed: _Claimed,
+    now: dt.datetime,
+    rendered: RenderedEmail,
+    detail: str,
+    status_code: int | None = None,
+    retry_after: float | None = None,
+) -> str:
+    """Try again later with backoff, or fail for good once the attempts are used up."""
+    if claimed.attempts >= MAX_ATTEMPTS:
+        return _failed(
+            runtime, claimed, now, f"gave up after {claimed.attempts} attempts: {detail}", rendered, status_code
+        )
+    values = {
+        "state": NotificationState.PENDING,
+        "not_before": now + retry_delay(claimed.attempts, retry_after),
+        "last_error": detail,
+        "claim_token": None,
+        "claimed_until": None,
+    }
+    done = _finish(runtime, claimed, now, Outcome.RETRY, values, rendered, status_code, detail)
+    return Outcome.RETRY if done else "lost"
+
+
+class _NotRendered:
+    """``deliver_one`` was not given what rendering came to (None is an answer: nothing to send)."""
+
+
+NOT_RENDERED = _NotRendered()
+#: What rendering a claimed message came to: the email, None (nothing left to send) or the error.
+Rendered = RenderedEmail | None | Exception
+
+
+def render_claimed(runtime: Runtime, claims: list[_Claimed], now: dt.datetime) -> dict[int, Rendered]:
+    """Render a batch of claimed messages in one read session, the tasks they name loaded together.
+
+    Whatever one message raises is its answer and no other's (a broad catch on purpose: one
+    message's fault must not stop the others); if even loading the batch fails, each message is
+    rendered on its own."""
+    results: dict[int, Rendered] = {}
+    with runtime.sessions() as session:
+        batch: RenderBatch | None
+        try:
+            batch = RenderBatch(session, [c.message for c in claims])
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            log.warning("a batch of %d notifications could not be loaded together: %s", len(claims), type(exc).__name__)
+            session.rollback()
+            batch = None
+        for claimed in claims:
+            try:
+                results[claimed.message.id] = compose(session, claimed.message, runtime.settings, now, batch)
+            except Exception as exc:  # noqa: BLE001 - see the docstring
+                log.warning("notification %s could not be rendered: %s", claimed.message.id, type(exc).__name__)
+                session.rollback()
+                results[claimed.message.id] = exc
+    return results
+
+
+def deliver_one(
+    runtime: Runtime,
+    backend: MailBackend,
+    claimed: _Claimed,
+    clock: Callable[[], dt.datetime],
+    prepared: Rendered | _NotRendered = NOT_RENDERED,
+) -> str:
+    """Render (unless ``prepared`` holds what rendering came to), send and record one claimed message.
+    Returns the outcome, or "lost" if the claim was gone.
+
+    Nothing raised for this message leaves this function: it is recorded on the message (a broad
+    catch on purpose, at the one place where one message's fault must not stop the others)."""
     message = claimed.message
-    settings = runtime.settings
-    rendered: RenderedEmail | None
-    try:
-        with runtime.sessions() as session:
-            rendered = compose(session, message, settings, clock())
-    except (UnknownTemplate, TemplateError, LookupError, ValueError, TypeError) as exc:
-        error = f"cannot render {message.template}: {type(exc).__name__}: {exc}"
-        values: dict[str, Any] = {"state": NotificationState.FAILED, "last_error": error, "claim_token": None}
-        return (
-            Outcome.FAILED if _finish(runtime, claimed, clock(), Outcome.FAILED, values, None, None, error) else "lost"
+    rendered = (
+        render_claimed(runtime, [claimed], clock())[message.id] if isinstance(prepared, _NotRendered) else prepared
+    )
+    if isinstance(rendered, Exception):
+        return _failed(
+            runtime, claimed, clock(), f"cannot render {message.template}: {type(rendered).__name__}: {rendered}", None
         )
     if rendered is None:
         reason = "nothing left to send: its tasks were reassigned, done or cancelled"
-        values = {"state": NotificationState.CANCELLED, "last_error": reason, "claim_token": None}
+        values: dict[str, Any] = {"state": NotificationState.CANCELLED, "last_error": reason, "claim_token": None}
         done = _finish(runtime, claimed, clock(), Outcome.CANCELLED, values, None, None, reason)
         return Outcome.CANCELLED if done else "lost"
 
+    outbound = _outbound(runtime, message, rendered)
+    if not is_deliverable(outbound.to):
+        return _failed(runtime, claimed, clock(), f"{outbound.to!r} is not an address mail can be sent to", rendered)
     try:
-        delivery = backend.send(_outbound(runtime, message, rendered))
+        delivery = backend.send(outbound)
     except TransientSendError as exc:
-        now = clock()
-        if claimed.attempts >= MAX_ATTEMPTS:
-            error = f"gave up after {claimed.attempts} attempts: {exc.detail}"
-            values = {"state": NotificationState.FAILED, "last_error": error, "claim_token": None}
-            done = _finish(runtime, claimed, now, Outcome.FAILED, values, rendered, exc.status_code, exc.detail)
-            return Outcome.FAILED if done else "lost"
-        values = {
-            "state": NotificationState.PENDING,
-            "not_before": now + retry_delay(claimed.attempts, exc.retry_after),
-            "last_error": exc.detail,
-            "claim_token": None,
-            "claimed_until": None,
-        }
-        done = _finish(runtime, claimed, now, Outcome.RETRY, values, rendered, exc.status_code, exc.detail)
-        return Outcome.RETRY if done else "lost"
+        return _passing_failure(runtime, claimed, clock(), rendered, exc.detail, exc.status_code, exc.retry_after)
     except PermanentSendError as exc:
-        values = {"state": NotificationState.FAILED, "last_error": exc.detail, "claim_token": None}
-        done = _finish(runtime, claimed, clock(), Outcome.FAILED, values, rendered, exc.status_code, exc.detail)
-        return Outcome.FAILED if done else "lost"
+        return _failed(runtime, claimed, clock(), exc.detail, rendered, exc.status_code)
+    except Exception as exc:  # noqa: BLE001 - a backend's unforeseen error: retried, within the cap
+        log.warning("the %s backend failed on notification %s: %s", backend.name, message.id, type(exc).__name__)
+        return _passing_failure(
+            runtime, claimed, clock(), rendered, f"{backend.name} failed: {type(exc).__name__}: {exc}"
+        )
 
     now = clock()
     values = {
@@ -319,10 +457,17 @@ def dispatch_due(
     with unit_of_work(runtime.sessions) as session:
         moment = clock()
         report.expired = expire(session, moment)
+        report.failed += fail_exhausted(session, moment)
         claims, report.reclaimed = claim(session, moment, limit)
     report.claimed = len(claims)
-    for claimed in claims:
-        outcome = deliver_one(runtime, backend, claimed, clock)
+    stop_at = time.monotonic() + SENDING_TIME.total_seconds()
+    # Rendered together just before sending: what an email says is read when it goes, not when queued.
+    prepared = render_claimed(runtime, claims, clock())
+    for index, claimed in enumerate(claims):
+        if time.monotonic() >= stop_at:
+            report.released = release(runtime, claims[index:])
+            break
+        outcome = deliver_one(runtime, backend, claimed, clock, prepared[claimed.message.id])
         if outcome == Outcome.SENT:
             report.sent += 1
         elif outcome == Outcome.RETRY:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -53,8 +54,10 @@ def enqueue_many(session: Session, messages: Sequence[OutgoingMessage], now: dt.
     ]
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(Notification).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    inserted = session.execute(statement.returning(Notification.id), rows).all()
+    table = cast(Table, Notification.__table__)
+    statement = insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    # Through the connection: thousands of reminders in one sweep need no ORM bookkeeping.
+    inserted = session.connection().execute(statement.returning(table.c.id), rows).all()
     return len(inserted)
 
 

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -22,15 +23,19 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from aarshjul.db.engine import pool_size_for
 from aarshjul.db.migrate import check_current
 from aarshjul.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from aarshjul.presentation.i18n import gettext
 from aarshjul.runtime import Runtime
 from aarshjul.settings import ConfigurationError, get_settings
 from service.deps import get_language
+from service.json_guard import JsonGuard
 from service.pages import message_page
+from service.security_headers import SecurityHeaders
 from service.triggers import PrefectTriggers
 
 log = logging.getLogger(__name__)
@@ -55,7 +60,8 @@ class LimitBodySize:
             return
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+        # Bytes' isdigit is ASCII only, so int() cannot fail on what passes it.
+        if declared is not None and declared.isdigit() and len(declared) < 20 and int(declared) > self.limit:
             await _too_large(scope, send)
             return
         received = 0
@@ -90,6 +96,9 @@ async def _too_large(scope: Scope, send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+HEALTH = {"type": "object", "properties": {"status": {"type": "string", "enum": ["ok", "unavailable"]}}}
+
+
 def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path == "/healthz"
 
@@ -97,6 +106,9 @@ def _wants_json(request: Request) -> bool:
 def web_runtime() -> Runtime:
     """The runtime of a web process started by a process manager: settings from the environment."""
     settings = get_settings()
+    if settings.demo:
+        # The demo seeds, migrates and shows /dev/outbox in one process of its own (``aarshjul serve --demo``).
+        raise ConfigurationError("AARSHJUL_DEMO is for `aarshjul serve --demo` alone; a web process never runs it")
     settings.check_for_start()
     api_url = os.environ.get("PREFECT_API_URL", "").rstrip("/")
     if not api_url:
@@ -117,25 +129,41 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Every route that touches the database runs on a worker thread and holds a pooled connection
+        # for its whole life; as many threads as connections (sized for the machine) means a burst waits
+        # in one queue, in order, instead of in the pool's or SQLite's (bench/http_submit.py).
+        to_thread.current_default_thread_limiter().total_tokens = pool_size_for()
         yield
         if built_here and isinstance(runtime.triggers, PrefectTriggers):
             runtime.triggers.wait(timeout=5.0)  # a clean stop does not drop the runs being asked for
             runtime.engine.dispose()
 
+    # The OpenAPI document is HR's (``/api/openapi.json`` with a token or session, see routes/hr/api);
+    # no interactive docs page: it would need inline script and a third-party CDN.
     app = FastAPI(
+        lifespan=lifespan,
         title="Årshjul",
         description="The yearly strategic competence cycle: forms, status board, competence plan.",
         version="0.1.0",
-        docs_url="/api/docs",
-        openapi_url="/api/openapi.json",
+        docs_url=None,
+        openapi_url=None,
         redoc_url=None,
-        lifespan=lifespan,
     )
     app.state.runtime = runtime
+    # The last added runs first: headers on every answer, then the size limit, then the JSON check.
+    app.add_middleware(JsonGuard)
     app.add_middleware(LimitBodySize)
+    app.add_middleware(SecurityHeaders, https=runtime.settings.base_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    @app.get("/healthz", tags=["health"])
+    @app.get(
+        "/healthz",
+        tags=["health"],
+        responses={
+            200: {"content": {"application/json": {"schema": HEALTH}}, "description": "The database answers"},
+            503: {"content": {"application/json": {"schema": HEALTH}}, "description": "The database does not answer"},
+        },
+    )
     def healthz() -> JSONResponse:
         try:
             with runtime.engine.connect() as connection:
@@ -150,6 +178,17 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     return app
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at this path. Starlette's own 405 names only the first route
+    that matched the path, and GET and POST of one path are often two routes."""
+    allowed = []
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
+
+
 def _include_routers(app: FastAPI) -> None:
     from service.routes import ROUTERS
 
@@ -160,8 +199,11 @@ def _include_routers(app: FastAPI) -> None:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
         if _wants_json(request):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
         language = get_language(request)
         if exc.status_code == 404:
             return message_page(
@@ -176,10 +218,21 @@ def _install_error_handlers(app: FastAPI) -> None:
                 ],
                 404,
             )
-        return HTMLResponse(f"<!doctype html><meta charset=utf-8><h1>{exc.status_code}</h1>", exc.status_code)
+        return HTMLResponse(
+            f"<!doctype html><meta charset=utf-8><h1>{exc.status_code}</h1>", exc.status_code, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if not _wants_json(request):
+            # A page's address or form holds a value its typed parameters refuse (a hand-edited
+            # address, say): a page in the reader's language, not the API's JSON.
+            language = get_language(request)
+            title = gettext(language, "Something in the request is not valid")
+            text_ = gettext(
+                language, "The address or the form holds a value this page cannot use. Go back and try again."
+            )
+            return message_page(request, language, title, [text_], 422)
         errors = [
             {"loc": list(e.get("loc", [])), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
             for e in exc.errors()

@@ -6,7 +6,8 @@ in ``finish``. Whatever the method, a successful sign-in ends in the same signed
 every HR page and API checks that cookie or an ``Authorization: Bearer`` token through ``current_hr``.
 
 The cookie is a token of ``aarshjul.signing`` (its own purpose), HttpOnly, SameSite=Lax, Secure on
-https, and lives eight hours. It carries a CSRF token that every HR form must echo; API calls
+https, and lives eight hours at most. It names a server-side session (``hr_session``), which signing
+out, a new password or an hour without use ends. It carries a CSRF token that every HR form must echo; API calls
 authenticated by the cookie must send it as ``X-CSRF-Token``. Calls with a bearer token need no CSRF
 token: a browser never sends one on its own. The sign-in form, before any session, has its own CSRF
 token: a random value in a cookie, signed for that form. After signing in, the browser goes back only
@@ -25,6 +26,8 @@ from urllib.parse import quote
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from aarshjul.clock import local_date
 from aarshjul.domain.errors import Forbidden, NotFound
@@ -47,6 +50,8 @@ from aarshjul.usecases.admin.hr_access import (
     principal_for_session,
     principal_for_token,
     sign_in,
+    touch_api_token,
+    touch_session,
 )
 from service.deps import RuntimeDep, get_language
 from service.pages import message_page, page
@@ -60,12 +65,17 @@ HOME = "/board"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+def client_address(request: Request) -> str:
+    """The client's address as the server saw it (the proxy's, behind one)."""
+    return request.client.host if request.client is not None else ""
+
+
 def _secure(runtime: Runtime) -> bool:
     return runtime.settings.base_url.startswith("https://")
 
 
-def set_session_cookie(response: Response, runtime: Runtime, principal: HrPrincipal, stamp: str) -> None:
-    claims = HrSessionClaims(principal.person_id, stamp, secrets.token_urlsafe(24))
+def set_session_cookie(response: Response, runtime: Runtime, principal: HrPrincipal, session_id: str) -> None:
+    claims = HrSessionClaims(principal.person_id, session_id, secrets.token_urlsafe(24))
     value = hr_session_token(runtime.settings.secret(), claims, runtime.clock())
     response.set_cookie(
         SESSION_COOKIE,
@@ -107,6 +117,7 @@ class NotHr(Exception):
 class HrAccess:
     principal: HrPrincipal
     csrf: str  #: empty for token calls
+    session_id: str = ""  #: the browser session's id; empty for token calls
 
 
 def _today(runtime: Runtime) -> dt.date:
@@ -122,19 +133,26 @@ def resolve_access(request: Request, runtime: Runtime) -> HrAccess:
             raise SignInRequired
         with runtime.sessions() as session:
             try:
-                return HrAccess(principal_for_token(session, token, _today(runtime)), "")
+                checked = principal_for_token(session, token, runtime.clock(), _today(runtime))
             except NotFound as exc:
                 raise SignInRequired from exc
             except Forbidden as exc:
                 raise NotHr from exc
+        if checked.stale:
+            touch_api_token(runtime, checked.token_id)
+        return HrAccess(checked.principal, "")
     hr_session = read_session(request, runtime)
     if hr_session is None:
         raise SignInRequired
     with runtime.sessions() as session:
-        principal = principal_for_session(session, hr_session.person_id, hr_session.stamp, _today(runtime))
-    if principal is None:
+        found = principal_for_session(
+            session, hr_session.person_id, hr_session.session_id, runtime.clock(), _today(runtime)
+        )
+    if found is None:
         raise SignInRequired
-    return HrAccess(principal, hr_session.csrf)
+    if found.stale:
+        touch_session(runtime, hr_session.session_id)
+    return HrAccess(found.principal, hr_session.csrf, hr_session.session_id)
 
 
 async def _check_csrf(request: Request, access: HrAccess) -> None:
@@ -151,10 +169,20 @@ async def _check_csrf(request: Request, access: HrAccess) -> None:
         raise HTTPException(status_code=403, detail="missing or wrong CSRF token; reload the page and try again")
 
 
-async def api_access(request: Request, runtime: RuntimeDep) -> HrAccess:
-    """For /api routes: 401 without credentials, 403 for a non-HR token or a missing CSRF token."""
+#: Declares the bearer scheme in the OpenAPI document; ``resolve_access`` reads the header itself
+#: (it also takes the session cookie), so this never refuses on its own.
+BEARER = HTTPBearer(auto_error=False, description="An HR API token from `aarshjul hr token`")
+
+
+async def api_access(
+    request: Request, runtime: RuntimeDep, _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+) -> HrAccess:
+    """For /api routes: 401 without credentials, 403 for a non-HR token or a missing CSRF token.
+
+    The lookup reads the database, so it runs on a worker thread, not on the event loop every
+    request shares."""
     try:
-        access = resolve_access(request, runtime)
+        access = await run_in_threadpool(resolve_access, request, runtime)
     except SignInRequired as exc:
         raise HTTPException(
             status_code=401, detail="sign in or send an HR API token", headers={"WWW-Authenticate": "Bearer"}
@@ -167,7 +195,7 @@ async def api_access(request: Request, runtime: RuntimeDep) -> HrAccess:
 
 async def page_access(request: Request, runtime: RuntimeDep) -> HrAccess:
     """For HR pages: ``HrPageRoute`` turns SignInRequired into the sign-in form with status 401."""
-    access = resolve_access(request, runtime)
+    access = await run_in_threadpool(resolve_access, request, runtime)
     await _check_csrf(request, access)
     return access
 
@@ -213,15 +241,16 @@ class SignInMethod(Protocol):
     async def finish(self, request: Request, runtime: Runtime, language: str) -> Response: ...
 
 
-def signed_in_response(runtime: Runtime, principal: HrPrincipal, stamp: str, next_url: str) -> Response:
+def signed_in_response(runtime: Runtime, principal: HrPrincipal, session_id: str, next_url: str) -> Response:
     response = RedirectResponse(safe_next(next_url, HOME), status_code=303)
-    set_session_cookie(response, runtime, principal, stamp)
+    set_session_cookie(response, runtime, principal, session_id)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path=LOGIN_PATH)
     return response
 
 
 class PasswordSignIn:
-    """Email and password, checked against the argon2 hash; five failures lock the account."""
+    """Email and password, checked against the argon2 hash. Every refusal (unknown address, wrong
+    password, too many attempts) gets the one answer: same status, same page, same work done."""
 
     def start(
         self,
@@ -257,13 +286,12 @@ class PasswordSignIn:
             return self.start(
                 request, language, next_url, 403, gettext(language, "The form had expired. Try again."), email
             )
-        result = sign_in(runtime, email, password)
+        # Checking the password hash takes tens of milliseconds of CPU on purpose: not on the event loop.
+        result = await run_in_threadpool(sign_in, runtime, email, password, client_address(request))
         if result.outcome is SignInOutcome.OK and result.principal is not None:
-            return signed_in_response(runtime, result.principal, result.credential_stamp, next_url)
-        if result.outcome is SignInOutcome.LOCKED:
-            message = gettext(language, "Too many failed attempts. Try again in 15 minutes, or ask another HR person.")
-            return self.start(request, language, next_url, 429, message, email)
-        return self.start(request, language, next_url, 401, gettext(language, "Wrong email or password."), email)
+            return signed_in_response(runtime, result.principal, result.session_id, next_url)
+        message = gettext(language, "Wrong email or password, or too many tries: wait 15 minutes and try again.")
+        return self.start(request, language, next_url, 401, message, email)
 
 
 def sign_in_method(runtime: Runtime) -> SignInMethod:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from aarshjul.domain.enums import Language
 from aarshjul.presentation.i18n import negotiate
@@ -29,6 +30,12 @@ def get_language(request: Request) -> Language:
     return negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
 
 
+async def read_form(request: Request) -> FormData:
+    """The posted HTML form, read before a sync route runs (starlette caches it for the CSRF check)."""
+    return await request.form()
+
+
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SessionDep = Annotated[Session, Depends(get_session)]
 LanguageDep = Annotated[Language, Depends(get_language)]
+PostedForm = Annotated[FormData, Depends(read_form)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
@@ -24,11 +24,17 @@ def lang_query(request: Request, **extra: str) -> str:
     return ("?" + urlencode(params)) if params else ""
 
 
-def language_links(request: Request) -> dict[str, str]:
+def language_links(request: Request, address: str | None = None) -> dict[str, str]:
     """For each language, this page's query string in that language. The other parameters stay, so
-    switching language keeps, say, the board's filters."""
-    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
-    return {code.value: "?" + urlencode([*kept, ("lang", code.value)]) for code in LANGUAGES}
+    switching language keeps, say, the board's filters. With ``address`` (a path and query), the
+    links lead there instead of to the request's own address."""
+    if address is None:
+        path, params = "", request.query_params.multi_items()
+    else:
+        target = urlsplit(address)
+        path, params = target.path, parse_qsl(target.query)
+    kept = [(k, v) for k, v in params if k != "lang"]
+    return {code.value: path + "?" + urlencode([*kept, ("lang", code.value)]) for code in LANGUAGES}
 
 
 def zone_of(request: Request) -> ZoneInfo:
@@ -42,11 +48,20 @@ def zone_of(request: Request) -> ZoneInfo:
 
 
 def page(
-    request: Request, template: str, context: Mapping[str, Any], language: str, status_code: int = 200
+    request: Request,
+    template: str,
+    context: Mapping[str, Any],
+    language: str,
+    status_code: int = 200,
+    *,
+    address: str | None = None,
 ) -> HTMLResponse:
+    """``address``: the page's own path and query when it answers a form posted elsewhere (a refused
+    form shown again), so that the navigation and the language links are those of the page."""
+    path = urlsplit(address).path if address is not None else request.url.path
     html = render(
         template,
-        {**context, "request_path": request.url.path, "language_links": language_links(request)},
+        {**context, "request_path": path, "language_links": language_links(request, address)},
         language,
         zone_of(request),
     )

@@ -11,10 +11,9 @@ from dataclasses import asdict
 from typing import Any
 
 from aarshjul.orchestration import advance_key
-from aarshjul.usecases.cycle.advance import advance_cycle
+from aarshjul.usecases.cycle.advance import advance_cycle, advance_owed, reconcile_cycle
 from aarshjul.usecases.cycle.lifecycle import running_cycle_ids, year_of_cycle
 from aarshjul.usecases.cycle.sweep import sweep
-from aarshjul.usecases.cycle.unassignable import record_unassignable
 from aarshjul.usecases.reporting.board import cycle_status
 from aarshjul.usecases.reporting.unassignable import unassignable_tasks
 from aarshjul.usecases.shared.coalescing import enter
@@ -23,11 +22,17 @@ from tasks.context import flow_runtime
 from tasks.options import work_task
 
 
-def advance(cycle_id: int, now: dt.datetime | None = None) -> dict[str, Any]:
+def advance(
+    cycle_id: int, now: dt.datetime | None = None, unit_id: int | None = None, owed_only: bool = False
+) -> dict[str, Any]:
+    """The advance of a whole cycle; with ``unit_id`` (a triggered run) of that unit and every unit
+    still owed; with ``owed_only`` (the sweep's) in full once a day, else what is owed."""
     runtime = flow_runtime()
-    report = advance_cycle(runtime, cycle_id, now=now)
-    record_unassignable(runtime, cycle_id, report.unassignable, now or runtime.clock())
-    return asdict(report)
+    if owed_only:
+        return asdict(reconcile_cycle(runtime, cycle_id, now=now))
+    if unit_id is not None:
+        return asdict(advance_owed(runtime, cycle_id, now=now, unit_id=unit_id))
+    return asdict(advance_cycle(runtime, cycle_id, now=now))
 
 
 def enter_run(key: str) -> int:
@@ -36,7 +41,8 @@ def enter_run(key: str) -> int:
 
 
 def enter_cycles(cycle_ids: list[int]) -> None:
-    """The sweep advances these cycles: a trigger waiting on a run that died before it began is freed."""
+    """The sweep reconciles these cycles: a trigger waiting on a run that died before it began is freed
+    (the sweep reads what is owed after this, and on a cycle's first sweep of a day reads everything)."""
     for cycle_id in cycle_ids:
         enter(flow_runtime(), advance_key(cycle_id))
 

@@ -44,7 +44,9 @@ class TaskRef:
 def demo_cycle(runtime: Runtime) -> int:
     """The demo organisation with this year's cycle started today; submissions advance it at once."""
     seed_demo(runtime)
-    runtime.triggers = InlineTriggers(advance=lambda cycle_id: advance_cycle(runtime, cycle_id), dispatch=lambda: None)
+    runtime.triggers = InlineTriggers(
+        advance=lambda cycle_id, unit: advance_cycle(runtime, cycle_id, unit_id=unit), dispatch=lambda: None
+    )
     today = runtime.clock().astimezone(runtime.settings.zone).date()
     return start_cycle(runtime, CYCLE_YEAR, starts_on=today)
 
@@ -352,3 +354,20 @@ def follow_up_task(runtime: Runtime, cycle_id: int, unit: int) -> TaskRef:
     runtime.clock.set(day.replace(hour=8))  # type: ignore[attr-defined]
     sweep(runtime)
     return find_tasks(runtime, cycle_id, "talk_follow_up", unit)[0]
+
+
+UNIT = "HR"  # a small unit: its leader and four reports
+
+
+def task_for(runtime: Runtime, form_key: str) -> TaskRef:
+    """A task of the demo cycle's small unit ``UNIT`` that uses this form, with every step before it done."""
+    cycle = demo_cycle(runtime)
+    unit = unit_id(runtime, UNIT)
+    if form_key == "talk_follow_up":
+        return follow_up_task(runtime, cycle, unit)
+    if form_key != "measure_evaluation":
+        return drive_unit(runtime, cycle, unit, form_key)
+    drive_unit(runtime, cycle, unit, "talk_preparation")
+    runtime.clock.set(dt.datetime(2027, 11, 2, 8, tzinfo=dt.UTC))  # type: ignore[attr-defined]
+    sweep(runtime)
+    return find_tasks(runtime, cycle, "measure_evaluation", unit)[0]

@@ -182,6 +182,11 @@ class Cluster:
             "AARSHJUL_DATA_DIR": str(self.workdir / "data"),
             "AARSHJUL_DATABASE_URL": self.database_url,
             "AARSHJUL_SECRET_KEY": SECRET,
+            # Production refuses to start without a chosen mail backend; a web process sends mail itself
+            # when it cannot reach Prefect, so the web hosts have the relay too (docs/operations.md).
+            "AARSHJUL_MAIL_BACKEND": "smtp",
+            "AARSHJUL_SMTP_HOST": "127.0.0.1",
+            "AARSHJUL_SMTP_PORT": str(self.mail_port),
         }
         if self.prefect_url:
             env["PREFECT_API_URL"] = self.prefect_url
@@ -191,8 +196,6 @@ class Cluster:
         """A worker host's environment: the secrets and the mail relay (docs/operations.md)."""
         return self.env(
             f"worker-{name}",
-            AARSHJUL_SMTP_HOST="127.0.0.1",
-            AARSHJUL_SMTP_PORT=str(self.mail_port),
             # A worker asks for runs every second instead of every ten (the default), as
             # docs/operations.md suggests where the next step should open within seconds.
             PREFECT_WORKER_QUERY_SECONDS="1",

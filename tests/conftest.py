@@ -11,6 +11,8 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
@@ -20,6 +22,13 @@ from aarshjul.db.migrate import upgrade
 from aarshjul.db.models import Base
 from aarshjul.runtime import Runtime
 from aarshjul.settings import Settings
+
+# Property tests check what is true of every input, not how fast: on a shared 2-core CI machine a
+# per-example deadline only makes them flaky. The number of examples stays bounded.
+hypothesis_settings.register_profile(
+    "aarshjul", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+hypothesis_settings.load_profile("aarshjul")
 
 POSTGRES_URL = os.environ.get("AARSHJUL_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
@@ -77,7 +86,9 @@ def clock() -> ManualClock:
 @pytest.fixture
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     data_dir = tmp_path_factory.mktemp("data")
-    return Settings(data_dir=data_dir, secret_key=TEST_SECRET, base_url="http://testserver")
+    # A development environment, as the tests are: the local outbox's pages and mail redirection exist
+    # (the service defaults to production; tests of that build their own settings).
+    return Settings(data_dir=data_dir, secret_key=TEST_SECRET, base_url="http://testserver", environment="development")
 
 
 @pytest.fixture

@@ -12,11 +12,15 @@ class RecordingTriggers:
 
     def __init__(self) -> None:
         self.advanced: list[int] = []
+        self.advanced_units: list[tuple[int, int | None]] = []
         self.reasons: list[AdvanceReason] = []
         self.dispatched = 0
 
-    def advance(self, cycle_id: int, reason: AdvanceReason = AdvanceReason.REQUESTED) -> None:
+    def advance(
+        self, cycle_id: int, unit_id: int | None = None, reason: AdvanceReason = AdvanceReason.REQUESTED
+    ) -> None:
         self.advanced.append(cycle_id)
+        self.advanced_units.append((cycle_id, unit_id))
         self.reasons.append(reason)
 
     def dispatch(self) -> None:
@@ -26,12 +30,14 @@ class RecordingTriggers:
 class InlineTriggers:
     """Runs the work at once in this process (tests and the CLI)."""
 
-    def __init__(self, advance: Callable[[int], object], dispatch: Callable[[], object]) -> None:
+    def __init__(self, advance: Callable[[int, int | None], object], dispatch: Callable[[], object]) -> None:
         self._advance = advance
         self._dispatch = dispatch
 
-    def advance(self, cycle_id: int, reason: AdvanceReason = AdvanceReason.REQUESTED) -> None:
-        self._advance(cycle_id)
+    def advance(
+        self, cycle_id: int, unit_id: int | None = None, reason: AdvanceReason = AdvanceReason.REQUESTED
+    ) -> None:
+        self._advance(cycle_id, unit_id)
 
     def dispatch(self) -> None:
         self._dispatch()

@@ -11,7 +11,12 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.admin.hr_access import issue_api_token, issue_token_for_any_person, set_password
+from aarshjul.usecases.admin.hr_access import (
+    MAX_TOKEN_DAYS,
+    issue_api_token,
+    issue_token_for_any_person,
+    set_password,
+)
 from service.app import create_app
 
 HR_EMAIL = "geir.hoyland@fjordvik.kommune.no"
@@ -52,7 +57,7 @@ def sign_in(client: TestClient, email: str = HR_EMAIL, password: str = HR_PASSWO
 def hr_clients(runtime: Runtime) -> Iterator[HrClients]:
     """The demo organisation must be loaded. Gives HR a password and tokens for HR and a leader."""
     set_password(runtime, HR_EMAIL, HR_PASSWORD)
-    hr_token = issue_api_token(runtime, HR_EMAIL, label="test")
+    hr_token = issue_api_token(runtime, HR_EMAIL, label="test", days=MAX_TOKEN_DAYS)  # tests move through a year
     leader_token = issue_token_for_any_person(runtime, LEADER_EMAIL)
     with TestClient(create_app(runtime), raise_server_exceptions=False) as client:
         yield HrClients(client, hr_token, leader_token)
@@ -60,24 +65,23 @@ def hr_clients(runtime: Runtime) -> Iterator[HrClients]:
 
 ROOT = Path(__file__).resolve().parent.parent
 HR_TEMPLATES = ROOT / "service" / "templates" / "hr"
-HR_CODE = [
-    ROOT / "service" / "routes" / "hr.py",
-    ROOT / "service" / "routes" / "hr_pages.py",
-    ROOT / "service" / "routes" / "hr_api.py",
-    ROOT / "service" / "routes" / "hr_wheel.py",
-    ROOT / "service" / "auth.py",
-]
+HR_CODE = [*sorted((ROOT / "service" / "routes" / "hr").glob("*.py")), ROOT / "service" / "auth.py"]
 _TEMPLATE_MSGID = re.compile(r"""_\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')\s*\)""")
 _CODE_MSGID = re.compile(r"""gettext\(\s*\w+,\s*"((?:[^"\\]|\\.)*)"\s*\)""")
 
 
 def hr_msgids() -> set[str]:
-    """Every message id HR's templates and routes pass to gettext literally (the notices too)."""
+    """Every message id HR's templates and routes pass to gettext literally, and those their code
+    holds in tables (the notices, the audit log's names, the commands' error messages)."""
     found: set[str] = set()
     for template in HR_TEMPLATES.iterdir():
         found |= {a or b for a, b in _TEMPLATE_MSGID.findall(template.read_text(encoding="utf-8"))}
     for module in HR_CODE:
         found |= set(_CODE_MSGID.findall(module.read_text(encoding="utf-8")))
-    from service.routes.hr_pages import AUDIT_ACTIONS, AUDIT_GROUPS, NOTICES
+    from service.commands import FIELD_MESSAGES
+    from service.html_forms import COMMAND_MESSAGES
+    from service.routes.hr.audit import AUDIT_ACTIONS, AUDIT_GROUPS
+    from service.routes.hr.common import NOTICES
 
-    return found | set(NOTICES.values()) | set(AUDIT_ACTIONS.values()) | set(AUDIT_GROUPS.values())
+    shown_by_code = {*NOTICES.values(), *AUDIT_ACTIONS.values(), *AUDIT_GROUPS.values()}
+    return found | shown_by_code | FIELD_MESSAGES | set(COMMAND_MESSAGES.values())

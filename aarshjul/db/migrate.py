@@ -3,8 +3,8 @@ web process makes instead of migrating.
 
 Two upgrades at once (two hosts released together) must not both create the tables: the upgrade
 holds a lock for its whole transaction. On PostgreSQL that is a transaction advisory lock; on
-SQLite the transaction holds the database's write lock from its first statement (the engine begins
-every transaction IMMEDIATE). The second upgrade waits, then finds the schema current and does nothing.
+SQLite the transaction holds the database's write lock from its first statement (the upgrade
+begins IMMEDIATE, as every unit of work). The second upgrade waits, then finds the schema current and does nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
+
+from aarshjul.db.engine import WRITE
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 #: The advisory lock every upgrade takes on PostgreSQL (any 64-bit number that nothing else uses).
@@ -43,7 +45,8 @@ def lock_for_migration(connection: Connection) -> None:
 def upgrade(engine: Engine) -> None:
     """Bring the database to the newest schema; safe to run on every start and from two hosts at once."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
+    # A writer from the start (BEGIN IMMEDIATE on SQLite), as every unit of work.
+    with engine.execution_options(**WRITE).begin() as connection:
         lock_for_migration(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

@@ -94,7 +94,7 @@ class Person(Base):
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(254))  #: stored lower-case
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
-    role: Mapped[Role] = mapped_column(TextEnum(Role, 16))
+    role: Mapped[Role] = mapped_column(TextEnum(Role, 16), index=True)  #: HR is looked up by role on every advance
     language: Mapped[Language] = mapped_column(TextEnum(Language, 8), default=Language.NB)
     active_from: Mapped[dt.date | None] = mapped_column(Date)
     active_to: Mapped[dt.date | None] = mapped_column(Date)  #: set when an import finds them gone
@@ -181,6 +181,21 @@ class Cycle(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(200), default="")
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: The local day of the last full reconcile; None asks the next sweep for one (an org import did).
+    reconciled_on: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class AdvanceRequest(Base):
+    """A unit whose advance is owed: written in the same transaction as the change that calls for it
+    (a submission, a decision), and removed by the advance that does it, only if nothing asked again
+    meanwhile (``requested`` counts the asks). The sweep advances the units still listed: a trigger
+    lost on the way costs one sweep interval, not a day."""
+
+    __tablename__ = "advance_request"
+
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), primary_key=True)
+    requested: Mapped[int] = mapped_column(Integer, default=1)
 
 
 class UnitStep(Base):
@@ -414,8 +429,6 @@ class HrCredential(Base):
 
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), primary_key=True)
     password_hash: Mapped[str] = mapped_column(String(200))
-    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class ApiToken(Base):
@@ -428,6 +441,34 @@ class ApiToken(Base):
     label: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  #: None only for tokens made before expiry
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  #: to the minute
+
+
+class HrSession(Base):
+    """A signed-in HR browser. The cookie carries the random id; only its SHA-256 is kept here, so
+    signing out (``ended_at``) or idling ends the cookie on the server, whatever the browser keeps."""
+
+    __tablename__ = "hr_session"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)  #: to the minute
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class LimitCounter(Base):
+    """A fixed-window counter of one limit (``scope``) for one key (an account, a client address),
+    shared by every process. Keys are stored as SHA-256, so no address or email is kept in clear;
+    rows whose window has passed are deleted as new ones are counted."""
+
+    __tablename__ = "limit_counter"
+
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    hits: Mapped[int] = mapped_column(Integer, default=0)
 
 
 # --- state shared by every process (web processes, Prefect workers) -----------------------------

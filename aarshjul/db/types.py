@@ -19,8 +19,8 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
+        if value is None or value.tzinfo is dt.UTC:  # already UTC: the common case, thousands per bulk write
+            return value
         if value.tzinfo is None:
             raise ValueError("naive datetime given where UTC is required")
         return value.astimezone(dt.UTC)
@@ -44,9 +44,20 @@ class TextEnum(TypeDecorator[E]):
     def __init__(self, enum: type[E], length: int) -> None:
         super().__init__(length)
         self.enum = enum
+        # Bulk reads and writes pass through here once per row and column: a dictionary lookup, not
+        # the enum's own (much slower) call.
+        self._members = {member.value: member for member in enum}
 
     def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
-        return None if value is None else self.enum(value).value
+        if value is None:
+            return None
+        if isinstance(value, self.enum):
+            return str(value._value_)  # not ``.value``: a property, several times slower per row
+        member = self._members.get(value)
+        return str(member._value_) if member is not None else self.enum(value).value
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
-        return None if value is None else self.enum(value)
+        if value is None:
+            return None
+        member = self._members.get(value)
+        return member if member is not None else self.enum(value)

@@ -80,6 +80,11 @@ TALK_FORMS = frozenset(
 )
 
 
+#: Forms whose input belongs to the person who wrote it: the employee decides what of their talk
+#: preparation the leader sees, so a reassigned task's new assignee never sees its earlier versions.
+PRIVATE_FORMS = frozenset({FormKey.TALK_PREPARATION})
+
+
 #: The states in which a task waits for its assignee: reminded, escalated, reassignable.
 ACTIONABLE_TASK_STATES = frozenset({TaskState.OPEN, TaskState.RETURNED})
 

@@ -27,8 +27,12 @@ FOLLOW_UP_DAYS_TO_RESPOND = 14
 LIVES_ON_STEP_KEYS = frozenset({EVALUATION_STEP_KEY, FOLLOW_UP_STEP_KEY})
 
 
+#: A follow-up task's natural key is this, the record's task id, a colon and the date (ISO).
+FOLLOW_UP_KEY_PREFIX = f"{FOLLOW_UP_STEP_KEY}:t"
+
+
 def follow_up_natural_key(record_task_id: int, on: dt.date) -> str:
-    return f"{FOLLOW_UP_STEP_KEY}:t{record_task_id}:{on.isoformat()}"
+    return f"{FOLLOW_UP_KEY_PREFIX}{record_task_id}:{on.isoformat()}"
 
 
 def follow_up_dates(record: Mapping[str, Any]) -> list[dt.date]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from aarshjul.domain.addresses import EMAIL
+from aarshjul.domain.addresses import is_deliverable
 from aarshjul.domain.enums import Language, Role
 from aarshjul.domain.errors import ImportProblem
 
@@ -181,7 +181,7 @@ def _person(row: Mapping[str, str], where: str, source: str, problems: list[str]
     before = len(problems)
     if not name:
         problems.append(f"{source} {where}: name is empty")
-    if not EMAIL.match(email):
+    if not is_deliverable(email):
         problems.append(f'{source} {where}: malformed email "{row.get("email", "")}"')
     if not unit:
         problems.append(f"{source} {where}: unit is empty")
@@ -204,7 +204,7 @@ def _person(row: Mapping[str, str], where: str, source: str, problems: list[str]
         except ValueError:
             problems.append(f'{source} {where}: active_from "{row["active_from"]}" is not a date (YYYY-MM-DD)')
     deputy = (row.get("deputy") or "").lower() or None
-    if deputy is not None and not EMAIL.match(deputy):
+    if deputy is not None and not is_deliverable(deputy):
         problems.append(f'{source} {where}: malformed deputy email "{row.get("deputy")}"')
     if len(problems) > before:
         return None

@@ -317,13 +317,18 @@ class CyclePlanner:
         self.zone = zone
         self.today = local_date(now, zone)
         self._order = step_order(definition)
+        self._passed: dict[tuple[dt.date, tuple[int, ...]], int] = {}
 
     def plan(
         self,
         steps: Mapping[tuple[int, str], StepFact],
         tasks: Iterable[TaskFact],
         measures: Iterable[MeasureFact],
+        units: Iterable[int] | None = None,
     ) -> AdvancePlan:
+        """What should change. ``units`` limits the plan to those units (a unit's plan reads only its
+        own steps, tasks and measures, so the facts given need cover only them); default: every
+        active unit."""
         by_key = {t.natural_key: t for t in tasks}
         by_unit_step: dict[tuple[int, str], list[TaskFact]] = defaultdict(list)
         for task in by_key.values():
@@ -332,7 +337,11 @@ class CyclePlanner:
         for measure in measures:
             unit_measures[measure.unit_id].append(measure)
         plan = AdvancePlan()
-        for unit_id in self.org.active_units:
+        active = self.org.active_units
+        if units is not None:
+            wanted = set(units)
+            active = [u for u in active if u in wanted]
+        for unit_id in active:
             self._plan_unit(unit_id, steps, by_key, by_unit_step, unit_measures.get(unit_id, []), plan)
         return plan
 
@@ -453,11 +462,18 @@ class CyclePlanner:
                 form_key=part.form,
                 assignee_id=assignee,
                 due_on=due,
-                reminders_sent=reminders_passed(due, step.reminders_days_before, self.now, self.zone),
+                reminders_sent=self._reminders_passed(due, step.reminders_days_before),
                 subject_id=subject,
                 measure_id=measure_id,
             )
         )
+
+    def _reminders_passed(self, due: dt.date, ladder: tuple[int, ...]) -> int:
+        # The tasks a step opens share a handful of due dates; the time-zone arithmetic is done once each.
+        key = (due, ladder)
+        if key not in self._passed:
+            self._passed[key] = reminders_passed(due, ladder, self.now, self.zone)
+        return self._passed[key]
 
     def assignee(self, unit_id: int, rule: AssigneeRule, subject: int | None) -> int | None:
         if rule is AssigneeRule.EACH_EMPLOYEE:

@@ -21,10 +21,12 @@ from aarshjul.signing import FormPurpose
 from aarshjul.usecases.admin.task_links import revoke_task_link
 from aarshjul.usecases.personal.new_link import request_new_link
 from aarshjul.usecases.work.links import LinkReason
+from service.api_errors import HR_ERRORS
 from service.auth import ApiHr
 from service.deps import LanguageDep, RuntimeDep
 from service.email_request import EmailRequestForm
 from service.pages import lang_query, message_page
+from service.params import IdPath
 from service.rate_limit import RequestLimits
 
 router = APIRouter(tags=["links"])
@@ -98,12 +100,12 @@ NEW_LINK_FORM = EmailRequestForm(
 )
 
 
-@router.get(NEW_LINK_PATH, response_class=HTMLResponse)
+@router.get(NEW_LINK_PATH, response_class=HTMLResponse, include_in_schema=False)
 def new_link_form(request: Request, runtime: RuntimeDep, language: LanguageDep) -> Response:
     return NEW_LINK_FORM.render(request, runtime, language)
 
 
-@router.post(NEW_LINK_PATH, response_class=HTMLResponse)
+@router.post(NEW_LINK_PATH, response_class=HTMLResponse, include_in_schema=False)
 def new_link_request(
     request: Request,
     runtime: RuntimeDep,
@@ -120,8 +122,8 @@ class LinkRevoked(BaseModel):
     link_version: int
 
 
-@router.post("/api/tasks/{task_id}/link/revoke", response_model=LinkRevoked, tags=["hr"])
-def revoke_link(task_id: int, access: ApiHr, runtime: RuntimeDep) -> LinkRevoked:
+@router.post("/api/tasks/{task_id}/link/revoke", response_model=LinkRevoked, tags=["hr"], responses=HR_ERRORS)
+def revoke_link(task_id: IdPath, access: ApiHr, runtime: RuntimeDep) -> LinkRevoked:
     """HR revokes every link sent for a task; its assignee gets a new one at their address on file."""
     version = revoke_task_link(runtime, task_id, actor=access.principal.actor)
     return LinkRevoked(task_id=task_id, link_version=version)

@@ -13,11 +13,12 @@ from notifications.dev_outbox import enabled, get_attachment, get_message, list_
 from service.deps import LanguageDep, RuntimeDep
 from service.pages import page
 
-router = APIRouter(prefix="/dev/outbox", tags=["dev"])
+router = APIRouter(prefix="/dev/outbox", tags=["dev"], include_in_schema=False)
 
 #: The message's own HTML is shown in a sandbox: no scripts, no forms, links open in a new tab.
 SANDBOX = (
-    "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+    "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; style-src 'unsafe-inline'; "
+    "img-src data:; frame-ancestors 'self'"
 )
 
 
@@ -47,7 +48,8 @@ def outbox_message_html(notification_id: int, runtime: RuntimeDep) -> Response:
     message = get_message(runtime, notification_id)
     if message is None or not message["html"]:
         raise HTTPException(status_code=404)
-    return HTMLResponse(message["html"], headers={"Content-Security-Policy": SANDBOX})
+    # Framed by its own page here, so not DENY; emails carry inline styles, allowed only in this sandbox.
+    return HTMLResponse(message["html"], headers={"Content-Security-Policy": SANDBOX, "X-Frame-Options": "SAMEORIGIN"})
 
 
 @router.get("/{notification_id}/text")

@@ -33,7 +33,8 @@ from service.email_request import EmailRequestForm, no_store
 from service.pages import message_page, page
 from service.rate_limit import RequestLimits
 
-router = APIRouter(tags=["personal data"])
+#: Pages for people, not an API: outside the OpenAPI document.
+router = APIRouter(tags=["personal data"], include_in_schema=False)
 
 DATA_PATH = "/me/data"
 CSRF_COOKIE = "aarshjul_data_csrf"

@@ -48,7 +48,9 @@ def free_port() -> int:
 
 @pytest.fixture
 def live_runtime(tmp_path: Path) -> Iterator[Runtime]:
-    settings = Settings(data_dir=tmp_path, secret_key=TEST_SECRET, base_url="http://127.0.0.1")
+    settings = Settings(
+        data_dir=tmp_path, secret_key=TEST_SECRET, base_url="http://127.0.0.1", environment="development"
+    )
     engine = make_engine(settings.resolved_database_url)
     Base.metadata.create_all(engine)
     clock = ManualClock(dt.datetime(2027, 1, 4, 7, 0, tzinfo=dt.UTC))

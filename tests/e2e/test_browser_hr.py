@@ -33,7 +33,8 @@ def test_hr_starts_the_cycle_and_sees_a_strategy_review_arrive(
     set_password(live_runtime, HR_EMAIL, HR_PASSWORD)
     live_runtime.settings = live_runtime.settings.model_copy(update={"base_url": live_server})
     live_runtime.triggers = InlineTriggers(
-        advance=lambda cycle_id: advance_cycle(live_runtime, cycle_id), dispatch=lambda: dispatch_due(live_runtime)
+        advance=lambda cycle_id, unit: advance_cycle(live_runtime, cycle_id, unit_id=unit),
+        dispatch=lambda: dispatch_due(live_runtime),
     )
     page.set_viewport_size({"width": 1400, "height": 1000})
     hel = unit_id(live_runtime, "HEL")

@@ -7,6 +7,7 @@ Prefect flow run, and that task's invitation is sent. Stopping the service stops
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -50,8 +51,8 @@ class Service:
         return result.stdout
 
 
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[Service]:
+def launch(tmp_path: Path) -> tuple[subprocess.Popen[bytes], str, dict[str, str], Path]:
+    """``aarshjul serve --demo`` in a session of its own; returns the process, its URL, env and log."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "AARSHJUL_"))}
@@ -66,6 +67,19 @@ def service(tmp_path: Path) -> Iterator[Service]:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    return process, url, env, log
+
+
+def kill_everything(process: subprocess.Popen[bytes]) -> None:
+    """After a failed test: whatever the service started is killed too (it runs in groups of its own)."""
+    for pid in {*descendants(process.pid), process.pid}:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[Service]:
+    process, url, env, log = launch(tmp_path)
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while True:
         if process.poll() is not None:
@@ -76,7 +90,7 @@ def service(tmp_path: Path) -> Iterator[Service]:
         except httpx.HTTPError:
             pass
         if time.monotonic() > deadline:
-            process.kill()
+            kill_everything(process)
             pytest.fail(f"aarshjul serve did not answer within {STARTUP_TIMEOUT:.0f} s:\n{log.read_text()}")
         time.sleep(0.5)
     settings = Settings(data_dir=tmp_path / "data", demo=True, base_url=url)
@@ -84,7 +98,37 @@ def service(tmp_path: Path) -> Iterator[Service]:
     yield Service(url, env, process, log, runtime)
     runtime.engine.dispose()
     if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
+        kill_everything(process)
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process started by ``pid``, and by those, at this moment."""
+    table = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True, check=True).stdout
+    children: dict[int, list[int]] = {}
+    for line in table.splitlines():
+        child, parent = (int(n) for n in line.split())
+        children.setdefault(parent, []).append(child)
+    found: set[int] = set()
+    stack = [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    """Those of ``pids`` still running (a zombie has finished)."""
+    running = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if state != "Z":
+            running.add(pid)
+    return running
 
 
 def count(runtime: Runtime, statement) -> int:  # type: ignore[no-untyped-def]
@@ -178,12 +222,40 @@ def test_a_submission_reaches_the_next_step_through_a_real_flow_run(service: Ser
     vacuum = httpx.get(f"{prefect_url}/admin/settings", timeout=10).json()["server"]["services"]["db_vacuum"]
     assert "flow_runs" in vacuum["enabled"] and vacuum["retention_period"] in (7776000, "P90D", 7776000.0)
 
-    # Stopping the service stops the Prefect server and runner it started.
-    children = subprocess.run(["pgrep", "-g", str(service.process.pid)], capture_output=True, text=True).stdout.split()
-    assert len(children) >= 3  # the service, the Prefect server, the runner
+    # No link's token in any log line: the service's own log and Prefect's.
+    logs = service.log.read_text() + "".join(
+        p.read_text(errors="replace") for p in (Path(service.env["AARSHJUL_DATA_DIR"]) / "prefect").glob("*.log")
+    )
+    assert "/api/t/[token]" in logs
+    assert link.rsplit("/", 1)[1] not in logs and token not in logs
+
+    # Stopping the service stops the Prefect server and runner it started, and all they started.
+    started_processes = descendants(service.process.pid)
+    assert len(started_processes) >= 2  # the Prefect server, the runner
     service.process.send_signal(signal.SIGINT)
     assert service.process.wait(timeout=30) == 0
-    gone = wait_for(
-        lambda: not subprocess.run(["pgrep", "-g", str(service.process.pid)], capture_output=True).stdout, 30
-    )
-    assert gone is not None
+    assert wait_for(lambda: not alive(started_processes), 20) is not None, alive(started_processes)
+
+
+STOP_WITHIN = 20.0
+
+
+def test_sigterm_stops_the_service_and_everything_it_started(service: Service) -> None:
+    started_processes = descendants(service.process.pid)
+    assert len(started_processes) >= 2, service.log.read_text()  # the Prefect server, the runner
+    service.process.send_signal(signal.SIGTERM)
+    service.process.wait(timeout=STOP_WITHIN)
+    assert wait_for(lambda: not alive(started_processes), 2) is not None, alive(started_processes)
+
+
+def test_a_signal_during_start_up_leaves_nothing_behind(tmp_path: Path) -> None:
+    """Stopped while the Prefect server it started is still coming up (nothing answers yet)."""
+    process, url, _env, log = launch(tmp_path)
+    try:
+        assert wait_for(lambda: bool(descendants(process.pid)), STARTUP_TIMEOUT) is not None, log.read_text()
+        started_processes = descendants(process.pid)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=STOP_WITHIN)
+        assert wait_for(lambda: not alive(started_processes), 2) is not None, alive(started_processes)
+    finally:
+        kill_everything(process)

@@ -15,6 +15,7 @@ from aarshjul.db.models import HumanTask, Notification, Person
 from aarshjul.domain.enums import TaskState
 from aarshjul.domain.errors import Forbidden
 from aarshjul.runtime import Runtime
+from aarshjul.usecases.cycle.followups import records_owing_follow_ups
 from aarshjul.usecases.cycle.lifecycle import close_cycle
 from aarshjul.usecases.cycle.sweep import sweep
 from aarshjul.usecases.reporting.followups import FollowUpCounts, follow_up_counts
@@ -171,3 +172,19 @@ def test_no_follow_up_for_an_employee_who_left_or_a_draft_record(runtime: Runtim
         leaver.active_to = day
         session.commit()
     assert sweep(runtime, _at(day + dt.timedelta(days=60))).follow_ups_opened == 0
+
+
+def test_a_sweep_reads_only_the_records_with_a_follow_up_owed(runtime: Runtime) -> None:
+    """Talk records whose follow-ups are all done, or all still ahead, are not read by a sweep: after a
+    year of talks every sweep would otherwise parse every record."""
+    _cycle, _unit, record, (first, second) = _recorded_talk(runtime)
+    with runtime.sessions() as session:
+        assert records_owing_follow_ups(session, first - dt.timedelta(days=1)) == []  # all ahead
+        assert [r.task_id for r in records_owing_follow_ups(session, first)] == [record.id]  # one has come
+    sweep(runtime, _at(first))
+    with runtime.sessions() as session:
+        assert records_owing_follow_ups(session, first) == []  # done
+        assert [r.task_id for r in records_owing_follow_ups(session, second)] == [record.id]  # the next has come
+    sweep(runtime, _at(second))
+    with runtime.sessions() as session:
+        assert records_owing_follow_ups(session, second + dt.timedelta(days=400)) == []  # all done, however late

@@ -3,7 +3,6 @@ of bad input refused the same way by the HTML form and the JSON API, links that 
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import re
 from collections.abc import Callable
@@ -17,36 +16,17 @@ from aarshjul.db.models import HumanTask, Submission
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.admin.task_admin import reassign_tasks
 from aarshjul.usecases.cycle.lifecycle import cancel_cycle
-from aarshjul.usecases.cycle.sweep import sweep
 from aarshjul.usecases.work.opening import open_task
 from forms.registry import FORMS
 from service.app import create_app
 from service.routes.forms import csrf_token
 from tests.builders import (
     TaskRef,
-    demo_cycle,
-    drive_unit,
     find_tasks,
-    follow_up_task,
     person_id,
-    unit_id,
+    task_for,
     valid_input,
 )
-
-UNIT = "HR"  # a small unit: its leader and four reports
-
-
-def task_for(runtime: Runtime, form_key: str) -> TaskRef:
-    cycle = demo_cycle(runtime)
-    unit = unit_id(runtime, UNIT)
-    if form_key == "talk_follow_up":
-        return follow_up_task(runtime, cycle, unit)
-    if form_key != "measure_evaluation":
-        return drive_unit(runtime, cycle, unit, form_key)
-    drive_unit(runtime, cycle, unit, "talk_preparation")
-    runtime.clock.set(dt.datetime(2027, 11, 2, 8, tzinfo=dt.UTC))  # type: ignore[attr-defined]
-    sweep(runtime)
-    return find_tasks(runtime, cycle, "measure_evaluation", unit)[0]
 
 
 def flatten(data: dict[str, Any]) -> dict[str, str]:

@@ -15,12 +15,15 @@ from sqlalchemy import select
 from aarshjul.db.models import CriticalNeed, HumanTask, Measure, Submission, UnitGoal
 from aarshjul.domain.errors import Forbidden
 from aarshjul.runtime import Runtime
+from aarshjul.usecases.work.form_context import task_inputs, task_rules
+from aarshjul.usecases.work.links import task_by_link
 from aarshjul.usecases.work.measure_decision import decide_measure
 from aarshjul.usecases.work.opening import open_task
 from aarshjul.usecases.work.submitting import submit_form
-from forms.registry import FormRejected
+from forms.registry import FormRejected, referenced_kinds
 from service.app import create_app
 from tests.builders import (
+    ORDER,
     demo_cycle,
     drive_unit,
     find_tasks,
@@ -216,3 +219,23 @@ def test_a_need_must_serve_a_goal_of_its_own_unit(runtime: Runtime) -> None:
     with pytest.raises(FormRejected) as refused:
         submit_form(runtime, own.token, data)
     assert [(p.loc, p.type) for p in refused.value.problems] == [(("needs", 0, "unit_goal_id"), "unknown_choice")]
+
+
+def test_a_submission_is_checked_against_the_same_rules_the_form_shows(runtime: Runtime) -> None:
+    """``task_rules`` (what a submission reads) agrees with ``task_inputs`` (what the page shows) on
+    every kind of id the form points at, for every form of a unit's year."""
+    cycle_id = demo_cycle(runtime)
+    unit = unit_id(runtime, "HR")
+    today = runtime.clock().date()
+    seen = set()
+    for form_key in ORDER:
+        task = drive_unit(runtime, cycle_id, unit, form_key)
+        with runtime.sessions() as session:
+            found, _cycle = task_by_link(session, runtime, task.token)
+            shown = task_inputs(session, found, today).rules
+            checked = task_rules(session, found, today)
+        kinds = referenced_kinds(form_key)
+        assert {k: checked.choices[k] for k in kinds} == {k: shown.choices[k] for k in kinds}, form_key
+        assert (checked.first_year, checked.last_year, checked.today) == (shown.first_year, shown.last_year, today)
+        seen |= kinds
+    assert len(seen) == 5  # every kind of reference is covered

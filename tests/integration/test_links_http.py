@@ -209,7 +209,8 @@ def test_new_link_answers_before_it_looks_the_address_up(
     (an insert, a commit that writes, a trigger) run only after the answer has left."""
     dispatched: list[int] = []
     runtime.triggers = InlineTriggers(
-        advance=lambda cycle_id: advance_cycle(runtime, cycle_id), dispatch=lambda: dispatched.append(1)
+        advance=lambda cycle_id, unit: advance_cycle(runtime, cycle_id, unit_id=unit),
+        dispatch=lambda: dispatched.append(1),
     )
     app = create_app(runtime)
     events: list[str] = []

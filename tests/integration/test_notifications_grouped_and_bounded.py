@@ -8,7 +8,7 @@ import datetime as dt
 import re
 
 import pytest
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import event, func, insert, select, update
 
 from aarshjul.clock import ManualClock
 from aarshjul.db.models import HumanTask, Notification, Person
@@ -231,3 +231,30 @@ def test_an_escalation_of_25_or_fewer_tasks_lists_them_all_and_says_nothing_more
     for email in escalations:
         assert len([line for line in email.text.splitlines() if line.startswith("* ")]) == LATE_LINES_SHOWN
         assert "…" not in email.text and "…" not in email.html  # nothing more to count
+
+
+def test_a_batch_of_invitations_is_rendered_from_one_read_of_its_tasks(runtime: Runtime, world: World) -> None:
+    """Opening a step queues an invitation per person; rendering them reads their tasks together, not
+    one query per email, and each email still carries its own task's link."""
+    now = runtime.clock()
+    with runtime.sessions.begin() as session:
+        employee = session.get(Person, world.employee_id)
+        tasks = [add_task(session, world, world.employee_id, now) for _ in range(30)]
+        for task in tasks:
+            queue(session, f"inv:batch{task.id}", employee, "task_invitation", {"task_ids": [task.id]}, now)
+    task_reads = 0
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        nonlocal task_reads
+        task_reads += statement.lstrip().startswith("SELECT") and "FROM human_task" in statement
+
+    event.listen(runtime.engine, "before_cursor_execute", count)
+    backend = Capture()
+    try:
+        report = dispatch_due(runtime, backend=backend)
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", count)
+    assert report.sent == 30
+    assert task_reads == 1
+    for task in tasks:
+        assert sum(_link(runtime, task) in sent.text for sent in backend.sent) == 1

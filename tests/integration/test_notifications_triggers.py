@@ -27,7 +27,9 @@ def test_a_follow_up_submission_asks_for_the_dispatcher(runtime: Runtime) -> Non
                 list(session.scalars(select(Notification.template).where(Notification.state == "pending")))
             )
 
-    runtime.triggers = InlineTriggers(advance=lambda cycle_id: advance_cycle(runtime, cycle_id), dispatch=dispatch)
+    runtime.triggers = InlineTriggers(
+        advance=lambda cycle_id, unit: advance_cycle(runtime, cycle_id, unit_id=unit), dispatch=dispatch
+    )
     submit_form(runtime, task.token, valid_input(open_task(runtime, task.token)))
     assert any("follow_up_recorded" in templates for templates in pending_when_asked)
 

@@ -30,12 +30,13 @@ PREFECT = "http://127.0.0.1:9/api"  # nothing listens there; no test here starts
 
 @pytest.fixture
 def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    """A web host's environment: the secret, an (empty) SQLite database, no base URL, no Prefect."""
+    """A web host's environment: the secret, a mail relay, an (empty) SQLite database, no base URL, no Prefect."""
     for name in [*os.environ, "AARSHJUL_BASE_URL"]:  # the base URL too: the command line may set it
         if name.startswith(("AARSHJUL_", "PREFECT_API_URL")):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AARSHJUL_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("AARSHJUL_SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("AARSHJUL_MAIL_BACKEND", "smtp")
     get_settings.cache_clear()
     yield tmp_path
     get_settings.cache_clear()
@@ -105,6 +106,33 @@ def test_the_factory_builds_a_web_process_from_the_environment(
     with TestClient(app) as client:
         assert client.get("/healthz").json() == {"status": "ok"}
         assert client.get("/link/new").status_code == 200
+        assert client.get("/dev/outbox").status_code == 404  # production: no demo pages
+
+
+def test_a_web_process_keeps_the_production_rules(
+    environment: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    served: list[dict[str, Any]],
+) -> None:
+    """No demo in a web process, and no start without a chosen mail backend, whichever way it starts."""
+    assert main(["db", "upgrade"]) == 0
+    monkeypatch.setenv("PREFECT_API_URL", PREFECT)
+    monkeypatch.setenv("AARSHJUL_DEMO", "true")
+    get_settings.cache_clear()
+    assert main(["serve", "--web-only"]) == 1
+    assert "--demo runs everything in one process" in capsys.readouterr().err
+    with pytest.raises(ConfigurationError, match="AARSHJUL_DEMO"):
+        create_app()
+
+    monkeypatch.delenv("AARSHJUL_DEMO")
+    monkeypatch.delenv("AARSHJUL_MAIL_BACKEND")
+    get_settings.cache_clear()
+    assert main(["serve", "--web-only"]) == 1
+    assert "AARSHJUL_MAIL_BACKEND" in capsys.readouterr().err
+    with pytest.raises(ConfigurationError, match="AARSHJUL_MAIL_BACKEND"):
+        create_app()
+    assert served == []
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,12 @@ from tests.hr_support import hr_msgids
 
 def test_the_extraction_finds_hr_messages() -> None:
     found = hr_msgids()
-    assert {"Status board", "Competence plan", "Wrong email or password.", "The cycle is closed."} <= found
+    assert {
+        "Status board",
+        "Competence plan",
+        "Wrong email or password, or too many tries: wait 15 minutes and try again.",
+        "The cycle is closed.",
+    } <= found
     assert "{total} events; newest first." in found and "Only HR may see this page." in found
 
 

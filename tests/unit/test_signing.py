@@ -53,7 +53,7 @@ TASK = TaskLinkClaims(task_id=42, assignee_id=7, link_version=3)
 FOLLOW_UP = FollowUpClaims(task_id=5, subject_id=12)
 EXPORT = ExportClaims(12, NOW, "0123456789abcdef")
 REVIEW = ReviewClaims(reviewer_id=5, invited_at=1_803_456_000)
-SESSION = HrSessionClaims(person_id=3, stamp="0123456789abcdef", csrf="c" * 32)
+SESSION = HrSessionClaims(person_id=3, session_id="0123456789abcdef", csrf="c" * 32)
 
 #: Each kind: how to make its token and how to read one (with the clock where the kind has expiry).
 KINDS: dict[str, tuple[Callable[[str], str], Callable[[str, object], Any]]] = {

@@ -44,10 +44,37 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_cycle_definition')),
     sa.UniqueConstraint('key', 'version', 'sha256', name=op.f('uq_cycle_definition_key_version_sha256'))
     )
+    op.create_table('limit_counter',
+    sa.Column('scope', sa.String(length=32), nullable=False),
+    sa.Column('key_hash', sa.String(length=64), nullable=False),
+    sa.Column('window_start', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('hits', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('scope', 'key_hash', name=op.f('pk_limit_counter'))
+    )
+    with op.batch_alter_table('limit_counter', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_limit_counter_window_start'), ['window_start'], unique=False)
+
     op.create_table('organisation',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_organisation'))
+    )
+    op.create_table('rate_limit_bucket',
+    sa.Column('key', sa.String(length=64), nullable=False),
+    sa.Column('tokens', sa.Float(), nullable=False),
+    sa.Column('updated_at', sa.Float(), nullable=False),
+    sa.Column('full_at', sa.Float(), nullable=False),
+    sa.Column('allowed', sa.Boolean(), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_rate_limit_bucket'))
+    )
+    with op.batch_alter_table('rate_limit_bucket', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_rate_limit_bucket_full_at'), ['full_at'], unique=False)
+
+    op.create_table('trigger_generation',
+    sa.Column('key', sa.String(length=100), nullable=False),
+    sa.Column('entered', sa.Integer(), nullable=False),
+    sa.Column('nonce', sa.String(length=32), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_trigger_generation'))
     )
     op.create_table('strategy_period',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -99,6 +126,7 @@ def upgrade() -> None:
     sa.Column('created_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('created_by', sa.String(length=200), nullable=False),
     sa.Column('closed_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reconciled_on', sa.Date(), nullable=True),
     sa.ForeignKeyConstraint(['cloned_from_id'], ['cycle.id'], name=op.f('fk_cycle_cloned_from_id_cycle')),
     sa.ForeignKeyConstraint(['definition_id'], ['cycle_definition.id'], name=op.f('fk_cycle_definition_id_cycle_definition')),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisation.id'], name=op.f('fk_cycle_organisation_id_organisation')),
@@ -128,6 +156,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('organisation_id', 'employee_no', name=op.f('uq_person_organisation_id_employee_no'))
     )
     with op.batch_alter_table('person', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_person_role'), ['role'], unique=False)
         batch_op.create_index(batch_op.f('ix_person_unit_id'), ['unit_id'], unique=False)
 
     op.create_table('plan_reviewer',
@@ -157,6 +186,14 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_strategic_goal')),
     sa.UniqueConstraint('period_id', 'code', name=op.f('uq_strategic_goal_period_id_code'))
     )
+    op.create_table('advance_request',
+    sa.Column('cycle_id', sa.Integer(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('requested', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['cycle_id'], ['cycle.id'], name=op.f('fk_advance_request_cycle_id_cycle')),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], name=op.f('fk_advance_request_unit_id_unit')),
+    sa.PrimaryKeyConstraint('cycle_id', 'unit_id', name=op.f('pk_advance_request'))
+    )
     op.create_table('api_token',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=False),
@@ -164,6 +201,8 @@ def upgrade() -> None:
     sa.Column('label', sa.String(length=200), nullable=False),
     sa.Column('created_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('revoked_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('expires_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_used_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_api_token_person_id_person')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_token')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_api_token_token_hash'))
@@ -171,11 +210,22 @@ def upgrade() -> None:
     op.create_table('hr_credential',
     sa.Column('person_id', sa.Integer(), nullable=False),
     sa.Column('password_hash', sa.String(length=200), nullable=False),
-    sa.Column('failed_attempts', sa.Integer(), nullable=False),
-    sa.Column('locked_until', aarshjul.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_hr_credential_person_id_person')),
     sa.PrimaryKeyConstraint('person_id', name=op.f('pk_hr_credential'))
     )
+    op.create_table('hr_session',
+    sa.Column('id_hash', sa.String(length=64), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('started_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_hr_session_person_id_person')),
+    sa.PrimaryKeyConstraint('id_hash', name=op.f('pk_hr_session'))
+    )
+    with op.batch_alter_table('hr_session', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_hr_session_person_id'), ['person_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_hr_session_started_at'), ['started_at'], unique=False)
+
     op.create_table('notification',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('idempotency_key', sa.String(length=200), nullable=False),
@@ -206,6 +256,17 @@ def upgrade() -> None:
         batch_op.create_index('ix_notification_due', ['state', 'not_before'], unique=False)
         batch_op.create_index(batch_op.f('ix_notification_recipient_id'), ['recipient_id'], unique=False)
 
+    op.create_table('unassignable_task',
+    sa.Column('cycle_id', sa.Integer(), nullable=False),
+    sa.Column('natural_key', sa.String(length=200), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('step_key', sa.String(length=64), nullable=False),
+    sa.Column('part_key', sa.String(length=64), nullable=False),
+    sa.Column('noticed_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['cycle_id'], ['cycle.id'], name=op.f('fk_unassignable_task_cycle_id_cycle')),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], name=op.f('fk_unassignable_task_unit_id_unit')),
+    sa.PrimaryKeyConstraint('cycle_id', 'natural_key', name=op.f('pk_unassignable_task'))
+    )
     op.create_table('unit_goal',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('cycle_id', sa.Integer(), nullable=False),
@@ -377,34 +438,6 @@ def upgrade() -> None:
     with op.batch_alter_table('submission', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_submission_task_id'), ['task_id'], unique=False)
 
-    op.create_table('rate_limit_bucket',
-    sa.Column('key', sa.String(length=64), nullable=False),
-    sa.Column('tokens', sa.Float(), nullable=False),
-    sa.Column('updated_at', sa.Float(), nullable=False),
-    sa.Column('full_at', sa.Float(), nullable=False),
-    sa.Column('allowed', sa.Boolean(), nullable=False),
-    sa.PrimaryKeyConstraint('key', name=op.f('pk_rate_limit_bucket'))
-    )
-    with op.batch_alter_table('rate_limit_bucket', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_rate_limit_bucket_full_at'), ['full_at'], unique=False)
-
-    op.create_table('trigger_generation',
-    sa.Column('key', sa.String(length=100), nullable=False),
-    sa.Column('entered', sa.Integer(), nullable=False),
-    sa.Column('nonce', sa.String(length=32), nullable=False),
-    sa.PrimaryKeyConstraint('key', name=op.f('pk_trigger_generation'))
-    )
-    op.create_table('unassignable_task',
-    sa.Column('cycle_id', sa.Integer(), nullable=False),
-    sa.Column('natural_key', sa.String(length=200), nullable=False),
-    sa.Column('unit_id', sa.Integer(), nullable=False),
-    sa.Column('step_key', sa.String(length=64), nullable=False),
-    sa.Column('part_key', sa.String(length=64), nullable=False),
-    sa.Column('noticed_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['cycle_id'], ['cycle.id'], name=op.f('fk_unassignable_task_cycle_id_cycle')),
-    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], name=op.f('fk_unassignable_task_unit_id_unit')),
-    sa.PrimaryKeyConstraint('cycle_id', 'natural_key', name=op.f('pk_unassignable_task'))
-    )
     # ### end Alembic commands ###
     if op.get_bind().dialect.name != 'sqlite':
         op.create_foreign_key('fk_unit_leader_id_person', 'unit', 'person', ['leader_id'], ['id'])
@@ -412,12 +445,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
-    op.drop_table('unassignable_task')
-    op.drop_table('trigger_generation')
-    with op.batch_alter_table('rate_limit_bucket', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_rate_limit_bucket_full_at'))
-
-    op.drop_table('rate_limit_bucket')
     with op.batch_alter_table('submission', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_submission_task_id'))
 
@@ -457,13 +484,20 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_unit_goal_cycle_id'))
 
     op.drop_table('unit_goal')
+    op.drop_table('unassignable_task')
     with op.batch_alter_table('notification', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_notification_recipient_id'))
         batch_op.drop_index('ix_notification_due')
 
     op.drop_table('notification')
+    with op.batch_alter_table('hr_session', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_hr_session_started_at'))
+        batch_op.drop_index(batch_op.f('ix_hr_session_person_id'))
+
+    op.drop_table('hr_session')
     op.drop_table('hr_credential')
     op.drop_table('api_token')
+    op.drop_table('advance_request')
     op.drop_table('strategic_goal')
     with op.batch_alter_table('plan_reviewer', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_plan_reviewer_period_id'))
@@ -471,6 +505,7 @@ def downgrade() -> None:
     op.drop_table('plan_reviewer')
     with op.batch_alter_table('person', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_person_unit_id'))
+        batch_op.drop_index(batch_op.f('ix_person_role'))
 
     op.drop_table('person')
     with op.batch_alter_table('cycle', schema=None) as batch_op:
@@ -483,7 +518,16 @@ def downgrade() -> None:
 
     op.drop_table('unit')
     op.drop_table('strategy_period')
+    op.drop_table('trigger_generation')
+    with op.batch_alter_table('rate_limit_bucket', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_rate_limit_bucket_full_at'))
+
+    op.drop_table('rate_limit_bucket')
     op.drop_table('organisation')
+    with op.batch_alter_table('limit_counter', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_limit_counter_window_start'))
+
+    op.drop_table('limit_counter')
     op.drop_table('cycle_definition')
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_event_occurred_at'))

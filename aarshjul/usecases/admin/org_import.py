@@ -29,6 +29,8 @@ from aarshjul.db.models import (
 from aarshjul.domain.errors import ImportProblem
 from aarshjul.domain.org_import import OrgDocument, StrategyDocument, read_org_file, read_strategy_file
 from aarshjul.runtime import Runtime
+from aarshjul.usecases.shared.advances import owe_full_reconcile
+from aarshjul.usecases.shared.writes import audit
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
 DEMO_ORG_FILE = DEMO_DIR / "org.csv"
@@ -74,6 +76,10 @@ def import_org(
     now = runtime.clock()
     with unit_of_work(runtime.sessions) as session:
         report = apply_org(session, document, path.name, now, runtime.settings.zone, organisation_name)
+        organisation = get_organisation(session)
+        if organisation is not None:
+            # New people, leavers and moved units change whose tasks are owed everywhere.
+            owe_full_reconcile(session, organisation.id)
         session.add(
             AuditEvent(
                 occurred_at=now,
@@ -280,11 +286,26 @@ def apply_strategy(session: Session, organisation: Organisation, document: Strat
     return StrategyLoadReport(period.id, len(document.goals), len(document.areas), created)
 
 
+DEMO_MARK = "demo.database_created"
+
+
 def seed_demo(runtime: Runtime) -> bool:
-    """Load the demo organisation and strategy if the database has no organisation yet."""
-    with runtime.sessions() as session:
+    """Load the demo organisation and strategy if the database has no organisation yet.
+
+    The database is marked as the demo's first, in its own transaction, so ``created_by_demo``
+    knows it even if loading stops half-way."""
+    with unit_of_work(runtime.sessions) as session:
         if get_organisation(session) is not None:
             return False
+        audit(session, runtime.clock(), "demo", DEMO_MARK, "database", "")
     import_org(runtime, DEMO_ORG_FILE, actor="demo", organisation_name=DEMO_ORGANISATION_NAME)
     load_strategy(runtime, DEMO_STRATEGY_FILE, actor="demo")
     return True
+
+
+def created_by_demo(runtime: Runtime) -> bool:
+    """Whether ``--demo`` may use this database: it is empty, or ``seed_demo`` created it."""
+    with runtime.sessions() as session:
+        if get_organisation(session) is None:
+            return True
+        return session.scalars(select(AuditEvent.id).where(AuditEvent.action == DEMO_MARK).limit(1)).first() is not None

@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, text
 from sqlalchemy.orm import Session
 
 from aarshjul.db.models import Cycle, HumanTask, StrategyPeriod, Submission
 from aarshjul.domain.enums import CycleState, FormKey, Role, TaskState
 from aarshjul.domain.followups import (
+    FOLLOW_UP_KEY_PREFIX,
     FOLLOW_UP_PART_KEY,
     FOLLOW_UP_STEP_KEY,
     due_follow_ups,
@@ -48,11 +49,34 @@ class _Record:
     data: dict[str, Any]
 
 
-def _records(session: Session, today: dt.date) -> list[_Record]:
-    """The newest submitted talk record of every talk that may still have a follow-up to come.
+# A record with a follow-up date that has come and has no follow-up task yet: what a sweep must look
+# at. The dates are inside the record's JSON, so the test is the database's own JSON functions; it
+# lets the database pass over the thousands of records whose follow-ups are all done or all ahead,
+# which every sweep would otherwise read and parse (the rest of the rule stays in Python).
+_FOLLOW_UP_OWED = {
+    "sqlite": """EXISTS (
+        SELECT 1 FROM json_each(submission.data, '$.follow_ups') AS item
+        WHERE json_extract(item.value, '$.on') <= :today
+          AND NOT EXISTS (SELECT 1 FROM human_task AS done WHERE done.natural_key =
+                          :key_prefix || human_task.id || ':' || json_extract(item.value, '$.on')))""",
+    "postgresql": """EXISTS (
+        SELECT 1 FROM json_array_elements(CASE WHEN json_typeof(submission.data -> 'follow_ups') = 'array'
+                                          THEN submission.data -> 'follow_ups' ELSE '[]'::json END) AS item
+        WHERE item ->> 'on' <= :today
+          AND NOT EXISTS (SELECT 1 FROM human_task AS done WHERE done.natural_key =
+                          :key_prefix || human_task.id || ':' || (item ->> 'on')))""",
+}
+
+
+def records_owing_follow_ups(session: Session, today: dt.date) -> list[_Record]:
+    """The newest submitted talk record of every talk with a follow-up date that has come and has no
+    follow-up task yet.
 
     Follow-up dates lie within the strategy period, so periods that ended before last year are left out.
     """
+    owed = text(_FOLLOW_UP_OWED[session.get_bind().dialect.name]).bindparams(
+        today=today.isoformat(), key_prefix=FOLLOW_UP_KEY_PREFIX
+    )
     newest = (
         select(Submission.task_id, func.max(Submission.version).label("version"))
         .join(HumanTask, HumanTask.id == Submission.task_id)
@@ -78,6 +102,7 @@ def _records(session: Session, today: dt.date) -> list[_Record]:
             HumanTask.subject_person_id.is_not(None),
             Cycle.state.in_(FOLLOWED_CYCLE_STATES),
             StrategyPeriod.last_year >= today.year - 1,
+            owed,
         )
         .order_by(HumanTask.id)
     ).all()
@@ -110,7 +135,7 @@ def _leader_for(org: OrgChart, subject_id: int) -> int | None:
 def open_due_follow_ups(session: Session, now: dt.datetime, today: dt.date, zone: ZoneInfo) -> FollowUpsOpened:
     """Open a follow-up task for every follow-up date that has come and has no task yet, and invite
     each leader once, listing all their new follow-ups. Runs inside the caller's transaction."""
-    records = _records(session, today)
+    records = records_owing_follow_ups(session, today)
     due = [(r, on) for r in records for on in due_follow_ups(follow_up_dates(r.data), today)]
     if not due:
         return FollowUpsOpened(0, 0)

@@ -1,7 +1,7 @@
 """The time-driven work, run on a schedule and by ``aarshjul sweep --now``: reminders before
 deadlines, escalations after them, evaluation tasks when a measure's evaluation date comes,
-follow-up tasks when a talk's follow-up date comes, and an advance of every running cycle as a
-safety net for a lost trigger.
+follow-up tasks when a talk's follow-up date comes, and the reconcile of every running cycle as a
+safety net (``reconcile_cycle``: in full once a day, else the advances still owed).
 
 Each rung of a ladder is sent once per task (the task row counts the rungs sent) and a person gets
 one email per sweep however many of their tasks it concerns.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -39,13 +40,13 @@ from aarshjul.domain.schedule import (
     reminders_passed,
 )
 from aarshjul.runtime import Runtime
-from aarshjul.usecases.cycle.advance import AdvanceReport, advance_cycle
+from aarshjul.usecases.cycle.advance import AdvanceReport, reconcile_cycle
 from aarshjul.usecases.cycle.followups import open_due_follow_ups
 from aarshjul.usecases.cycle.lifecycle import running_cycle_ids
 from aarshjul.usecases.cycle.summaries import queue_weekly_summaries
 from aarshjul.usecases.shared.cycles import cycle_definition, today_for
 from aarshjul.usecases.shared.mail import digest, message_to
-from aarshjul.usecases.shared.org import Contact, load_org
+from aarshjul.usecases.shared.org import Contact, load_contacts, load_org
 from aarshjul.usecases.shared.writes import insert_for, serialize
 from notifications.outbox import OutgoingMessage, enqueue_many
 
@@ -63,25 +64,18 @@ class SweepReport:
     advanced: list[AdvanceReport] = field(default_factory=list)
 
 
-@dataclass
-class _CycleContext:
-    definition: CycleDefinition
-    org: OrgChart
-    contacts: dict[int, Contact]
-
-
 def sweep(runtime: Runtime, now: dt.datetime | None = None, advance: bool = True) -> SweepReport:
     """Do everything that is due as of ``now`` (default: the runtime's clock).
 
-    ``advance=False`` leaves out the advance of the running cycles, for the flow that runs those as
-    tasks of their own.
+    ``advance=False`` leaves out the reconcile of the running cycles (``reconcile_cycle``), for the
+    flow that runs those as tasks of their own.
     """
     now = now or runtime.clock()
     if now.tzinfo is None:
         raise ValueError("sweep needs an aware datetime")
     report = SweepReport(now=now)
     for cycle_id in running_cycle_ids(runtime) if advance else []:
-        report.advanced.append(advance_cycle(runtime, cycle_id, now=now))
+        report.advanced.append(reconcile_cycle(runtime, cycle_id, now=now))
     with unit_of_work(runtime.sessions) as session:
         serialize(session, "sweep")
         contexts = _Contexts(session, runtime, now)
@@ -98,38 +92,60 @@ def sweep(runtime: Runtime, now: dt.datetime | None = None, advance: bool = True
 
 
 class _Contexts:
-    """Each cycle's definition and its organisation, loaded once per sweep."""
+    """What the time-driven work reads besides the tasks, each loaded once per sweep and only when a
+    due task needs it: a cycle's definition (its ladders), its organisation (who a late task escalates
+    to, who evaluates a measure whose owner left), and the addresses of the people written to."""
 
     def __init__(self, session: Session, runtime: Runtime, now: dt.datetime) -> None:
         self.session = session
         self.zone = runtime.settings.zone
         self.today = today_for(now, self.zone)
-        self._cycles: dict[int, _CycleContext] = {}
-        self._orgs: dict[int, tuple[OrgChart, dict[int, Contact]]] = {}
+        self._cycles: dict[int, Cycle] = {}
+        self._definitions: dict[int, CycleDefinition] = {}
+        self._orgs: dict[int, OrgChart] = {}
+        self._contacts: dict[int, Contact] = {}
 
-    def contacts(self) -> dict[int, Contact]:
-        merged: dict[int, Contact] = {}
-        for _org, contacts in self._orgs.values():
-            merged.update(contacts)
-        return merged
-
-    def get(self, cycle_id: int) -> _CycleContext:
+    def _cycle(self, cycle_id: int) -> Cycle:
         if cycle_id not in self._cycles:
             cycle = self.session.get(Cycle, cycle_id)
             if cycle is None:
                 raise LookupError(f"cycle {cycle_id} vanished during the sweep")
-            if cycle.organisation_id not in self._orgs:
-                self._orgs[cycle.organisation_id] = load_org(self.session, cycle.organisation_id, self.today)
-            org, contacts = self._orgs[cycle.organisation_id]
-            self._cycles[cycle_id] = _CycleContext(cycle_definition(self.session, cycle), org, contacts)
+            self._cycles[cycle_id] = cycle
         return self._cycles[cycle_id]
 
+    def definition(self, cycle_id: int) -> CycleDefinition:
+        if cycle_id not in self._definitions:
+            self._definitions[cycle_id] = cycle_definition(self.session, self._cycle(cycle_id))
+        return self._definitions[cycle_id]
 
-def _ladders(context: _CycleContext, step_key: str) -> tuple[tuple[int, ...], tuple[EscalationRung, ...]]:
+    def org(self, cycle_id: int) -> OrgChart:
+        organisation_id = self._cycle(cycle_id).organisation_id
+        if organisation_id not in self._orgs:
+            self._orgs[organisation_id], _ = load_org(self.session, organisation_id, self.today)
+        return self._orgs[organisation_id]
+
+    def contacts(self, person_ids: Iterable[int]) -> dict[int, Contact]:
+        missing = set(person_ids) - set(self._contacts)
+        if missing:
+            self._contacts.update(load_contacts(self.session, missing))
+        return self._contacts
+
+    def ladder_bounds(self) -> tuple[int, int]:
+        """The most days before a deadline that a reminder goes out, and the most rungs a ladder has,
+        over the running cycles' steps and the evaluation and follow-up ladders: a task due later than
+        that many days from now, or with that many rungs of each kind sent, has nothing due."""
+        running = list(self.session.scalars(select(Cycle.id).where(Cycle.state == CycleState.RUNNING)))
+        ladders = [(EVALUATION_REMINDERS, EVALUATION_ESCALATION)]
+        ladders += [(s.reminders_days_before, s.escalation) for c in running for s in self.definition(c).steps]
+        notice = max(d for reminders, _ in ladders for d in (*reminders, 0))
+        return notice, max(max(len(reminders), len(escalation)) for reminders, escalation in ladders)
+
+
+def _ladders(definition: CycleDefinition, step_key: str) -> tuple[tuple[int, ...], tuple[EscalationRung, ...]]:
     if step_key in LIVES_ON_STEP_KEYS:
         return EVALUATION_REMINDERS, EVALUATION_ESCALATION
     try:
-        step = context.definition.step(step_key)
+        step = definition.step(step_key)
     except KeyError:
         return EVALUATION_REMINDERS, EVALUATION_ESCALATION
     return step.reminders_days_before, step.escalation
@@ -139,9 +155,13 @@ def _reminders_and_escalations(
     session: Session, contexts: _Contexts, now: dt.datetime, report: SweepReport
 ) -> list[OutgoingMessage]:
     zone = contexts.zone
-    # Tasks of running cycles, and evaluation and follow-up tasks whatever their cycle's state.
+    # Tasks of running cycles, and evaluation and follow-up tasks whatever their cycle's state. Only
+    # those with a rung still to come and a deadline near enough for it to have come are read: on most
+    # sweeps that is none of the tens of thousands of open tasks (bench/sweep.py).
     live = (Cycle.state == CycleState.RUNNING) | HumanTask.step_key.in_(LIVES_ON_STEP_KEYS)
-    horizon = contexts.today + dt.timedelta(days=120)
+    notice, most_rungs = contexts.ladder_bounds()
+    near = contexts.today + dt.timedelta(days=notice + 1)
+    rungs_left = (HumanTask.reminders_sent < most_rungs) | (HumanTask.escalation_level < most_rungs)
     rows = session.execute(
         select(
             HumanTask.id,
@@ -153,15 +173,14 @@ def _reminders_and_escalations(
             HumanTask.escalation_level,
         )
         .join(Cycle, Cycle.id == HumanTask.cycle_id)
-        .where(HumanTask.state.in_(ACTIONABLE_TASK_STATES), HumanTask.due_on <= horizon, live)
+        .where(HumanTask.state.in_(ACTIONABLE_TASK_STATES), HumanTask.due_on <= near, live, rungs_left)
         .order_by(HumanTask.id)
     ).all()
     reminders: dict[int, list[tuple[int, int, int, dt.date]]] = defaultdict(list)  # person -> (task, rung, days, due)
     escalations: dict[tuple[str, int], list[dict[str, int]]] = defaultdict(list)  # (to, person) -> late items
     updates: list[dict[str, int]] = []
     for row in rows:
-        context = contexts.get(row.cycle_id)
-        reminder_ladder, escalation_ladder = _ladders(context, row.step_key)
+        reminder_ladder, escalation_ladder = _ladders(contexts.definition(row.cycle_id), row.step_key)
         sent, level = row.reminders_sent, row.escalation_level
         if now >= end_of_day_utc(row.due_on, zone):
             # Past the deadline a reminder would come too late; the ladder is spent without an email.
@@ -173,7 +192,8 @@ def _reminders_and_escalations(
                 reminders[row.assignee_id].append((row.id, sent, due.days_left, row.due_on))
         rungs, level = escalations_due(row.due_on, escalation_ladder, level, now, zone)
         for index, rung in enumerate(rungs, start=level - len(rungs) + 1):
-            target = context.org.manager_of(row.assignee_id) if rung.to == "manager" else context.org.hr()
+            org = contexts.org(row.cycle_id)
+            target = org.manager_of(row.assignee_id) if rung.to == "manager" else org.hr()
             if target is None:
                 continue
             escalations[(rung.to, target)].append(
@@ -195,7 +215,7 @@ def _reminders_and_escalations(
             .values(reminders_sent=bindparam("b_sent"), escalation_level=bindparam("b_level")),
             updates,
         )
-    contacts = contexts.contacts()
+    contacts = contexts.contacts([*reminders, *(person for _, person in escalations)])
     messages: list[OutgoingMessage] = []
     for person_id, items in sorted(reminders.items()):
         if person_id not in contacts:
@@ -225,18 +245,24 @@ def _evaluations(session: Session, contexts: _Contexts, now: dt.datetime, report
     has_task = exists().where(HumanTask.measure_id == Measure.id, HumanTask.step_key == EVALUATION_STEP_KEY)
     candidates = session.execute(
         select(Measure.id, Measure.cycle_id, Measure.unit_id, Measure.owner_id, Measure.evaluate_on, Measure.last_year)
-        .where(Measure.state == MeasureState.APPROVED, ~has_task)
+        .where(
+            Measure.state == MeasureState.APPROVED,
+            ~has_task,
+            # A superset of the measures whose evaluation date has come, checked exactly below.
+            (Measure.evaluate_on <= contexts.today)
+            | (Measure.evaluate_on.is_(None) & (Measure.last_year <= contexts.today.year)),
+        )
         .order_by(Measure.id)
     ).all()
     rows = []
     for m in candidates:
         if evaluation_date(m.evaluate_on, m.last_year) > contexts.today:
             continue
-        context = contexts.get(m.cycle_id)
-        owner = m.owner_id if context.org.is_active(m.owner_id) else context.org.acting_leader(m.unit_id)
+        org, definition = contexts.org(m.cycle_id), contexts.definition(m.cycle_id)
+        owner = m.owner_id if org.is_active(m.owner_id) else org.acting_leader(m.unit_id)
         if owner is None:
             continue
-        due = contexts.today + dt.timedelta(days=context.definition.evaluation_days_to_respond)
+        due = contexts.today + dt.timedelta(days=definition.evaluation_days_to_respond)
         rows.append(
             {
                 "natural_key": evaluation_natural_key(m.id),
@@ -244,7 +270,7 @@ def _evaluations(session: Session, contexts: _Contexts, now: dt.datetime, report
                 "unit_id": m.unit_id,
                 "step_key": EVALUATION_STEP_KEY,
                 "part_key": EVALUATION_PART_KEY,
-                "form_key": context.definition.evaluation_form,
+                "form_key": definition.evaluation_form,
                 "subject_person_id": None,
                 "measure_id": m.id,
                 "assignee_id": owner,
@@ -270,13 +296,10 @@ def _evaluations(session: Session, contexts: _Contexts, now: dt.datetime, report
     report.evaluations_opened += len(created)
     # An owner with several evaluations opening in one sweep gets one email listing them all.
     by_owner: dict[int, list[int]] = defaultdict(list)
-    contacts: dict[int, Contact] = {}
+    contacts = contexts.contacts(task.assignee_id for task in created)
     for task in created:
-        contact = contexts.get(task.cycle_id).contacts.get(task.assignee_id)
-        if contact is None:
-            continue
-        contacts[task.assignee_id] = contact
-        by_owner[task.assignee_id].append(task.id)
+        if task.assignee_id in contacts:
+            by_owner[task.assignee_id].append(task.id)
     messages = []
     for owner_id, task_ids in sorted(by_owner.items()):
         task_ids.sort()

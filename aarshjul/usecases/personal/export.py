@@ -17,6 +17,7 @@ from aarshjul.db.models import (
     AuditEvent,
     Cycle,
     HrCredential,
+    HrSession,
     HumanTask,
     Measure,
     Notification,
@@ -329,15 +330,29 @@ def _audit_events(session: Session, me: int, task_ids: set[int]) -> list[dict[st
 def _hr_access(session: Session, me: int) -> dict[str, Any] | None:
     credential = session.get(HrCredential, me)
     tokens = session.execute(
-        select(ApiToken.label, ApiToken.created_at, ApiToken.revoked_at).where(ApiToken.person_id == me)
+        select(
+            ApiToken.label, ApiToken.created_at, ApiToken.revoked_at, ApiToken.expires_at, ApiToken.last_used_at
+        ).where(ApiToken.person_id == me)
+    ).all()
+    sessions = session.execute(
+        select(HrSession.started_at, HrSession.last_seen_at, HrSession.ended_at).where(HrSession.person_id == me)
     ).all()
     if credential is None and not tokens:
         return None
     return {
         "password_set": credential is not None,
-        "failed_sign_ins": credential.failed_attempts if credential is not None else 0,
-        "locked_until": _iso(credential.locked_until) if credential is not None else None,
+        "sessions": [
+            {"started_at": _iso(s.started_at), "last_seen_at": _iso(s.last_seen_at), "ended_at": _iso(s.ended_at)}
+            for s in sessions
+        ],
         "api_tokens": [
-            {"label": t.label, "created_at": _iso(t.created_at), "revoked_at": _iso(t.revoked_at)} for t in tokens
+            {
+                "label": t.label,
+                "created_at": _iso(t.created_at),
+                "revoked_at": _iso(t.revoked_at),
+                "expires_at": _iso(t.expires_at),
+                "last_used_at": _iso(t.last_used_at),
+            }
+            for t in tokens
         ],
     }

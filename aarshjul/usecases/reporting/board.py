@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from typing import Any
 
-from pydantic_core import to_json
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -32,13 +30,26 @@ from aarshjul.domain.progression import EVALUATION_STEP_KEY
 from aarshjul.usecases.reporting.board_model import (
     BoardFilters,
     CellState,
+    Counts,
     CycleStatus,
     FailedEmail,
+    FollowUps,
+    LateTask,
+    LocalizedName,
+    StepColumn,
+    UnitCell,
+    UnitRow,
 )
 from aarshjul.usecases.reporting.cycles import _cycle_info, load_cycle
 from aarshjul.usecases.reporting.failed_notifications import failed_notifications
 from aarshjul.usecases.reporting.followups import follow_up_counts
 from aarshjul.usecases.reporting.unit_tree import _UnitInfo, _units, subtree, tree_order
+from aarshjul.usecases.shared.documents import unvalidated
+
+#: The board's parts, built without validating again what the database typed (see ``unvalidated``).
+_cell, _counts, _row = unvalidated(UnitCell), unvalidated(Counts), unvalidated(UnitRow)
+_column, _names, _late_task = unvalidated(StepColumn), unvalidated(LocalizedName), unvalidated(LateTask)
+_follow_ups, _status = unvalidated(FollowUps), unvalidated(CycleStatus)
 
 _LIVE = (TaskState.OPEN, TaskState.SUBMITTED, TaskState.RETURNED)
 
@@ -81,20 +92,22 @@ def _direct_report_counts(session: Session, cycle: Cycle, units: list[_UnitInfo]
 def cycle_status(
     session: Session, cycle_id: int, filters: BoardFilters | None = None, *, today: dt.date
 ) -> CycleStatus:
-    """The board of a cycle as of ``today`` (the organisation's local date)."""
-    return CycleStatus.model_validate(_status_document(session, cycle_id, filters or BoardFilters(), today))
+    """The board of a cycle as of ``today`` (the organisation's local date).
+
+    The models in board_model.py are the one definition of the document, and it is built from them
+    directly; its values come from the database's typed columns and this module, so it is not
+    validated again (thousands of cells for 10,000 people; ``bench/board.py``).
+    ``tests/integration/test_board.py`` checks that the document validates against its models."""
+    return _status_document(session, cycle_id, filters or BoardFilters(), today)
 
 
 def cycle_status_json(session: Session, cycle_id: int, filters: BoardFilters | None = None, *, today: dt.date) -> bytes:
-    """The board as JSON: the bytes ``cycle_status(...).model_dump_json()`` gives, serialised straight
-    from the plain document. The API answers with this; for 10,000 people the models alone (thousands
-    of objects to build, then to walk again for the JSON) cost more than all the queries."""
-    return to_json(_status_document(session, cycle_id, filters or BoardFilters(), today))
+    """The board as JSON, as the API answers with it."""
+    status = cycle_status(session, cycle_id, filters, today=today)
+    return CycleStatus.__pydantic_serializer__.to_json(status)  # what model_dump_json gives, as bytes
 
 
-def _status_document(session: Session, cycle_id: int, filters: BoardFilters, today: dt.date) -> dict[str, Any]:
-    """``CycleStatus`` as plain values: every key in the models' field order and every default
-    written out, so that serialising it gives the same JSON as the validated model."""
+def _status_document(session: Session, cycle_id: int, filters: BoardFilters, today: dt.date) -> CycleStatus:
     # Core rows, not ORM rows, and grouped in SQL: the board reads no task one by one, except the
     # late ones it lists.
     connection = session.connection()
@@ -179,8 +192,8 @@ def _status_document(session: Session, cycle_id: int, filters: BoardFilters, tod
             listed += late_per_unit[unit.id]
     late_list = _late_tasks(session, cycle.id, today, listed_units, late_keys, unit_order, unit_names, definition)
 
-    rows: list[dict[str, Any]] = []
-    totals: dict[str, dict[str, int]] = {s.key: dict.fromkeys((c.value for c in CellState), 0) for s in steps}
+    rows: list[UnitRow] = []
+    totals: dict[str, dict[CellState, int]] = {s.key: dict.fromkeys(CellState, 0) for s in steps}
     people_totals: dict[str, list[int]] = {key: [0, 0] for key in per_employee}
     follow_up_total = [0, 0]
     # What each column needs, looked up once rather than once per unit.
@@ -201,7 +214,7 @@ def _status_document(session: Session, cycle_id: int, filters: BoardFilters, tod
     for unit, depth in ordered:
         if filters.late_only and unit.id not in late_per_unit:
             continue
-        cells: list[dict[str, Any]] = []
+        cells: list[UnitCell] = []
         for key, states, dues, default_due, lates, escalations, step_people, step_totals in columns_in:
             stored = states.get(unit.id)
             n_late = lates.get(unit.id, 0)
@@ -213,63 +226,63 @@ def _status_document(session: Session, cycle_id: int, filters: BoardFilters, tod
                     done, total = 0, reports.get(unit.id, 0)
                 else:
                     done, total = step_people.get(unit.id, (0, 0))
-                counts = {"done": done, "total": total}
+                counts = _counts(done=done, total=total)
                 people_totals[key][0] += done
                 people_totals[key][1] += total
             stored_on = dues.get(unit.id)
             cells.append(
-                {
-                    "step_key": key,
-                    "state": cell_state,
-                    "due_on": default_due if stored_on is None else stored_on,
-                    "counts": counts,
-                    "late_tasks": n_late,
-                }
+                _cell(
+                    step_key=key,
+                    state=cell_state,
+                    due_on=default_due if stored_on is None else stored_on,
+                    counts=counts,
+                    late_tasks=n_late,
+                )
             )
         unit_follow_ups = follow_ups.get(unit.id)
         follow_up_row = None
         if unit_follow_ups is not None:
-            follow_up_row = {"done": unit_follow_ups.done, "open": unit_follow_ups.open}
+            follow_up_row = _follow_ups(done=unit_follow_ups.done, open=unit_follow_ups.open)
             follow_up_total[0] += unit_follow_ups.done
             follow_up_total[1] += unit_follow_ups.open
         rows.append(
-            {
-                "id": unit.id,
-                "code": unit.code,
-                "name": unit.name,
-                "parent_id": unit.parent_id,
-                "depth": depth,
-                "cells": cells,
-                "follow_ups": follow_up_row,
-            }
+            _row(
+                id=unit.id,
+                code=unit.code,
+                name=unit.name,
+                parent_id=unit.parent_id,
+                depth=depth,
+                cells=cells,
+                follow_ups=follow_up_row,
+            )
         )
 
     columns = [
-        {
-            "key": step.key,
-            "number": step.number,
-            "names": {"nb": step.name.nb, "en": step.name.en},
-            "due_on": step_due.get(step.key, cycle.starts_on),
-            "depends_on": sorted(definition.effective_dependencies(step.key)),
-            "per_employee": step.key in per_employee,
-            "units_by_state": totals[step.key],
-            "people": {"done": people_totals[step.key][0], "total": people_totals[step.key][1]}
+        _column(
+            key=step.key,
+            number=step.number,
+            names=_names(nb=step.name.nb, en=step.name.en),
+            due_on=step_due.get(step.key, cycle.starts_on),
+            depends_on=sorted(definition.effective_dependencies(step.key)),
+            per_employee=step.key in per_employee,
+            units_by_state=totals[step.key],
+            people=_counts(done=people_totals[step.key][0], total=people_totals[step.key][1])
             if step.key in per_employee
             else None,
-        }
+        )
         for step in steps
     ]
-    return {
-        "cycle": _cycle_info(cycle, definition),
-        "today": today,
-        "filters": filters,
-        "steps": columns,
-        "units": rows,
-        "late": late_list,
-        "late_total": sum(late_per_unit.values()),
-        "failed_emails": failed_emails(session, cycle.id),
-        "follow_ups": {"done": follow_up_total[0], "open": follow_up_total[1]},
-    }
+    return _status(
+        cycle=_cycle_info(cycle, definition),
+        today=today,
+        filters=filters,
+        steps=columns,
+        units=rows,
+        late=late_list,
+        late_total=sum(late_per_unit.values()),
+        failed_emails=failed_emails(session, cycle.id),
+        follow_ups=_follow_ups(done=follow_up_total[0], open=follow_up_total[1]),
+    )
 
 
 def _people_counts(
@@ -329,7 +342,7 @@ _CELL_OVERDUE, _CELL_ESCALATED, _CELL_SKIPPED = (
 )
 
 
-def _cell_state(stored: str | None, late: int, escalated: int) -> str:
+def _cell_state(stored: str | None, late: int, escalated: int) -> CellState:
     if stored is None or stored == _NOT_STARTED:
         return _CELL_NOT_STARTED
     if stored == _DONE:
@@ -352,7 +365,7 @@ def _late_tasks(
     unit_order: dict[int, int],
     unit_names: dict[int, str],
     definition: CycleDefinition,
-) -> list[dict[str, Any]]:
+) -> list[LateTask]:
     """The first ``LATE_LIST_LIMIT`` late tasks of the given units and steps, in tree order."""
     if not unit_ids:
         return []
@@ -396,20 +409,20 @@ def _late_tasks(
     )
     names = _TaskNames(definition)
     return [
-        {
-            "task_id": r[0],
-            "step_key": r[1],
-            "part_key": r[2],
-            "form_key": r[3],
-            "task_name": names(r[1], r[2]),
-            "person_id": r[4],
-            "person_name": r[8],
-            "unit_id": r[5],
-            "unit_name": unit_names.get(r[5], ""),
-            "due_on": r[6],
-            "days_late": (today - r[6]).days,
-            "escalation_rung": r[7],
-        }
+        _late_task(
+            task_id=r[0],
+            step_key=r[1],
+            part_key=r[2],
+            form_key=r[3],
+            task_name=names(r[1], r[2]),
+            person_id=r[4],
+            person_name=r[8],
+            unit_id=r[5],
+            unit_name=unit_names.get(r[5], ""),
+            due_on=r[6],
+            days_late=(today - r[6]).days,
+            escalation_rung=r[7],
+        )
         for r in rows[:LATE_LIST_LIMIT]
     ]
 
@@ -420,27 +433,27 @@ class _TaskNames:
 
     def __init__(self, definition: CycleDefinition) -> None:
         self._steps = {s.key: s for s in definition.steps}
-        self._known: dict[tuple[str, str], dict[str, str]] = {}
+        self._known: dict[tuple[str, str], LocalizedName] = {}
 
-    def __call__(self, step_key: str, part_key: str) -> dict[str, str]:
+    def __call__(self, step_key: str, part_key: str) -> LocalizedName:
         key = (step_key, part_key)
         if key not in self._known:
             self._known[key] = self._name(step_key, part_key)
         return self._known[key]
 
-    def _name(self, step_key: str, part_key: str) -> dict[str, str]:
+    def _name(self, step_key: str, part_key: str) -> LocalizedName:
         if step_key == FOLLOW_UP_STEP_KEY:
-            return {"nb": FOLLOW_UP_NAME.nb, "en": FOLLOW_UP_NAME.en}
+            return LocalizedName(nb=FOLLOW_UP_NAME.nb, en=FOLLOW_UP_NAME.en)
         if step_key == EVALUATION_STEP_KEY:
-            return {"nb": EVALUATION_NAME.nb, "en": EVALUATION_NAME.en}
+            return LocalizedName(nb=EVALUATION_NAME.nb, en=EVALUATION_NAME.en)
         step = self._steps.get(step_key)
         if step is None:
-            return {"nb": step_key, "en": step_key}
-        names = {"nb": f"{step.number}. {step.name.nb}", "en": f"{step.number}. {step.name.en}"}
+            return LocalizedName(nb=step_key, en=step_key)
+        nb, en = f"{step.number}. {step.name.nb}", f"{step.number}. {step.name.en}"
         part = next((p for p in step.parts if p.key == part_key), None)
         if len(step.parts) > 1 and part is not None:
-            names = {"nb": f"{names['nb']} – {part.name.nb}", "en": f"{names['en']} – {part.name.en}"}
-        return names
+            nb, en = f"{nb} – {part.name.nb}", f"{en} – {part.name.en}"
+        return LocalizedName(nb=nb, en=en)
 
 
 def failed_emails(session: Session, cycle_id: int) -> list[FailedEmail]:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from aarshjul.db.engine import unit_of_work
 from aarshjul.db.models import CompetenceArea, Cycle, Measure, PlanComment, PlanReviewer
-from aarshjul.domain.addresses import EMAIL, normalise_email
+from aarshjul.domain.addresses import is_deliverable, normalise_email
 from aarshjul.domain.enums import Language
 from aarshjul.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from aarshjul.runtime import Runtime
@@ -104,7 +104,7 @@ def invite_reviewer(runtime: Runtime, name: str, email: str, language: str, acto
     address = normalise_email(email)
     if not name or len(name) > NAME_MAX_CHARS:
         raise InvalidInput("name", f"write the reviewer's name (at most {NAME_MAX_CHARS} characters)")
-    if len(address) > 254 or not EMAIL.match(address):  # the same rule as the organisation import
+    if not is_deliverable(address):  # the same rule as the organisation import and the dispatcher
         raise InvalidInput("email", "write a valid email address")
     if language not in tuple(Language):
         raise InvalidInput("language", f"choose {' or '.join(Language)}")

@@ -41,7 +41,7 @@ def unassignable_tasks(session: Session, cycle_id: int) -> list[UnassignableView
         UnassignableView(
             unit_id=unit_id,
             unit_name=unit_name,
-            task_name=LocalizedName(**names(step_key, part_key)),
+            task_name=names(step_key, part_key),
             noticed_at=noticed_at,
         )
         for unit_id, unit_name, step_key, part_key, noticed_at in rows

@@ -12,7 +12,7 @@ from aarshjul.db.models import (
     Person,
 )
 from aarshjul.domain.enums import Role
-from aarshjul.usecases.shared.org import load_org
+from aarshjul.usecases.shared.org import load_org_around
 
 
 def may_read_talk(session: Session, task: HumanTask, viewer_id: int, today: dt.date) -> bool:
@@ -26,5 +26,5 @@ def may_read_talk(session: Session, task: HumanTask, viewer_id: int, today: dt.d
     cycle = session.get(Cycle, task.cycle_id)
     if cycle is None:
         return False
-    org, _contacts = load_org(session, cycle.organisation_id, today)
+    org, _contacts = load_org_around(session, cycle.organisation_id, [task.unit_id], [subject, viewer_id], today)
     return viewer_id in (org.manager_of(subject), org.acting_leader(task.unit_id))

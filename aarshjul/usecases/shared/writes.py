@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, text
+from sqlalchemy import Table, insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from aarshjul.db.models import AuditEvent
+
+_AUDIT = insert(cast(Table, AuditEvent.__table__))
 
 
 def insert_for(session: Session) -> Any:
@@ -19,15 +21,26 @@ def insert_for(session: Session) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
+def _lock_id(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
 def serialize(session: Session, name: str) -> None:
     """Let only one transaction at a time do this kind of work.
 
-    SQLite transactions already run one at a time (BEGIN IMMEDIATE); PostgreSQL gets a transaction
-    advisory lock, released at commit, so two advances of a cycle or two sweeps never overlap.
+    SQLite transactions that write already run one at a time (BEGIN IMMEDIATE); PostgreSQL gets a
+    transaction advisory lock, released at commit, so two full advances of a cycle or two sweeps
+    never overlap, and no scoped advance overlaps a full one (``serialize_shared``).
     """
     if session.get_bind().dialect.name == "postgresql":
-        lock_id = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-        session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+        session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _lock_id(name)})
+
+
+def serialize_shared(session: Session, name: str) -> None:
+    """Share this kind of work with others that share it, but not with one that ``serialize``s it:
+    advances of different units of a cycle run side by side, the cycle's full advance alone."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock_shared(:id)"), {"id": _lock_id(name)})
 
 
 def audit(
@@ -40,16 +53,19 @@ def audit(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> None:
-    session.add(
-        AuditEvent(
-            occurred_at=now,
-            actor=actor,
-            action=action,
-            object_type=object_type,
-            object_id=str(object_id),
-            before=before,
-            after=after,
-        )
+    # One INSERT at once, not an object for the flush: nothing reads an audit event back in the
+    # transaction that writes it, and the unit of work costs more than the statement.
+    session.connection().execute(
+        _AUDIT,
+        {
+            "occurred_at": now,
+            "actor": actor,
+            "action": action,
+            "object_type": object_type,
+            "object_id": str(object_id),
+            "before": before,
+            "after": after,
+        },
     )
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from aarshjul.db.models import (
@@ -23,6 +23,7 @@ from aarshjul.domain.enums import FormKey, MeasureState
 from aarshjul.usecases.shared.submissions import latest_submitted
 from forms.fields import FormRules, RefKind
 from forms.models import TalkPreparationForm
+from forms.registry import referenced_kinds
 
 #: Which blocks of earlier work each form shows.
 SHOWN: dict[str, frozenset[str]] = {
@@ -158,6 +159,72 @@ def _measure_view(
     )
 
 
+# What a submission's check needs, built once: the valid ids of each kind a form points at.
+_GOAL = cast(Table, StrategicGoal.__table__).c
+_AREA = cast(Table, CompetenceArea.__table__).c
+_UNIT_GOAL = cast(Table, UnitGoal.__table__).c
+_NEED = cast(Table, CriticalNeed.__table__).c
+_MEASURE = cast(Table, Measure.__table__).c
+_PERIOD = cast(Table, StrategyPeriod.__table__).c
+_CYCLE = cast(Table, Cycle.__table__).c
+_YEARS = (
+    select(_PERIOD.first_year, _PERIOD.last_year)
+    .join_from(cast(Table, Cycle.__table__), cast(Table, StrategyPeriod.__table__), _CYCLE.period_id == _PERIOD.id)
+    .where(_CYCLE.id == bindparam("cycle_id"))
+)
+_PERIOD_OF_CYCLE = select(_CYCLE.period_id).where(_CYCLE.id == bindparam("cycle_id")).scalar_subquery()
+_IN_UNIT = {"cycle_id", "unit_id"}
+_VALID_IDS = {
+    RefKind.MAIN_GOAL: select(_GOAL.id).where(_GOAL.period_id == _PERIOD_OF_CYCLE),
+    RefKind.COMPETENCE_AREA: select(_AREA.id).where(_AREA.period_id == _PERIOD_OF_CYCLE),
+    RefKind.UNIT_GOAL: select(_UNIT_GOAL.id).where(
+        _UNIT_GOAL.cycle_id == bindparam("cycle_id"),
+        _UNIT_GOAL.unit_id == bindparam("unit_id"),
+        _UNIT_GOAL.retired.is_(False),
+    ),
+    RefKind.CRITICAL_NEED: select(_NEED.id).where(
+        _NEED.cycle_id == bindparam("cycle_id"), _NEED.unit_id == bindparam("unit_id"), _NEED.retired.is_(False)
+    ),
+    RefKind.MEASURE: select(_MEASURE.id).where(
+        _MEASURE.cycle_id == bindparam("cycle_id"),
+        _MEASURE.unit_id == bindparam("unit_id"),
+        _MEASURE.state.in_(bindparam("states", expanding=True)),
+    ),
+}
+
+
+def task_rules(session: Session, task: HumanTask, today: dt.date) -> FormRules:
+    """What the task's input is checked against, and no more: the valid ids of the kinds its form points
+    at (``task_inputs`` gives the same rules with everything the page shows)."""
+    connection = session.connection()
+    params = {"cycle_id": task.cycle_id, "unit_id": task.unit_id}
+    years = connection.execute(_YEARS, params).one()
+    choices: dict[str, frozenset[int]] = {}
+    for kind in sorted(referenced_kinds(task.form_key)):
+        offered = AMENDABLE_MEASURES if task.form_key == FormKey.MEASURE_PROPOSAL else LIVE_MEASURES
+        kind_params = {**params, "states": sorted(offered)} if kind == RefKind.MEASURE else params
+        choices[kind] = frozenset(connection.execute(_VALID_IDS[kind], kind_params).scalars())
+    return FormRules(choices=choices, first_year=years.first_year, last_year=years.last_year, today=today)
+
+
+# What the page of a task reads, built once (every opened link reads it).
+_MAINS = select(StrategicGoal).where(StrategicGoal.period_id == bindparam("period_id")).order_by(StrategicGoal.position)
+_AREAS = (
+    select(CompetenceArea).where(CompetenceArea.period_id == bindparam("period_id")).order_by(CompetenceArea.position)
+)
+_UNIT_GOALS = select(UnitGoal).where(
+    UnitGoal.cycle_id == bindparam("cycle_id"), UnitGoal.unit_id == bindparam("unit_id")
+)
+_NEEDS = select(CriticalNeed).where(
+    CriticalNeed.cycle_id == bindparam("cycle_id"), CriticalNeed.unit_id == bindparam("unit_id")
+)
+_UNIT_MEASURES = (
+    select(Measure)
+    .where(Measure.cycle_id == bindparam("cycle_id"), Measure.unit_id == bindparam("unit_id"))
+    .order_by(Measure.id)
+)
+
+
 def task_inputs(session: Session, task: HumanTask, today: dt.date) -> TaskInputs:
     cycle = session.get(Cycle, task.cycle_id)
     if cycle is None:  # a foreign key guards this
@@ -165,35 +232,15 @@ def task_inputs(session: Session, task: HumanTask, today: dt.date) -> TaskInputs
     period = session.get(StrategyPeriod, cycle.period_id)
     if period is None:
         raise LookupError(f"cycle {cycle.id} has no strategy period")
-    mains = list(
-        session.scalars(
-            select(StrategicGoal).where(StrategicGoal.period_id == period.id).order_by(StrategicGoal.position)
-        )
-    )
-    areas = list(
-        session.scalars(
-            select(CompetenceArea).where(CompetenceArea.period_id == period.id).order_by(CompetenceArea.position)
-        )
-    )
-    all_goals = {
-        g.id: g
-        for g in session.scalars(
-            select(UnitGoal).where(UnitGoal.cycle_id == cycle.id, UnitGoal.unit_id == task.unit_id)
-        )
-    }
-    all_needs = {
-        n.id: n
-        for n in session.scalars(
-            select(CriticalNeed).where(CriticalNeed.cycle_id == cycle.id, CriticalNeed.unit_id == task.unit_id)
-        )
-    }
+    in_period = {"period_id": period.id}
+    in_unit = {"cycle_id": cycle.id, "unit_id": task.unit_id}
+    mains = list(session.scalars(_MAINS, in_period))
+    areas = list(session.scalars(_AREAS, in_period))
+    all_goals = {g.id: g for g in session.scalars(_UNIT_GOALS, in_unit)}
+    all_needs = {n.id: n for n in session.scalars(_NEEDS, in_unit)}
     goals = sorted((g for g in all_goals.values() if not g.retired), key=lambda g: (g.priority, g.id))
     needs = sorted((n for n in all_needs.values() if not n.retired), key=lambda n: n.id)
-    measures = list(
-        session.scalars(
-            select(Measure).where(Measure.cycle_id == cycle.id, Measure.unit_id == task.unit_id).order_by(Measure.id)
-        )
-    )
+    measures = list(session.scalars(_UNIT_MEASURES, in_unit))
     main_titles = {g.id: f"{g.code} {g.title}" for g in mains}
     goal_titles = {g.id: g.title for g in all_goals.values()}
 

@@ -14,8 +14,9 @@ from aarshjul.db.models import (
 from aarshjul.domain.enums import AdvanceReason, FormKey, Role, TaskState
 from aarshjul.domain.errors import Conflict, Forbidden, NotFound
 from aarshjul.runtime import Runtime
+from aarshjul.usecases.shared.advances import owe_advance
 from aarshjul.usecases.shared.cycles import today_for
-from aarshjul.usecases.work.form_context import task_inputs
+from aarshjul.usecases.work.form_context import task_rules
 from aarshjul.usecases.work.recording import Receipt, record_version
 from forms.registry import validate_form
 
@@ -43,10 +44,11 @@ def decide_measure(runtime: Runtime, measure_id: int, decision: str, comment: st
         ).first()
         if task is None:
             raise Conflict(f"no approval is waiting for measure {measure_id}")
-        inputs = task_inputs(session, task, today_for(now, runtime.settings.zone))
-        form = validate_form(FormKey.MEASURE_APPROVAL, {"decision": decision, "comment": comment}, inputs.rules)
+        rules = task_rules(session, task, today_for(now, runtime.settings.zone))
+        form = validate_form(FormKey.MEASURE_APPROVAL, {"decision": decision, "comment": comment}, rules)
         receipt = record_version(session, runtime, task, form, actor, now)
-        cycle_id = task.cycle_id
-    runtime.triggers.advance(cycle_id, AdvanceReason.AFTER_DECISION)
+        cycle_id, unit_id = task.cycle_id, task.unit_id
+        owe_advance(session, cycle_id, unit_id)
+    runtime.triggers.advance(cycle_id, unit_id, AdvanceReason.AFTER_DECISION)
     runtime.triggers.dispatch()
     return receipt

@@ -6,12 +6,14 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aarshjul.db.models import (
     Cycle,
     HumanTask,
     Person,
+    Submission,
     Unit,
 )
 from aarshjul.domain.cycle_spec import LocalizedText
@@ -22,8 +24,9 @@ from aarshjul.runtime import Runtime
 from aarshjul.usecases.shared.cycles import cycle_definition, today_for
 from aarshjul.usecases.shared.privacy import may_read_talk
 from aarshjul.usecases.work.form_context import FormContextView, task_inputs
-from aarshjul.usecases.work.links import Mode, guard_privacy, mode_of, task_by_link, versions_of
+from aarshjul.usecases.work.links import Mode, guard_privacy, mode_of, task_by_link, visible_versions
 from forms.fields import FormRules
+from forms.registry import draft_problems
 
 
 @dataclass(frozen=True)
@@ -78,27 +81,43 @@ def _names(session: Session, task: HumanTask, cycle: Cycle) -> tuple[int | None,
         return None, EVALUATION_NAME, EVALUATION_NAME
 
 
+def _data_of(session: Session, task_id: int, version: VersionInfo | None) -> dict[str, Any]:
+    if version is None:
+        return {}
+    data = session.scalar(
+        select(Submission.data).where(Submission.task_id == task_id, Submission.version == version.version)
+    )
+    return dict(data) if isinstance(data, dict) else {}
+
+
 def open_task(runtime: Runtime, token: str) -> OpenedTask:
     """Everything the form of a link shows. Reads only."""
     now = runtime.clock()
     today = today_for(now, runtime.settings.zone)
     with runtime.sessions() as session:
-        task = task_by_link(session, runtime, token)
-        mode = mode_of(session, runtime, task, now)
+        task, cycle = task_by_link(session, runtime, token)
+        mode = mode_of(runtime, task, cycle, now)
         guard_privacy(session, task, today)
         inputs = task_inputs(session, task, today)
         if task.form_key == FormKey.GOAL_BREAKDOWN and not may_read_talk(session, task, task.assignee_id, today):
             inputs.context.record = None
-        cycle = session.get(Cycle, task.cycle_id)
         unit = session.get(Unit, task.unit_id)
         assignee = session.get(Person, task.assignee_id)
         subject = session.get(Person, task.subject_person_id) if task.subject_person_id else None
-        if cycle is None or unit is None or assignee is None:  # foreign keys guard these
+        if unit is None or assignee is None:  # foreign keys guard these
             raise NotFound(f"task {task.id} is incomplete")
         number, step_name, part_name = _names(session, task, cycle)
-        versions = versions_of(session, task.id)
+        versions = [VersionInfo(r.version, bool(r.is_draft), r.created_at) for r in visible_versions(session, task)]
         submitted = next((v for v in reversed(versions) if not v.is_draft), None)
+        submitted_data = _data_of(session, task.id, submitted)
         latest = versions[-1] if versions else None
+        data, data_is_draft = submitted_data, False
+        if latest is not None and latest.is_draft:
+            draft = _data_of(session, task.id, latest)
+            # A draft stored before drafts were checked may be of any size; one that breaks the
+            # form's shape or limits is not shown (the page would take minutes), the submission is.
+            if not draft_problems(task.form_key, draft, None):
+                data, data_is_draft = draft, True
         info = TaskInfo(
             id=task.id,
             cycle_id=cycle.id,
@@ -123,9 +142,9 @@ def open_task(runtime: Runtime, token: str) -> OpenedTask:
             context=inputs.context,
             rules=inputs.rules,
             choices=inputs.choices,
-            data=dict(latest.data) if latest is not None else {},
-            data_is_draft=bool(latest.is_draft) if latest is not None else False,
-            submitted_data=dict(submitted.data) if submitted is not None else {},
-            submitted=VersionInfo(submitted.version, False, submitted.created_at) if submitted else None,
-            versions=[VersionInfo(v.version, v.is_draft, v.created_at) for v in versions],
+            data=data,
+            data_is_draft=data_is_draft,
+            submitted_data=submitted_data,
+            submitted=submitted,
+            versions=versions,
         )

@@ -22,7 +22,7 @@ from aarshjul.domain.errors import Conflict, NotFound
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.work.decisions import project_decision
 from aarshjul.usecases.work.followup_projection import project_follow_up
-from aarshjul.usecases.work.links import versions_of
+from aarshjul.usecases.work.links import latest_version
 from forms.fields import FormModel, FormProblem
 from forms.models import (
     MeasureProposalForm,
@@ -84,7 +84,8 @@ def _refuse_dropping_used(
     ``kept`` rows of the list and ties each problem to its row there, naming what uses it."""
     if not used:
         return
-    previous = next((v.data for v in reversed(versions_of(session, task.id)) if not v.is_draft), {})
+    latest = latest_version(session, task.id, submitted_only=True)
+    previous = latest.data if latest is not None else {}
     earlier = {r.get("id"): r for r in previous.get(list_name, []) if isinstance(r, dict)}
     problems: list[FormProblem] = []
     restore: list[dict[str, Any]] = []

@@ -1,8 +1,9 @@
 """Drafts and submissions from a task's link, one transaction each.
 
-A draft is kept unchecked (only a talk's time is checked, because a draft of the record books the
-talk). A submission is checked against the form and the task's rules, stored as a new version and
-projected; after it commits the advance of the cycle is triggered without waiting for it."""
+A draft is checked like a submission except that it need not be complete (a talk's time is checked
+in full, because a draft of the record books the talk). A submission is checked against the form and
+the task's rules, stored as a new version and projected; after it commits the advance of the task's
+unit is triggered without waiting for it."""
 
 from __future__ import annotations
 
@@ -16,16 +17,17 @@ from aarshjul.db.models import (
 )
 from aarshjul.domain.enums import AdvanceReason, FormKey
 from aarshjul.runtime import Runtime
+from aarshjul.usecases.shared.advances import owe_advance
 from aarshjul.usecases.shared.cycles import today_for
-from aarshjul.usecases.work.form_context import task_inputs
-from aarshjul.usecases.work.links import next_version, versions_of, writable_task
+from aarshjul.usecases.work.form_context import task_rules
+from aarshjul.usecases.work.links import latest_version, writable_task
 from aarshjul.usecases.work.recording import Receipt, record_version
 from aarshjul.usecases.work.talk_booking import book_talk
 from forms.models import (
     TALK_TIME_FIELDS,
     TalkTime,
 )
-from forms.registry import validate_form, validate_form_part
+from forms.registry import validate_draft, validate_form, validate_form_part
 
 #: Forms whose submission queues mail itself (a returned measure, a follow-up the employee may read);
 #: the advance that follows dispatches only the invitations it queues.
@@ -41,19 +43,21 @@ class DraftReceipt:
 
 
 def save_draft(runtime: Runtime, token: str, data: dict[str, Any]) -> DraftReceipt:
-    """Keep unfinished input as a draft version; it is not checked and changes no state, except
-    the time of a talk: a draft of the record books the talk, so that part is checked and sent."""
+    """Keep unfinished input as a draft version. It is checked like a submission except that it
+    need not be complete (forms.registry.validate_draft), and it changes no state, except the time
+    of a talk: a draft of the record books the talk, so that part is checked in full and sent."""
     now = runtime.clock()
     with unit_of_work(runtime.sessions) as session:
         task = writable_task(session, runtime, token, now)
-        versions = versions_of(session, task.id)
-        if versions and versions[-1].is_draft and versions[-1].data == data:
-            return DraftReceipt(task.id, versions[-1].version, versions[-1].created_at)
-        version = next_version(session, task.id)
+        rules = task_rules(session, task, today_for(now, runtime.settings.zone))
+        validate_draft(task.form_key, data, rules)
+        latest = latest_version(session, task.id)
+        if latest is not None and latest.is_draft and latest.data == data:
+            return DraftReceipt(task.id, latest.version, latest.created_at)
+        version = latest.version + 1 if latest is not None else 1
         invited = False
         if task.form_key == FormKey.TALK_RECORD:
-            inputs = task_inputs(session, task, today_for(now, runtime.settings.zone))
-            when = cast(TalkTime, validate_form_part(TalkTime, data, TALK_TIME_FIELDS, inputs.rules))
+            when = cast(TalkTime, validate_form_part(TalkTime, data, TALK_TIME_FIELDS, rules))
             invited = book_talk(session, runtime, task, when, version, now)
         session.add(
             Submission(
@@ -79,12 +83,14 @@ def submit_form(runtime: Runtime, token: str, data: Any) -> Receipt:
     now = runtime.clock()
     with unit_of_work(runtime.sessions) as session:
         task = writable_task(session, runtime, token, now)
-        inputs = task_inputs(session, task, today_for(now, runtime.settings.zone))
-        form = validate_form(task.form_key, data, inputs.rules)
+        rules = task_rules(session, task, today_for(now, runtime.settings.zone))
+        form = validate_form(task.form_key, data, rules)
         receipt = record_version(session, runtime, task, form, task.assignee_id, now)
-        cycle_id, form_key = task.cycle_id, task.form_key
+        cycle_id, unit_id, form_key = task.cycle_id, task.unit_id, task.form_key
+        if not receipt.repeated:
+            owe_advance(session, cycle_id, unit_id)
     if not receipt.repeated:
-        runtime.triggers.advance(cycle_id, AdvanceReason.AFTER_SUBMISSION)
+        runtime.triggers.advance(cycle_id, unit_id, AdvanceReason.AFTER_SUBMISSION)
         if form_key in MAILING_FORMS:
             runtime.triggers.dispatch()
     return receipt

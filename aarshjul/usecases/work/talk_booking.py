@@ -15,8 +15,8 @@ from aarshjul.db.models import (
 )
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.shared.cycles import today_for
-from aarshjul.usecases.work.form_context import task_inputs
-from aarshjul.usecases.work.links import versions_of
+from aarshjul.usecases.work.form_context import task_rules
+from aarshjul.usecases.work.links import latest_version
 from forms.fields import FormProblem, FormRules
 from forms.models import (
     TALK_TIME_FIELDS,
@@ -29,11 +29,11 @@ from notifications.outbox import OutgoingMessage, enqueue_many
 
 def booked_slot(session: Session, runtime: Runtime, task: HumanTask, rules: FormRules) -> TalkSlot | None:
     """The time the newest version (draft or not) of the record booked, if any."""
-    versions = versions_of(session, task.id)
-    if not versions:
+    latest = latest_version(session, task.id)
+    if latest is None:
         return None
     try:
-        when = validate_form_part(TalkTime, versions[-1].data, TALK_TIME_FIELDS, rules)
+        when = validate_form_part(TalkTime, latest.data, TALK_TIME_FIELDS, rules)
     except FormRejected:  # a draft from before the time was checked
         return None
     return cast(TalkTime, when).slot(runtime.settings.zone)
@@ -51,8 +51,8 @@ def book_talk(
     cycle = session.get(Cycle, task.cycle_id)
     if slot is None or cycle is None:
         return False
-    inputs = task_inputs(session, task, today_for(now, zone))
-    if slot == booked_slot(session, runtime, task, inputs.rules):
+    rules = task_rules(session, task, today_for(now, zone))
+    if slot == booked_slot(session, runtime, task, rules):
         return False
     problems: list[FormProblem] = []
     local = slot.starts_at.astimezone(zone)

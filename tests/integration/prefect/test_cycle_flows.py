@@ -11,12 +11,18 @@ from typing import Any
 import pytest
 from prefect import get_client
 
+from aarshjul.domain.enums import AdvanceReason
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.admin.org_import import seed_demo
 from aarshjul.usecases.cycle.start import start_cycle
+from aarshjul.usecases.shared.advances import owed
+from aarshjul.usecases.work.opening import open_task
+from aarshjul.usecases.work.submitting import submit_form
 from flows.cycle_flows import annual_cycle, sweep
 from service.triggers import PrefectTriggers
 from tasks.context import use_runtime
+from tests.builders import find_tasks, unit_id, valid_input
+from tests.fakes import RecordingTriggers
 from tests.integration.cycle.helpers import at, notifications, open_tasks
 
 
@@ -97,6 +103,39 @@ def test_each_advance_publishes_the_board_and_logs_what_it_did(flow_runtime: Run
     assert any(m.startswith("sent 9 emails") for m in messages), messages  # the invitations and HR's notice
 
 
+@pytest.mark.prefect
+def test_a_triggered_run_advances_every_unit_whose_advance_is_owed(flow_runtime: Runtime, prefect_api: None) -> None:
+    """Triggers for a cycle join one pending run, whose parameter names only the unit of the first;
+    the run reads what the others owe, so no submission that joined it waits for the sweep."""
+    seed_demo(flow_runtime)
+    cycle_id = start_cycle(flow_runtime, 2027)
+    flow_runtime.triggers = RecordingTriggers()  # the submissions record what they owe, and no more
+    units = [unit_id(flow_runtime, code) for code in ("HR", "HEL")]
+    for unit in units:
+        review = find_tasks(flow_runtime, cycle_id, "strategy_review", unit)[0]
+        submit_form(flow_runtime, review.token, valid_input(open_task(flow_runtime, review.token)))
+    with flow_runtime.sessions() as session:
+        assert set(owed(session, cycle_id)) == set(units)
+    assert [len(find_tasks(flow_runtime, cycle_id, "unit_goals", unit)) for unit in units] == [0, 0]
+
+    report = asyncio.run(annual_cycle(cycle_id, unit_id=units[0], reason=AdvanceReason.AFTER_SUBMISSION))
+    assert report["tasks_created"] == 2
+    assert [len(find_tasks(flow_runtime, cycle_id, "unit_goals", unit)) for unit in units] == [1, 1]
+    with flow_runtime.sessions() as session:
+        assert owed(session, cycle_id) == {}
+
+
+@pytest.mark.prefect
+def test_what_a_sweep_queues_is_sent_by_the_sweep_itself(flow_runtime: Runtime, prefect_api: None) -> None:
+    """Reminders go out with the sweep that found them due, not a dispatcher run later."""
+    seed_demo(flow_runtime)
+    start_cycle(flow_runtime, 2027)
+    swept = asyncio.run(sweep(now=at("2027-01-19")))
+    assert swept["reminder_emails"] == 8 and swept["dispatched"]["sent"] >= 8
+    reminders = notifications(flow_runtime, "task_reminder")
+    assert len(reminders) == 8 and {n.state for n in reminders} == {"sent"}
+
+
 def test_a_trigger_runs_the_advance_here_when_prefect_is_unreachable(runtime: Runtime) -> None:
     seed_demo(runtime)
     cycle_id = start_cycle(runtime, 2027, starts_on=dt.date(2027, 1, 5))
@@ -105,3 +144,20 @@ def test_a_trigger_runs_the_advance_here_when_prefect_is_unreachable(runtime: Ru
     triggers.advance(cycle_id)
     triggers.wait(timeout=60)
     assert len(open_tasks(runtime)) == 8
+
+
+def test_in_the_embedded_default_a_submission_is_advanced_and_its_invitation_sent_here(runtime: Runtime) -> None:
+    """With its own Prefect server the service does not wait for a flow run to start: the unit's
+    advance and the dispatcher run here at once (the deployment run that follows finds them done)."""
+    seed_demo(runtime)
+    cycle_id = start_cycle(runtime, 2027)
+    unit = unit_id(runtime, "HR")
+    review = find_tasks(runtime, cycle_id, "strategy_review", unit)[0]
+    triggers = PrefectTriggers(runtime, "http://127.0.0.1:9/api", run_here=True)
+    runtime.triggers = triggers
+    submit_form(runtime, review.token, valid_input(open_task(runtime, review.token)))
+    triggers.wait(timeout=60)
+    goals = find_tasks(runtime, cycle_id, "unit_goals", unit)
+    assert len(goals) == 1
+    invited = [n for n in notifications(runtime, "task_invitation") if goals[0].id in n.context["task_ids"]]
+    assert [n.state for n in invited] == ["sent"]

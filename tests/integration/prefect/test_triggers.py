@@ -32,6 +32,7 @@ from aarshjul.usecases.cycle.start import start_cycle
 from aarshjul.usecases.shared.coalescing import enter, pending_generation
 from flows.serve import deployments
 from service.triggers import PrefectTriggers
+from tests.builders import unit_id
 
 pytestmark = pytest.mark.prefect
 
@@ -95,15 +96,32 @@ def test_a_burst_of_submissions_makes_one_pending_run_per_cycle(
 ) -> None:
     webs = [PrefectTriggers(runtime, registered), PrefectTriggers(runtime, registered)]
     new_runs = NewRuns(cycle_id)
-    _burst(webs, "advance", 20, cycle_id, AdvanceReason.AFTER_SUBMISSION)
+    hr = unit_id(runtime, "HR")
+    _burst(webs, "advance", 20, cycle_id, hr, AdvanceReason.AFTER_SUBMISSION)
     runs = new_runs()
     assert len(runs) == 1
     assert runs[0].name == "cycle-2027/after-submission" and runs[0].state.is_scheduled()
-    assert runs[0].parameters == {"cycle_id": cycle_id, "reason": "after-submission"}
+    # The run advances every unit still owed when it begins (usecases.cycle.advance.advance_owed);
+    # its parameter names the unit of the trigger that created it.
+    assert runs[0].parameters == {"cycle_id": cycle_id, "unit_id": hr, "reason": "after-submission"}
 
     enter(runtime, advance_key(cycle_id))  # the pending run begins: what comes after needs a new one
-    _burst(webs, "advance", 10, cycle_id, AdvanceReason.AFTER_SUBMISSION)
+    _burst(webs, "advance", 10, cycle_id, unit_id(runtime, "HEL"), AdvanceReason.AFTER_SUBMISSION)
     assert len(new_runs()) == 2
+
+
+def test_a_request_for_the_whole_cycle_never_joins_a_run_for_what_is_owed(
+    registered: str, runtime: Runtime, cycle_id: int
+) -> None:
+    triggers = PrefectTriggers(runtime, registered)
+    new_runs = NewRuns(cycle_id)
+    triggers.advance(cycle_id, unit_id(runtime, "HR"), AdvanceReason.AFTER_SUBMISSION)
+    triggers.wait(timeout=60)
+    triggers.advance(cycle_id)
+    triggers.advance(cycle_id)
+    triggers.wait(timeout=60)
+    runs = new_runs()
+    assert sorted(str(r.parameters.get("unit_id")) for r in runs) == sorted([str(unit_id(runtime, "HR")), "None"])
 
 
 def test_a_pending_run_that_ended_without_beginning_is_replaced(
@@ -111,7 +129,7 @@ def test_a_pending_run_that_ended_without_beginning_is_replaced(
 ) -> None:
     triggers = PrefectTriggers(runtime, registered)
     new_runs = NewRuns(cycle_id)
-    triggers.advance(cycle_id, AdvanceReason.AFTER_SUBMISSION)
+    triggers.advance(cycle_id, unit_id(runtime, "HR"), AdvanceReason.AFTER_SUBMISSION)
     triggers.wait(timeout=60)
     (first,) = new_runs()
     before = pending_generation(runtime, advance_key(cycle_id))
@@ -121,7 +139,7 @@ def test_a_pending_run_that_ended_without_beginning_is_replaced(
             await client.set_flow_run_state(first.id, Cancelled(), force=True)
 
     asyncio.run(cancel())
-    triggers.advance(cycle_id, AdvanceReason.AFTER_DECISION)
+    triggers.advance(cycle_id, unit_id(runtime, "HEL"), AdvanceReason.AFTER_DECISION)
     triggers.wait(timeout=60)
     runs = new_runs()
     assert len(runs) == 2

@@ -1,4 +1,4 @@
-"""HR's side of the service: sign-in and sign-out here; pages in hr_pages, the JSON API in hr_api."""
+"""HR signing in and out."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from aarshjul.usecases.admin.hr_access import record_sign_out
+from aarshjul.usecases.admin.hr_access import end_session
 from service.auth import HOME, HrPageRoute, PageHr, clear_session_cookie, sign_in_method
 from service.deps import LanguageDep, RuntimeDep
 from service.redirects import safe_next
-from service.routes import hr_api, hr_pages
 
 router = APIRouter()
 
@@ -29,17 +28,13 @@ async def login(request: Request, runtime: RuntimeDep, language: LanguageDep) ->
     return await sign_in_method(runtime).finish(request, runtime, language)
 
 
+#: Signing out needs a session (and its CSRF token) like every HR page.
 sign_out_router = APIRouter(route_class=HrPageRoute)
 
 
 @sign_out_router.post("/hr/logout", include_in_schema=False)
 def logout(access: PageHr, runtime: RuntimeDep) -> Response:
-    record_sign_out(runtime, access.principal)
+    end_session(runtime, access.principal, access.session_id)
     response = RedirectResponse("/hr/login", status_code=303)
     clear_session_cookie(response)
     return response
-
-
-router.include_router(sign_out_router)
-router.include_router(hr_pages.router)
-router.include_router(hr_api.router)

@@ -1,20 +1,20 @@
 """HR's JSON API: cycles, the status board, HR actions, the competence plan, the audit log.
 
 Every route needs an HR session (with ``X-CSRF-Token`` on writes) or ``Authorization: Bearer``
-(``aarshjul hr token``). Routes parse the request into a model, call one use case and answer with a
-documented response model; domain errors become 404/409/422 in service/app.py.
+(``aarshjul hr token``). Routes parse the request into a model (a body is one of HR's commands in
+service/commands.py, the same model HR's HTML form of the command is parsed into; the query and path
+are typed and bounded by service/queries.py and service/params.py), call one use case and answer with
+a documented response model; domain errors become 404/409/422 in service/app.py.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
-from aarshjul.clock import local_date
-from aarshjul.domain.enums import Language
 from aarshjul.domain.errors import InvalidInput
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.admin.hr_access import ApiTokenInfo, api_tokens, revoke_api_token_by_id
@@ -27,80 +27,39 @@ from aarshjul.usecases.reporting import cycles as cycle_reports
 from aarshjul.usecases.reporting import plan as plan_reports
 from aarshjul.usecases.reporting.audit_log import AuditPage, audit_log
 from aarshjul.usecases.reporting.board import cycle_status, cycle_status_json
-from aarshjul.usecases.reporting.board_model import BoardFilters, CycleStatus
+from aarshjul.usecases.reporting.board_model import CycleStatus
 from aarshjul.usecases.reporting.cycles import CycleSummary
 from aarshjul.usecases.reporting.plan_review import PlanWithComments, plan_with_comments
 from aarshjul.usecases.reporting.proposals import MeasureProposal, measure_proposals
 from aarshjul.usecases.reporting.unit_detail import UnitDetail, unit_detail
 from aarshjul.usecases.work import measure_decision
 from forms.registry import FormRejected
+from service.api_errors import HR_ERRORS
 from service.auth import ApiHr, HrAccess
+from service.commands import (
+    CloneLastYear,
+    CloseCycle,
+    ExtendDeadline,
+    MeasureDecision,
+    Reassign,
+    RemindLate,
+    StartCycle,
+)
 from service.deps import RuntimeDep, SessionDep
+from service.params import IdPath
+from service.queries import AuditQuery, MeasuresQuery, PeriodQuery, PlanQuery, StatusCsvQuery, StatusFilters
+from service.routes.hr.common import today_of
 
-router = APIRouter(prefix="/api", tags=["hr"])
+router = APIRouter(prefix="/api", tags=["hr"], responses=HR_ERRORS)
 
 CSV_MEDIA = "text/csv; charset=utf-8"
 XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class StartCycle(_Body):
-    year: int = Field(ge=2000, le=2100, examples=[2027])
-    starts_on: dt.date | None = Field(default=None, description="Default: today", examples=["2027-01-04"])
-    step_due: dict[str, dt.date] | None = Field(
-        default=None, description="Deadlines by step key; default from the cycle definition"
-    )
-
-
-class CloneLastYear(_Body):
-    starts_on: dt.date | None = Field(default=None, description="Default: last year's start, one year on")
 
 
 class CycleStarted(BaseModel):
     id: int
     year: int
     status_url: str
-
-
-class CloseCycle(_Body):
-    force: bool = Field(default=False, description="Close although units are unfinished; stops open tasks")
-
-
-class ExtendDeadline(_Body):
-    new_due: dt.date
-    task_ids: list[int] | None = None
-    unit_id: int | None = None
-    step_key: str | None = None
-
-    @model_validator(mode="after")
-    def _something_named(self) -> ExtendDeadline:
-        if not self.task_ids and self.step_key is None:
-            raise ValueError("name task_ids, or a step_key (with or without unit_id)")
-        return self
-
-
-class Reassign(_Body):
-    task_ids: list[int] = Field(min_length=1, max_length=5000)
-    assignee_email: str | None = None
-    assignee_id: int | None = None
-
-    @model_validator(mode="after")
-    def _one_assignee(self) -> Reassign:
-        if (self.assignee_email is None) == (self.assignee_id is None):
-            raise ValueError("give assignee_email or assignee_id")
-        return self
-
-
-class RemindLate(_Body):
-    step_key: str
-
-
-class MeasureDecision(_Body):
-    decision: Literal["approve", "return"]
-    comment: str = Field(default="", max_length=4000)
 
 
 class Changed(BaseModel):
@@ -114,25 +73,16 @@ class Me(BaseModel):
     via: str
 
 
-def today_of(runtime: Runtime) -> dt.date:
-    return local_date(runtime.clock(), runtime.settings.zone)
-
-
-def board_filters(
-    unit_id: Annotated[int | None, Query(description="Only this unit and the units below it")] = None,
-    step: Annotated[str | None, Query(description="Only this step (its key)")] = None,
-    late_only: Annotated[bool, Query(description="Only units with late tasks")] = False,
-) -> BoardFilters:
-    return BoardFilters(unit_id=unit_id, step=step or None, late_only=late_only)
-
-
-FiltersDep = Annotated[BoardFilters, Depends(board_filters)]
-
-
 def download(content: str | bytes, media_type: str, filename: str) -> Response:
     return Response(
         content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
     )
+
+
+@router.get("/openapi.json", include_in_schema=False)
+def openapi_document(request: Request, _access: ApiHr) -> JSONResponse:
+    """The API's OpenAPI document, for HR only: it describes what HR can do, not a public API."""
+    return JSONResponse(request.app.openapi())
 
 
 @router.get("/hr/me", response_model=Me)
@@ -168,15 +118,14 @@ def clone(body: CloneLastYear, access: ApiHr, runtime: RuntimeDep, session: Sess
 
 @router.get("/cycles/{cycle_id}/status", response_model=CycleStatus)
 def status(
-    cycle_id: int,
+    cycle_id: IdPath,
     access: ApiHr,
     runtime: RuntimeDep,
     session: SessionDep,
-    filters: FiltersDep,
+    query: Annotated[StatusFilters, Query()],
 ) -> Response:
-    # Serialised once from plain values (the model stays as the documented schema): building and
-    # walking thousands of cell models was most of the answer's time for 10,000 people (bench/board.py).
-    document = cycle_status_json(session, cycle_id, filters, today=today_of(runtime))
+    # The bytes straight from the serialiser, not re-validated on the way out (bench/board.py).
+    document = cycle_status_json(session, cycle_id, query.filters(), today=today_of(runtime))
     return Response(document, media_type="application/json")
 
 
@@ -186,30 +135,29 @@ def status(
     responses={200: {"content": {"text/csv": {}}, "description": "One row per unit, state and counts per step"}},
 )
 def status_csv(
-    cycle_id: int,
+    cycle_id: IdPath,
     access: ApiHr,
     runtime: RuntimeDep,
     session: SessionDep,
-    filters: FiltersDep,
-    lang: Annotated[Language, Query()] = Language.NB,
+    query: Annotated[StatusCsvQuery, Query()],
 ) -> Response:
-    result = cycle_status(session, cycle_id, filters, today=today_of(runtime))
-    return download(board_model.status_csv(result, lang), CSV_MEDIA, f"aarshjul-{result.cycle.year}-status.csv")
+    result = cycle_status(session, cycle_id, query.filters(), today=today_of(runtime))
+    return download(board_model.status_csv(result, query.lang), CSV_MEDIA, f"aarshjul-{result.cycle.year}-status.csv")
 
 
 @router.get("/cycles/{cycle_id}/units/{unit_id}", response_model=UnitDetail)
-def unit(cycle_id: int, unit_id: int, access: ApiHr, runtime: RuntimeDep, session: SessionDep) -> UnitDetail:
+def unit(cycle_id: IdPath, unit_id: IdPath, access: ApiHr, runtime: RuntimeDep, session: SessionDep) -> UnitDetail:
     return unit_detail(session, cycle_id, unit_id, today=today_of(runtime))
 
 
 @router.post("/cycles/{cycle_id}/close", status_code=204)
-def close(cycle_id: int, body: CloseCycle, access: ApiHr, runtime: RuntimeDep) -> Response:
+def close(cycle_id: IdPath, body: CloseCycle, access: ApiHr, runtime: RuntimeDep) -> Response:
     close_cycle(runtime, cycle_id, actor=access.principal.actor, force=body.force)
     return Response(status_code=204)
 
 
 @router.post("/cycles/{cycle_id}/deadlines", response_model=Changed)
-def extend(cycle_id: int, body: ExtendDeadline, access: ApiHr, runtime: RuntimeDep) -> Changed:
+def extend(cycle_id: IdPath, body: ExtendDeadline, access: ApiHr, runtime: RuntimeDep) -> Changed:
     changed = extend_deadline(
         runtime,
         new_due=body.new_due,
@@ -223,14 +171,14 @@ def extend(cycle_id: int, body: ExtendDeadline, access: ApiHr, runtime: RuntimeD
 
 
 @router.post("/cycles/{cycle_id}/reassignments", response_model=Changed)
-def reassign(cycle_id: int, body: Reassign, access: ApiHr, runtime: RuntimeDep) -> Changed:
+def reassign(cycle_id: IdPath, body: Reassign, access: ApiHr, runtime: RuntimeDep) -> Changed:
     assignee: int | str = body.assignee_id if body.assignee_id is not None else (body.assignee_email or "")
     moved = reassign_tasks(runtime, body.task_ids, assignee, actor=access.principal.actor, cycle_id=cycle_id)
     return Changed(changed=moved)
 
 
 @router.post("/cycles/{cycle_id}/reminders", response_model=Changed)
-def remind(cycle_id: int, body: RemindLate, access: ApiHr, runtime: RuntimeDep) -> Changed:
+def remind(cycle_id: IdPath, body: RemindLate, access: ApiHr, runtime: RuntimeDep) -> Changed:
     return Changed(changed=remind_late(runtime, cycle_id, body.step_key, actor=access.principal.actor))
 
 
@@ -238,14 +186,13 @@ def remind(cycle_id: int, body: RemindLate, access: ApiHr, runtime: RuntimeDep) 
 def measures(
     access: ApiHr,
     session: SessionDep,
-    cycle_id: Annotated[int | None, Query()] = None,
-    state: Annotated[Literal["proposed", "approved", "returned", "evaluated"], Query()] = "proposed",
+    query: Annotated[MeasuresQuery, Query()],
 ) -> list[MeasureProposal]:
-    return measure_proposals(session, cycle_id, (state,))
+    return measure_proposals(session, query.cycle_id, (query.state,))
 
 
 @router.post("/measures/{measure_id}/decision", status_code=204)
-def decide(measure_id: int, body: MeasureDecision, access: ApiHr, runtime: RuntimeDep) -> Response:
+def decide(measure_id: IdPath, body: MeasureDecision, access: ApiHr, runtime: RuntimeDep) -> Response:
     decide_measure(runtime, measure_id, body.decision, body.comment, access)
     return Response(status_code=204)
 
@@ -254,21 +201,20 @@ def decide(measure_id: int, body: MeasureDecision, access: ApiHr, runtime: Runti
 def competence_plan(
     access: ApiHr,
     session: SessionDep,
-    period_id: Annotated[int | None, Query()] = None,
-    needs_year: Annotated[int | None, Query(description="Cycle year of the needs roll-up")] = None,
+    query: Annotated[PlanQuery, Query()],
 ) -> PlanWithComments:
-    return plan_with_comments(session, period_id, needs_year)
+    return plan_with_comments(session, query.period_id, query.needs_year)
 
 
 @router.get("/plan.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
-def plan_csv(access: ApiHr, session: SessionDep, period_id: Annotated[int | None, Query()] = None) -> Response:
-    result = plan_reports.competence_plan(session, period_id)
+def plan_csv(access: ApiHr, session: SessionDep, query: Annotated[PeriodQuery, Query()]) -> Response:
+    result = plan_reports.competence_plan(session, query.period_id)
     return download(plan_exports.plan_csv(result), CSV_MEDIA, f"kompetanseplan-{result.period.first_year}.csv")
 
 
 @router.get("/plan.xlsx", response_class=Response, responses={200: {"content": {XLSX_MEDIA: {}}}})
-def plan_xlsx(access: ApiHr, session: SessionDep, period_id: Annotated[int | None, Query()] = None) -> Response:
-    result = plan_reports.competence_plan(session, period_id)
+def plan_xlsx(access: ApiHr, session: SessionDep, query: Annotated[PeriodQuery, Query()]) -> Response:
+    result = plan_reports.competence_plan(session, query.period_id)
     return download(plan_exports.plan_xlsx(result), XLSX_MEDIA, f"kompetanseplan-{result.period.first_year}.xlsx")
 
 
@@ -283,7 +229,7 @@ def tokens(access: ApiHr, session: SessionDep) -> list[ApiTokenInfo]:
     status_code=204,
     responses={404: {"description": "No such token"}, 409: {"description": "Revoked already"}},
 )
-def revoke_token(token_id: int, access: ApiHr, runtime: RuntimeDep) -> Response:
+def revoke_token(token_id: IdPath, access: ApiHr, runtime: RuntimeDep) -> Response:
     """Revoke an API token: every later call with it is refused (401)."""
     revoke_api_token_by_id(runtime, token_id, actor=access.principal.actor)
     return Response(status_code=204)
@@ -293,11 +239,9 @@ def revoke_token(token_id: int, access: ApiHr, runtime: RuntimeDep) -> Response:
 def audit(
     access: ApiHr,
     session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    action: Annotated[str | None, Query(description="Prefix, e.g. 'cycle.'")] = None,
+    query: Annotated[AuditQuery, Query()],
 ) -> AuditPage:
-    return audit_log(session, limit=limit, offset=offset, action=action)
+    return audit_log(session, limit=query.limit, offset=query.offset, action=query.action)
 
 
 def decide_measure(runtime: Runtime, measure_id: int, decision: str, comment: str, access: HrAccess) -> None:
