@@ -21,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -40,6 +40,8 @@ from service.triggers import PrefectTriggers
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
+#: PostgreSQL's SQLSTATE for a number out of its column type's range.
+NUMBER_OUT_OF_RANGE = "22003"
 STATIC = Path(__file__).resolve().parent / "static"
 
 
@@ -255,6 +257,14 @@ def _install_error_handlers(app: FastAPI) -> None:
                 status_code=status,
             )
         return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, exc: DBAPIError) -> Response:
+        if getattr(exc.orig, "sqlstate", None) == NUMBER_OUT_OF_RANGE:
+            # The edge takes any 64-bit id; PostgreSQL's INTEGER columns end at 2**31 - 1, and an id
+            # past them names nothing stored: "no such thing", as on SQLite.
+            return await http_error(request, StarletteHTTPException(404))
+        raise exc  # any other: the unexpected error it is (below)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
