@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from aarshjul.clock import ManualClock
+from aarshjul.db.migrate import SchemaNotCurrent
 from aarshjul.domain.errors import DomainError, ImportProblem
 from aarshjul.runtime import Runtime
 from aarshjul.settings import ConfigurationError, Settings, get_settings
@@ -52,10 +53,24 @@ def _parse_date(text: str) -> dt.date:
 # --- commands ------------------------------------------------------------------------------------
 
 
+def _listening_on(settings: Settings, host: str, port: int) -> Settings:
+    """Links follow the port the service listens on, unless AARSHJUL_BASE_URL says where it is reached."""
+    if "base_url" in settings.model_fields_set:
+        return settings
+    shown = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return settings.model_copy(update={"base_url": f"http://{shown}:{port}"})
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    if args.web_only:
+        return _serve_web_only(args)
+    if args.workers != 1:
+        raise ConfigurationError("--workers is for --web-only; the one-machine service runs one web process")
     import uvicorn
 
-    settings = get_settings()
+    settings = _listening_on(get_settings(), args.host, args.port)
     if args.demo:
         settings = settings.model_copy(update={"demo": True})
     settings.check_for_start()
@@ -70,22 +85,80 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from flows.serve import start_prefect
     from service.app import create_app
     from service.logs import redacted_log_config
+    from service.triggers import PrefectTriggers
 
     # SIGTERM stops the service as Ctrl-C does: uvicorn hands the signal on once it has shut down,
     # and this handler turns it into SystemExit, so the ``finally`` below stops Prefect; a signal
     # during start-up (or an error after Prefect started) is covered by the same ``finally``.
     signal.signal(signal.SIGTERM, _exit_on_signal)
-    prefect = start_prefect(runtime)
+    prefect = start_prefect(settings)
+    triggers: PrefectTriggers | None = None
     try:
-        runtime.triggers = prefect.triggers
+        # With its own Prefect server on this machine the service advances a submission's unit and
+        # sends at once (service/triggers.py); on a shared server the workers do it.
+        triggers = PrefectTriggers(runtime, prefect.api_url, run_here=prefect.owns_server)
+        runtime.triggers = triggers
         app = create_app(runtime)
         # Everything imported and built so far lives as long as the process; moving it out of the
         # collector's view keeps full collections short on the board's large answers.
         gc.freeze()
-        print(f"Årshjul is running at http://{args.host}:{args.port}  (Prefect UI: {prefect.ui_url})", flush=True)
-        uvicorn.run(app, host=args.host, port=args.port, log_level="info", log_config=redacted_log_config())
+        print(f"Årshjul is running at {settings.base_url}  (Prefect UI: {prefect.ui_url})", flush=True)
+        # Årshjul reads X-Forwarded-For itself, from AARSHJUL_TRUSTED_PROXIES only (service/rate_limit.py).
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            log_level="info",
+            proxy_headers=False,
+            log_config=redacted_log_config(),
+        )
     finally:
+        if triggers is not None:
+            triggers.wait(timeout=2.0)
         prefect.stop()
+    return 0
+
+
+def _serve_web_only(args: argparse.Namespace) -> int:
+    """Only HTTP: no Prefect server, no runner, no migration. Flow runs go to the configured Prefect
+    server, where the work pool's workers take them (docs/operations.md)."""
+    import uvicorn
+
+    from aarshjul.db.migrate import check_current
+    from service.logs import redacted_log_config
+
+    if args.demo or get_settings().demo:
+        raise ConfigurationError(
+            "--demo runs everything in one process; leave it (and AARSHJUL_DEMO) out with --web-only"
+        )
+    if not os.environ.get("PREFECT_API_URL"):
+        raise ConfigurationError(
+            "--web-only starts no Prefect server: set PREFECT_API_URL to the server the workers take runs from"
+        )
+    settings = _listening_on(get_settings(), args.host, args.port)
+    settings.check_for_start()
+    # The web processes (one per --workers) build their settings from the environment: tell them too.
+    os.environ["AARSHJUL_BASE_URL"] = settings.base_url
+    engine = Runtime.from_settings(settings).engine
+    try:
+        check_current(engine)
+    finally:
+        engine.dispose()
+    print(
+        f"Årshjul (web only, {args.workers} process{'es' if args.workers > 1 else ''}) is running at "
+        f"{settings.base_url}; flow runs go to {os.environ['PREFECT_API_URL']}",
+        flush=True,
+    )
+    uvicorn.run(
+        "service.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="info",
+        proxy_headers=False,
+        log_config=redacted_log_config(),
+    )
     return 0
 
 
@@ -114,6 +187,7 @@ def _prepare_demo(runtime: Runtime) -> None:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    """The release step: migrate under a lock (two hosts released together take turns)."""
     runtime = _runtime()
     print(f"Database is up to date: {runtime.engine.url.render_as_string(hide_password=True)}")
     return 0
@@ -319,6 +393,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo", action="store_true", help="seed the demo organisation if the database is empty")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    serve.add_argument(
+        "--web-only",
+        action="store_true",
+        help="serve HTTP only: no Prefect server, runner or migration (needs PREFECT_API_URL; docs/operations.md)",
+    )
+    serve.add_argument("--workers", type=int, default=1, help="with --web-only: web processes on this port (default 1)")
 
     db = add("db", lambda a: 2, "Database commands", commands)
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
@@ -428,7 +508,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in problem.problems:
             print(f"  {line}", file=sys.stderr)
         return 1
-    except (DomainError, ConfigurationError) as error:
+    except (DomainError, ConfigurationError, SchemaNotCurrent) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from aarshjul.domain.enums import Language
 
@@ -23,7 +24,9 @@ class ConfigurationError(RuntimeError):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AARSHJUL_", extra="ignore")
+    # An empty variable means "not set": a prefect.yaml job variable whose value was not exported at
+    # deploy time arrives empty and must leave the default in place.
+    model_config = SettingsConfigDict(env_prefix="AARSHJUL_", extra="ignore", env_ignore_empty=True)
 
     data_dir: Path = Field(default=Path("aarshjul-data"), description="SQLite file and local Prefect files")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite in data_dir if unset")
@@ -72,6 +75,35 @@ class Settings(BaseSettings):
     oidc_name: str = Field(default="Microsoft Entra ID", description='Shown as "Sign in with <name>"')
     #: HR's local passwords; false leaves single sign-on as the only way in.
     local_passwords: bool = True
+
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="Reverse proxies (addresses or networks) whose X-Forwarded-For is believed"
+    )
+    prefect_retention_days: int = Field(
+        default=90, ge=1, le=3650, description="The local Prefect server deletes finished flow runs after this"
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: object) -> object:
+        # Read from the environment as "10.0.0.5, 10.1.0.0/16"; a list is taken as it is.
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"not an address or network: {entry!r} (use e.g. 10.0.0.5 or 10.1.0.0/16)") from exc
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(entry, strict=False) for entry in self.trusted_proxies)
 
     @field_validator("base_url")
     @classmethod

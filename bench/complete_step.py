@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import select
 
 from aarshjul.db.models import AuditEvent, CriticalNeed, HumanTask, Submission
-from aarshjul.domain.enums import FormKey, TaskState
+from aarshjul.domain.enums import AdvanceReason, FormKey, TaskState
 from aarshjul.runtime import Runtime
 from aarshjul.signing import TaskLinkClaims, task_token
 from aarshjul.usecases.cycle.advance import advance_cycle
@@ -56,7 +56,9 @@ class _Counting:
     def __init__(self) -> None:
         self.advances = 0
 
-    def advance(self, cycle_id: int, unit_id: int | None = None) -> None:
+    def advance(
+        self, cycle_id: int, unit_id: int | None = None, reason: AdvanceReason = AdvanceReason.REQUESTED
+    ) -> None:
         self.advances += 1
 
     def dispatch(self) -> None:

@@ -30,6 +30,7 @@ from pydantic import SecretStr
 
 from aarshjul.clock import ManualClock
 from aarshjul.db.engine import make_engine, make_session_factory
+from aarshjul.domain.enums import AdvanceReason
 from aarshjul.runtime import Runtime
 from aarshjul.settings import Settings
 from aarshjul.usecases.cycle.advance import advance_cycle
@@ -54,12 +55,14 @@ TARGET_P95_MS = {1: 30.0, 16: 150.0}
 
 class AdvanceInBackground:
     """The embedded default's trigger without the Prefect run it also starts: the unit's advance in a
-    thread of the service, as ``flows.triggers.PrefectTriggers(run_here=True)`` does it."""
+    thread of the service, as ``service.triggers.PrefectTriggers(run_here=True)`` does it."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
-    def advance(self, cycle_id: int, unit_id: int | None = None) -> None:
+    def advance(
+        self, cycle_id: int, unit_id: int | None = None, reason: AdvanceReason = AdvanceReason.REQUESTED
+    ) -> None:
         threading.Thread(target=advance_cycle, args=(self.runtime, cycle_id, None, unit_id), daemon=True).start()
 
     def dispatch(self) -> None:

@@ -1,10 +1,14 @@
 """Running Prefect next to the service: a local server (unless one is configured) and a runner.
 
-``aarshjul serve`` calls ``start_prefect(runtime)``: unless ``PREFECT_API_URL`` points at a server,
+``aarshjul serve`` calls ``start_prefect(settings)``: unless ``PREFECT_API_URL`` points at a server,
 it starts ``prefect server start`` on 127.0.0.1 and a free port, with its SQLite database under the
-data directory (ephemeral mode cannot schedule and lost task records at exit), waits until the API
-is healthy, and starts a runner process serving the deployments. A supervisor thread restarts
-either process if it dies. ``handle.stop()`` stops them.
+data directory (ephemeral mode cannot schedule and lost task records at exit) and finished flow runs
+deleted after ``AARSHJUL_PREFECT_RETENTION_DAYS``, waits until the API is healthy, and starts a
+runner process serving the deployments. A supervisor thread restarts either process if it dies.
+``handle.stop()`` stops them.
+
+This is the one-machine set-up. At scale the same flows run as the deployments of ``prefect.yaml``
+on a work pool's workers, and ``aarshjul serve --web-only`` starts neither (docs/operations.md).
 
 Run as ``python -m flows.serve`` this module is the runner process itself.
 """
@@ -26,10 +30,8 @@ from typing import IO, Any
 
 import httpx
 
-from aarshjul.runtime import Runtime
+from aarshjul.orchestration import ADVANCE_DEPLOYMENT, DISPATCH_DEPLOYMENT, DISPATCH_SAFETY_MINUTES, SWEEP_DEPLOYMENT
 from aarshjul.settings import Settings, get_settings
-from flows.cycle_flows import ANNUAL_CYCLE_DEPLOYMENT
-from flows.triggers import PrefectTriggers
 
 log = logging.getLogger(__name__)
 
@@ -91,11 +93,18 @@ def _runner_env(settings: Settings, api_url: str) -> dict[str, str]:
     return env
 
 
+def retention_env(settings: Settings) -> dict[str, str]:
+    """The Prefect server deletes finished flow runs (with their logs and artifacts) after the retention period."""
+    return {
+        "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "events,flow_runs",
+        "PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD": str(settings.prefect_retention_days * 24 * 3600),
+    }
+
+
 @dataclass
 class PrefectHandle:
     api_url: str
     ui_url: str
-    triggers: PrefectTriggers
     settings: Settings
     server_port: int | None = None
     _server: subprocess.Popen[bytes] | None = None
@@ -118,6 +127,7 @@ class PrefectHandle:
                 "PREFECT_HOME": str(home),
                 "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
                 "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
+                **retention_env(self.settings),
             }
         )
         command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
@@ -161,7 +171,6 @@ class PrefectHandle:
         self._stopping.set()
         if self._supervisor is not None:
             self._supervisor.join(SUPERVISE_EVERY + 1)
-        self.triggers.wait(timeout=2.0)
         # The runner first: it reports its runs' final states to the server on the way out.
         for process in (self._runner, self._server):
             if process is not None:
@@ -188,34 +197,19 @@ def _signal_group(group: int, signum: int) -> None:
         os.killpg(group, signum)
 
 
-def _dispatch_deployment_name() -> str:
-    from flows.dispatch import DISPATCH_DEPLOYMENT
-
-    return DISPATCH_DEPLOYMENT
-
-
-def start_prefect(runtime: Runtime) -> PrefectHandle:
+def start_prefect(settings: Settings) -> PrefectHandle:
     """Start (or join) a Prefect server and serve the deployments; returns the handle to stop them."""
-    settings = runtime.settings
     configured = os.environ.get("PREFECT_API_URL")
     port = None if configured else _free_port()
     api_url = configured.rstrip("/") if configured else f"http://127.0.0.1:{port}/api"
-    # With its own server on this machine the service advances and sends at once (PrefectTriggers).
-    triggers = PrefectTriggers(runtime, api_url, _dispatch_deployment_name(), run_here=configured is None)
-    handle = PrefectHandle(
-        api_url=api_url,
-        ui_url=api_url.removesuffix("/api"),
-        triggers=triggers,
-        settings=settings,
-        server_port=port,
-    )
+    handle = PrefectHandle(api_url=api_url, ui_url=api_url.removesuffix("/api"), settings=settings, server_port=port)
     try:
         if handle.owns_server:
             handle.start_server()
         else:
             wait_until_healthy(api_url, None, SERVER_START_TIMEOUT)
         handle.start_runner()
-        wait_for_deployment(api_url, ANNUAL_CYCLE_DEPLOYMENT, handle._runner, SERVER_START_TIMEOUT)
+        wait_for_deployment(api_url, ADVANCE_DEPLOYMENT, handle._runner, SERVER_START_TIMEOUT)
     except BaseException:  # a failed start or a signal half-way: stop what did start, then go on failing
         handle.stop()
         raise
@@ -225,31 +219,36 @@ def start_prefect(runtime: Runtime) -> PrefectHandle:
 
 
 def deployments(settings: Settings) -> list[Any]:
-    """The deployments the runner serves: the advance on demand, the sweep on a schedule."""
+    """The deployments the runner serves: the same three as ``prefect.yaml`` declares for a work pool."""
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
     from prefect.deployments.runner import EntrypointType
 
     from flows.cycle_flows import annual_cycle, sweep
-    from flows.dispatch import DISPATCH_DEPLOYMENT, dispatch_outbox
+    from flows.dispatch import dispatch_outbox
+
+    def name(deployment: str) -> str:
+        return deployment.split("/", 1)[1]
 
     # Module paths, so the runner's flow-run subprocesses import the flows whatever the working directory.
-    result = [
-        annual_cycle.to_deployment(name="annual-cycle", entrypoint_type=EntrypointType.MODULE_PATH, tags=["aarshjul"]),
+    return [
+        annual_cycle.to_deployment(
+            name=name(ADVANCE_DEPLOYMENT), entrypoint_type=EntrypointType.MODULE_PATH, tags=["aarshjul"]
+        ),
         sweep.to_deployment(
-            name="sweep",
+            name=name(SWEEP_DEPLOYMENT),
             interval=dt.timedelta(minutes=settings.sweep_interval_minutes),
             entrypoint_type=EntrypointType.MODULE_PATH,
             tags=["aarshjul", "sweep"],
+            # A sweep still running when the next one is due: the next one is cancelled, not stacked.
+            concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
         ),
-    ]
-    result.append(
         dispatch_outbox.to_deployment(
-            name=DISPATCH_DEPLOYMENT.split("/", 1)[1],
-            interval=dt.timedelta(minutes=1),
+            name=name(DISPATCH_DEPLOYMENT),
+            interval=dt.timedelta(minutes=DISPATCH_SAFETY_MINUTES),
             entrypoint_type=EntrypointType.MODULE_PATH,
             tags=["aarshjul", "dispatch"],
-        )
-    )
-    return result
+        ),
+    ]
 
 
 def run_runner() -> None:

@@ -1,8 +1,16 @@
-"""The web service: assignees' forms, HR's board, the JSON API. Routes parse, call a use case, render."""
+"""The web service: assignees' forms, HR's board, the JSON API. Routes parse, call a use case, render.
+
+``create_app(runtime)`` serves a runtime built by its caller (``aarshjul serve``, the tests).
+``create_app()`` is the factory for any number of web processes on a shared database and Prefect
+server: ``uvicorn --factory --workers 4 service.app:create_app`` (or ``aarshjul serve --web-only``).
+It builds the runtime from the environment, refuses a database that is not migrated (it never
+migrates: ``aarshjul db upgrade`` is the release step) and starts flow runs on ``PREFECT_API_URL``.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,15 +22,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aarshjul.db.engine import pool_size_for
+from aarshjul.db.migrate import check_current
 from aarshjul.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from aarshjul.presentation.i18n import gettext
 from aarshjul.runtime import Runtime
+from aarshjul.settings import ConfigurationError, get_settings
 from aarshjul.usecases.admin.provisioning import SCIM_PATH
 from aarshjul.usecases.planning.versions import MAX_MINUTES_BYTES
 from service.deps import get_language
@@ -31,12 +41,15 @@ from service.pages import message_page
 from service.routes.scim import error_response, is_scim
 from service.scim_compat import EntraCompatibility
 from service.security_headers import SecurityHeaders
+from service.triggers import PrefectTriggers
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 #: Where a file comes with the request (the consultation's minutes as a PDF), and how large it may be.
 UPLOAD_PATHS = re.compile(r"^(/api)?/plan/versions/\d{1,9}/consultation(/minutes\.pdf)?$")
 MAX_UPLOAD_BYTES = MAX_MINUTES_BYTES + 256 * 1024
+#: PostgreSQL's SQLSTATE for a number out of its column type's range.
+NUMBER_OUT_OF_RANGE = "22003"
 STATIC = Path(__file__).resolve().parent / "static"
 
 
@@ -104,20 +117,45 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path == "/healthz" or is_scim(request.url.path)
 
 
-@asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    # Every route that touches the database runs on a worker thread and holds a pooled connection
-    # for its whole life; as many threads as connections (sized for the machine) means a burst waits
-    # in one queue, in order, instead of in the pool's or SQLite's (bench/http_submit.py).
-    to_thread.current_default_thread_limiter().total_tokens = pool_size_for()
-    yield
+def web_runtime() -> Runtime:
+    """The runtime of a web process started by a process manager: settings from the environment."""
+    settings = get_settings()
+    if settings.demo:
+        # The demo seeds, migrates and shows /dev/outbox in one process of its own (``aarshjul serve --demo``).
+        raise ConfigurationError("AARSHJUL_DEMO is for `aarshjul serve --demo` alone; a web process never runs it")
+    settings.check_for_start()
+    api_url = os.environ.get("PREFECT_API_URL", "").rstrip("/")
+    if not api_url:
+        raise ConfigurationError(
+            "a web process started on its own needs PREFECT_API_URL: the Prefect server whose workers run the "
+            "flows (or run `aarshjul serve` to have one started here)"
+        )
+    runtime = Runtime.from_settings(settings)
+    check_current(runtime.engine)
+    runtime.triggers = PrefectTriggers(runtime, api_url)
+    return runtime
 
 
-def create_app(runtime: Runtime) -> FastAPI:
+def create_app(runtime: Runtime | None = None) -> FastAPI:
+    """The app for ``runtime``; without one (``uvicorn --factory``) for ``web_runtime()``."""
+    built_here = runtime is None
+    runtime = web_runtime() if runtime is None else runtime
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Every route that touches the database runs on a worker thread and holds a pooled connection
+        # for its whole life; as many threads as connections (sized for the machine) means a burst waits
+        # in one queue, in order, instead of in the pool's or SQLite's (bench/http_submit.py).
+        to_thread.current_default_thread_limiter().total_tokens = pool_size_for()
+        yield
+        if built_here and isinstance(runtime.triggers, PrefectTriggers):
+            runtime.triggers.wait(timeout=5.0)  # a clean stop does not drop the runs being asked for
+            runtime.engine.dispose()
+
     # The OpenAPI document is HR's (``/api/openapi.json`` with a token or session, see routes/hr/api);
     # no interactive docs page: it would need inline script and a third-party CDN.
     app = FastAPI(
-        lifespan=_lifespan,
+        lifespan=lifespan,
         title="Årshjul",
         description="The yearly strategic competence cycle: forms, status board, competence plan.",
         version="0.1.0",
@@ -235,6 +273,14 @@ def _install_error_handlers(app: FastAPI) -> None:
                 status_code=status,
             )
         return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, exc: DBAPIError) -> Response:
+        if getattr(exc.orig, "sqlstate", None) == NUMBER_OUT_OF_RANGE:
+            # The edge takes any 64-bit id; PostgreSQL's INTEGER columns end at 2**31 - 1, and an id
+            # past them names nothing stored: "no such thing", as on SQLite.
+            return await http_error(request, StarletteHTTPException(404))
+        raise exc  # any other: the unexpected error it is (below)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

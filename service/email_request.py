@@ -21,7 +21,7 @@ from aarshjul.presentation.i18n import gettext
 from aarshjul.runtime import Runtime
 from aarshjul.signing import FormPurpose, form_csrf, form_csrf_ok
 from service.pages import message_page, page
-from service.rate_limit import LinkRequestLimiter
+from service.rate_limit import RequestLimits, client_address
 
 #: What a request does for an address: the number of messages it queued (then the dispatcher is asked to run).
 RequestAction = Callable[[Runtime, str], int]
@@ -39,17 +39,10 @@ class EmailRequestForm:
     template: str
     purpose: FormPurpose  #: binds the CSRF token to this form
     cookie: str
-    limiter_name: str  #: each form has its own limits, so one does not use up the other
+    limits: RequestLimits  #: each form has its own limits, so one does not use up the other
     ask_address: str  #: message id: the address is missing or malformed
     too_many: str  #: message id: the limit is reached
     sent: tuple[str, ...]  #: message ids: the answer, the same whether or not the address is known
-
-    def limiter(self, request: Request) -> LinkRequestLimiter:
-        limiter: LinkRequestLimiter | None = getattr(request.app.state, self.limiter_name, None)
-        if limiter is None:
-            limiter = LinkRequestLimiter()
-            setattr(request.app.state, self.limiter_name, limiter)
-        return limiter
 
     def render(
         self,
@@ -96,8 +89,8 @@ class EmailRequestForm:
         address = normalise_email(email)
         if "@" not in address:
             return self.render(request, runtime, language, email, _(self.ask_address), 422)
-        client = request.client.host if request.client else "unknown"
-        if not self.limiter(request).allow(client, address):
+        client = client_address(request, runtime.settings.trusted_proxy_networks)
+        if not self.limits.allow(runtime, client, address):
             return message_page(request, language, _("Too many requests"), [_(self.too_many)], 429)
         background.add_task(_run, action, runtime, address)
         return no_store(message_page(request, language, _("Check your email"), [_(text) for text in self.sent], 200))

@@ -1,66 +1,65 @@
-"""An in-memory token bucket per key (IP address, email address) for the "send me a new link" page.
+"""Limits on the forms anyone may post, and who "anyone" is behind a reverse proxy.
 
-Kept in the service process: a restart forgets it, which only lets a few more requests through.
+The buckets live in the database (``aarshjul.usecases.shared.rate_limits``), so every web process
+and every host sees the same counts. The client is the connection's peer, unless that peer is one
+of ``AARSHJUL_TRUSTED_PROXIES``: then ``X-Forwarded-For`` is read from the right, skipping the
+trusted proxies, and the first address they did not add is the client. A client cannot choose its
+own address by sending the header, because the header is only believed from a trusted peer.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
+import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from starlette.requests import Request
 
-@dataclass
-class _Bucket:
-    tokens: float
-    updated: float
+from aarshjul.runtime import Runtime
+from aarshjul.usecases.shared.rate_limits import RateLimit, allow
 
-
-class TokenBucket:
-    """``capacity`` requests at once, refilled at ``capacity`` per ``period`` seconds."""
-
-    def __init__(
-        self, capacity: int, period: float, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000
-    ) -> None:
-        self.capacity = float(capacity)
-        self.rate = capacity / period
-        self.clock = clock
-        self.max_keys = max_keys
-        self._buckets: dict[str, _Bucket] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, key: str) -> bool:
-        with self._lock:
-            now = self.clock()
-            bucket = self._buckets.get(key)
-            if bucket is None:
-                if len(self._buckets) >= self.max_keys:
-                    self._forget_full(now)
-                bucket = self._buckets[key] = _Bucket(self.capacity, now)
-            bucket.tokens = min(self.capacity, bucket.tokens + (now - bucket.updated) * self.rate)
-            bucket.updated = now
-            if bucket.tokens < 1.0:
-                return False
-            bucket.tokens -= 1.0
-            return True
-
-    def _forget_full(self, now: float) -> None:
-        """Drop buckets that have refilled completely: they hold nothing a new bucket would not."""
-        full = [k for k, b in self._buckets.items() if b.tokens + (now - b.updated) * self.rate >= self.capacity]
-        for key in full:
-            del self._buckets[key]
-        if len(self._buckets) >= self.max_keys:
-            self._buckets.clear()
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+UNKNOWN_CLIENT = "unknown"
 
 
-class LinkRequestLimiter:
-    """Both limits must allow a request: per client address and per email address typed."""
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_ip = TokenBucket(capacity=10, period=3600, clock=clock)
-        self.per_email = TokenBucket(capacity=3, period=3600, clock=clock)
 
-    def allow(self, ip: str, email: str) -> bool:
-        ip_ok = self.per_ip.allow(ip)
-        return self.per_email.allow(email) and ip_ok
+def _trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None, proxies: Sequence[Network]) -> bool:
+    return address is not None and any(address in network for network in proxies)
+
+
+def client_address(request: Request, proxies: Sequence[Network]) -> str:
+    """The address of the client this request comes from, as far as the trusted proxies vouch."""
+    peer = request.client.host if request.client else UNKNOWN_CLIENT
+    current = _address(peer)
+    if not _trusted(current, proxies):
+        return str(current) if current is not None else peer
+    forwarded = ",".join(request.headers.getlist("x-forwarded-for")).split(",")
+    for hop in reversed([part.strip() for part in forwarded if part.strip()]):
+        address = _address(hop)
+        if address is None:
+            break  # a malformed entry: nothing to its left can be vouched for
+        current = address
+        if not _trusted(address, proxies):
+            break
+    return str(current)
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    """Both limits must allow a request: one per client address, one per email address typed."""
+
+    per_client: RateLimit
+    per_address: RateLimit
+
+    @classmethod
+    def hourly(cls, name: str, per_client: int, per_address: int) -> RequestLimits:
+        return cls(RateLimit(f"{name}:client", per_client, 3600), RateLimit(f"{name}:address", per_address, 3600))
+
+    def allow(self, runtime: Runtime, client: str, address: str) -> bool:
+        return allow(runtime, [(self.per_client, client), (self.per_address, address)])

@@ -10,21 +10,41 @@ import datetime as dt
 from dataclasses import asdict
 from typing import Any
 
-from prefect import task
-
-from aarshjul.usecases.cycle.advance import advance_cycle, reconcile_cycle
+from aarshjul.orchestration import advance_key
+from aarshjul.usecases.cycle.advance import advance_cycle, advance_owed, reconcile_cycle
 from aarshjul.usecases.cycle.lifecycle import running_cycle_ids, year_of_cycle
 from aarshjul.usecases.cycle.sweep import sweep
+from aarshjul.usecases.reporting.board import cycle_status
+from aarshjul.usecases.reporting.unassignable import unassignable_tasks
+from aarshjul.usecases.shared.coalescing import enter
+from aarshjul.usecases.shared.cycles import today_for
 from tasks.context import flow_runtime
+from tasks.options import work_task
 
 
 def advance(
     cycle_id: int, now: dt.datetime | None = None, unit_id: int | None = None, owed_only: bool = False
 ) -> dict[str, Any]:
-    """The advance of a cycle, of one unit, or (``owed_only``, the sweep's) of what is owed."""
+    """The advance of a whole cycle; with ``unit_id`` (a triggered run) of that unit and every unit
+    still owed; with ``owed_only`` (the sweep's) in full once a day, else what is owed."""
+    runtime = flow_runtime()
     if owed_only:
-        return asdict(reconcile_cycle(flow_runtime(), cycle_id, now=now))
-    return asdict(advance_cycle(flow_runtime(), cycle_id, now=now, unit_id=unit_id))
+        return asdict(reconcile_cycle(runtime, cycle_id, now=now))
+    if unit_id is not None:
+        return asdict(advance_owed(runtime, cycle_id, now=now, unit_id=unit_id))
+    return asdict(advance_cycle(runtime, cycle_id, now=now))
+
+
+def enter_run(key: str) -> int:
+    """This run begins reading the data: triggers from now on need a new run (usecases.shared.coalescing)."""
+    return enter(flow_runtime(), key)
+
+
+def enter_cycles(cycle_ids: list[int]) -> None:
+    """The sweep reconciles these cycles: a trigger waiting on a run that died before it began is freed
+    (the sweep reads what is owed after this, and on a cycle's first sweep of a day reads everything)."""
+    for cycle_id in cycle_ids:
+        enter(flow_runtime(), advance_key(cycle_id))
 
 
 def running_cycles() -> list[int]:
@@ -41,8 +61,30 @@ def cycle_year(cycle_id: int) -> int | None:
     return year_of_cycle(flow_runtime(), cycle_id)
 
 
-advance_task = task(name="advance-cycle", retries=2, retry_delay_seconds=5)(advance)
-running_cycles_task = task(name="running-cycles", retries=2, retry_delay_seconds=5)(running_cycles)
-time_driven_work_task = task(name="reminders-escalations-evaluations", retries=2, retry_delay_seconds=5)(
-    time_driven_work
-)
+def cycle_overview(cycle_id: int, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Units × steps, the late count and the unassignable tasks: what the advance publishes in Prefect."""
+    runtime = flow_runtime()
+    today = today_for(now or runtime.clock(), runtime.settings.zone)
+    with runtime.sessions() as session:
+        status = cycle_status(session, cycle_id, today=today)
+        unassignable = unassignable_tasks(session, cycle_id)
+    steps = [f"{step.number}. {step.names.nb}" for step in status.steps]
+    rows = [
+        {"unit": "  " * unit.depth + unit.name}
+        | {name: cell.state.value for name, cell in zip(steps, unit.cells, strict=True)}
+        for unit in status.units
+    ]
+    return {
+        "year": status.cycle.year,
+        "rows": rows,
+        "late": status.late_total,
+        "unassignable": [f"{u.unit_name}: {u.task_name.nb}" for u in unassignable],
+    }
+
+
+advance_task = work_task("advance-cycle")(advance)
+enter_run_task = work_task("enter-run")(enter_run)
+enter_cycles_task = work_task("enter-cycles")(enter_cycles)
+running_cycles_task = work_task("running-cycles")(running_cycles)
+time_driven_work_task = work_task("reminders-escalations-evaluations")(time_driven_work)
+cycle_overview_task = work_task("cycle-overview")(cycle_overview)

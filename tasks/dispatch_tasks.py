@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from prefect import task
-
 from notifications.dispatcher import DEFAULT_LIMIT, dispatch_due
 from tasks.context import flow_runtime
+from tasks.options import work_task
 
 
 def dispatch_batch(limit: int = DEFAULT_LIMIT, now: dt.datetime | None = None) -> dict[str, int]:
     return dispatch_due(flow_runtime(), now=now, limit=limit).as_dict()
 
 
-dispatch_batch_task = task(name="dispatch-batch", retries=2, retry_delay_seconds=10)(dispatch_batch)
+dispatch_batch_task = work_task("dispatch-batch", retry_delay_seconds=10)(dispatch_batch)

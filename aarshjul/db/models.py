@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -814,3 +815,53 @@ class ScimToken(Base):
     label: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- state shared by every process (web processes, Prefect workers) -----------------------------
+
+
+class RateLimitBucket(Base):
+    """A token bucket of one rate limit for one key (a client address, an email address ...).
+
+    The key is a hash of the limit's name and the value, so no address is stored in clear. Times are
+    seconds since the epoch: the arithmetic happens in one UPSERT on both databases. A row whose bucket
+    has refilled (``full_at``) holds nothing a new row would not, and is deleted.
+    """
+
+    __tablename__ = "rate_limit_bucket"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+    full_at: Mapped[float] = mapped_column(Float, index=True)
+    allowed: Mapped[bool] = mapped_column(Boolean)  #: whether the last request took a token
+
+
+class TriggerGeneration(Base):
+    """How many runs of a kind of work (one cycle's advance, the dispatcher) have begun to read the data.
+
+    A trigger asks Prefect for the run with the idempotency key ``{key}:{entered}:{nonce}``: every trigger
+    until the next run begins gets the same pending run, so a burst of submissions makes one run, not one
+    each. The nonce is new with every generation, so a database restored from a backup does not ask for
+    the runs its counter already had before.
+    """
+
+    __tablename__ = "trigger_generation"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    entered: Mapped[int] = mapped_column(Integer, default=0)
+    nonce: Mapped[str] = mapped_column(String(32))
+
+
+class UnassignableTask(Base):
+    """A task the last advance of a cycle could not give to anyone (a unit without a leader ...); HR sees
+    them on the board and in the advance's Prefect artifact."""
+
+    __tablename__ = "unassignable_task"
+
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycle.id"), primary_key=True)
+    natural_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    step_key: Mapped[str] = mapped_column(String(64))
+    part_key: Mapped[str] = mapped_column(String(64))
+    noticed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

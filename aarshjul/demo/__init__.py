@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 from aarshjul.clock import ManualClock
 from aarshjul.db.models import CompetenceArea, CriticalNeed, HumanTask, Notification, Person, StrategicGoal, Unit
 from aarshjul.domain.enums import (
+    AdvanceReason,
     CostKind,
     FormKey,
     FundingSource,
@@ -56,7 +57,9 @@ class _Advance:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
-    def advance(self, cycle_id: int, unit_id: int | None = None) -> None:
+    def advance(
+        self, cycle_id: int, unit_id: int | None = None, reason: AdvanceReason = AdvanceReason.REQUESTED
+    ) -> None:
         advance_cycle(self.runtime, cycle_id, unit_id=unit_id)
 
     def dispatch(self) -> None:

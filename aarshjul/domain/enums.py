@@ -254,3 +254,11 @@ class SmsMode(StrEnum):
 
     WITH_EMAIL = "with_email"  #: an SMS as well as the email
     INSTEAD_OF_EMAIL = "instead_of_email"  #: an SMS, and the email only to people without a mobile number
+
+
+class AdvanceReason(StrEnum):
+    """Why a cycle's advance was asked for; it names the Prefect run (``cycle-2027/after-submission``)."""
+
+    AFTER_SUBMISSION = "after-submission"  #: a form was submitted
+    AFTER_DECISION = "after-decision"  #: HR approved or returned a measure
+    REQUESTED = "requested"  #: started by hand (the Prefect UI, ``prefect deployment run``, a test)

@@ -193,6 +193,27 @@ def evaluation_natural_key(measure_id: int, year: int) -> str:
 
 
 @dataclass(frozen=True)
+class TaskPlace:
+    """Where a step task belongs, read back from its natural key."""
+
+    cycle_id: int
+    unit_id: int
+    step_key: str
+    part_key: str
+
+
+def task_place(natural_key: str) -> TaskPlace | None:
+    """The cycle, unit, step and part of a step task's key (``task_natural_key``); None for other keys."""
+    fields = natural_key.split(":")
+    if len(fields) < 4 or not fields[0].startswith("c") or not fields[1].startswith("u"):
+        return None
+    cycle, unit = fields[0][1:], fields[1][1:]
+    if not (cycle.isdigit() and unit.isdigit()):
+        return None
+    return TaskPlace(int(cycle), int(unit), fields[2], fields[3])
+
+
+@dataclass(frozen=True)
 class TaskFact:
     id: int
     natural_key: str

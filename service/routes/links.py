@@ -28,6 +28,7 @@ from service.deps import LanguageDep, RuntimeDep
 from service.email_request import EmailRequestForm
 from service.pages import lang_query, message_page
 from service.params import IdPath
+from service.rate_limit import RequestLimits
 
 router = APIRouter(tags=["links"])
 
@@ -89,7 +90,7 @@ NEW_LINK_FORM = EmailRequestForm(
     template="links/new.html",
     purpose=FormPurpose.NEW_LINK,
     cookie=CSRF_COOKIE,
-    limiter_name="link_limiter",
+    limits=RequestLimits.hourly("new-link", per_client=10, per_address=3),
     ask_address="Type the email address you got the link at.",
     too_many="Please wait a while before you ask for new links again.",
     sent=(

@@ -31,6 +31,7 @@ from forms.models import TalkFollowUpForm
 from service.deps import LanguageDep, RuntimeDep
 from service.email_request import EmailRequestForm, no_store
 from service.pages import message_page, page
+from service.rate_limit import RequestLimits
 
 #: Pages for people, not an API: outside the OpenAPI document.
 router = APIRouter(tags=["personal data"], include_in_schema=False)
@@ -45,7 +46,7 @@ DATA_REQUEST_FORM = EmailRequestForm(
     template="personal_data/request.html",
     purpose=FormPurpose.DATA_REQUEST,
     cookie=CSRF_COOKIE,
-    limiter_name="personal_data_limiter",
+    limits=RequestLimits.hourly("personal-data", per_client=10, per_address=3),
     ask_address="Type your work email address.",
     too_many="Please wait a while before you ask again.",
     sent=(

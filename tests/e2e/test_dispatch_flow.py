@@ -7,8 +7,9 @@ import asyncio
 import pytest
 
 from aarshjul.db.models import Person
+from aarshjul.orchestration import DISPATCH_DEPLOYMENT
 from aarshjul.runtime import Runtime
-from flows.dispatch import DISPATCH_DEPLOYMENT, dispatch_outbox
+from flows.dispatch import dispatch_outbox
 from notifications.dev_outbox import list_outbox
 from tasks.context import use_runtime
 from tests.notifications_support import add_task, build_world, queue

@@ -56,7 +56,8 @@ def launch(tmp_path: Path) -> tuple[subprocess.Popen[bytes], str, dict[str, str]
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "AARSHJUL_"))}
-    env.update({"AARSHJUL_DATA_DIR": str(tmp_path / "data"), "AARSHJUL_BASE_URL": url})
+    # No AARSHJUL_BASE_URL: links and the printed address follow the port the service listens on.
+    env.update({"AARSHJUL_DATA_DIR": str(tmp_path / "data")})
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -147,6 +148,7 @@ def wait_for(predicate, timeout: float) -> float | None:  # type: ignore[no-unty
 def test_a_submission_reaches_the_next_step_through_a_real_flow_run(service: Service) -> None:
     output = service.log.read_text()
     assert "Loaded the demo organisation" in output
+    assert f"Årshjul is running at {service.url}" in output and f"{service.url}/hr/login" in output
     token = service.cli("hr", "token").strip().splitlines()[-1]
     headers = {"Authorization": f"Bearer {token}"}
     today = dt.datetime.now(dt.UTC).astimezone(service.runtime.settings.zone).date()
@@ -170,6 +172,7 @@ def test_a_submission_reaches_the_next_step_through_a_real_flow_run(service: Ser
     outbox = json.loads(service.cli("outbox", "--json"))
     invitation = next(m for m in outbox if m["template"] == "task_invitation" and "Gjennomgang" in m["subject"])
     link = invitation["links"][0]
+    assert link.startswith(f"{service.url}/t/")  # rendered by the runner's flow run, with this port
     task_id = read_task_token(service.runtime.settings.secret(), link.rsplit("/", 1)[1]).task_id
     with service.runtime.sessions() as session:
         task = session.get(HumanTask, task_id)
@@ -213,7 +216,11 @@ def test_a_submission_reaches_the_next_step_through_a_real_flow_run(service: Ser
         return [r["name"] for r in runs.json() if r["state_type"] == "COMPLETED"]
 
     assert wait_for(lambda: bool(completed_runs()), 30) is not None
-    assert all(name == f"annual-cycle-{today.year}-c{cycle_id}" for name in completed_runs())
+    assert all(name == f"cycle-{today.year}/after-submission" for name in completed_runs())
+
+    # The local server deletes finished flow runs after the retention period (90 days by default).
+    vacuum = httpx.get(f"{prefect_url}/admin/settings", timeout=10).json()["server"]["services"]["db_vacuum"]
+    assert "flow_runs" in vacuum["enabled"] and vacuum["retention_period"] in (7776000, "P90D", 7776000.0)
 
     # No link's token in any log line: the service's own log and Prefect's.
     logs = service.log.read_text() + "".join(

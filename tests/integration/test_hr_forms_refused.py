@@ -224,3 +224,15 @@ def test_unicode_digits_and_ids_beyond_64_bits_are_refused_on_every_face(world: 
         data={"task_id": BIG, "new_due": "2027-06-01", "csrf_token": world.csrf},
     )
     assert extend.status_code == 422 and "Skriv et tall som er høyst 9223372036854775807." in extend.text
+
+
+def test_ids_past_the_databases_integer_name_nothing(world: World) -> None:
+    """The edge takes 64-bit ids; PostgreSQL's INTEGER ends at 2**31 - 1, and an id past it is no such
+    thing (not a server error), as on SQLite."""
+    past = 2**31
+    for path in (f"/api/measures?cycle_id={past}", f"/api/cycles/{past}/status", f"/board/units/{past}"):
+        headers = world.hr.api() if path.startswith("/api/") else {}
+        answer = world.hr.client.get(path, headers=headers)
+        assert answer.status_code in (200, 404), (path, answer.status_code, answer.text[:200])
+        if answer.status_code == 200:
+            assert answer.json() == [], path

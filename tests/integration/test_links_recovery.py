@@ -155,3 +155,38 @@ def test_reasons_from_the_forms_link_check(runtime: Runtime, world: World) -> No
     with pytest.raises(LinkRefused) as refused:
         open_task(runtime, task_token(TEST_SECRET, TaskLinkClaims(task.id, world.employee_id, 1)))
     assert refused.value.reason is LinkReason.REPLACED
+
+
+def test_the_limits_hold_across_web_processes(runtime: Runtime, world: World, client: TestClient) -> None:
+    """Two apps on one database stand for two web processes behind a load balancer."""
+    other = TestClient(create_app(runtime))
+    answers = []
+    for index in range(4):
+        web = client if index % 2 else other
+        answers.append(web.post("/link/new", data={"email": "x@example.no", "csrf_token": _token(web)}).status_code)
+    assert answers == [200, 200, 200, 429]
+
+
+def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit(runtime: Runtime, world: World) -> None:
+    runtime.triggers = RecordingTriggers()
+    runtime.settings = runtime.settings.model_copy(update={"trusted_proxies": ("10.0.0.5",)})
+    proxy = TestClient(create_app(runtime), client=("10.0.0.5", 40000))
+    token = _token(proxy)
+
+    def ask(index: int, forwarded_for: str) -> int:
+        data = {"email": f"p{index}@example.no", "csrf_token": token}
+        return proxy.post("/link/new", data=data, headers={"X-Forwarded-For": forwarded_for}).status_code
+
+    assert [ask(i, f"198.51.100.{i}") for i in range(12)] == [200] * 12  # twelve clients, one each
+    assert [ask(20 + i, "198.51.100.77") for i in range(11)][-1] == 429  # one client, eleven times
+    untrusted = TestClient(create_app(runtime), client=("203.0.113.1", 40000))
+    token = _token(untrusted)
+    spoofed = [
+        untrusted.post(
+            "/link/new",
+            data={"email": f"s{i}@example.no", "csrf_token": token},
+            headers={"X-Forwarded-For": f"198.51.100.{100 + i}"},
+        ).status_code
+        for i in range(11)
+    ]
+    assert spoofed[-1] == 429  # the header of a peer that is not a trusted proxy changes nothing

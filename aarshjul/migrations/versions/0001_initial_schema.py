@@ -60,6 +60,17 @@ def upgrade() -> None:
     sa.Column('talk_forms_need_sign_in', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_organisation'))
     )
+    op.create_table('rate_limit_bucket',
+    sa.Column('key', sa.String(length=64), nullable=False),
+    sa.Column('tokens', sa.Float(), nullable=False),
+    sa.Column('updated_at', sa.Float(), nullable=False),
+    sa.Column('full_at', sa.Float(), nullable=False),
+    sa.Column('allowed', sa.Boolean(), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_rate_limit_bucket'))
+    )
+    with op.batch_alter_table('rate_limit_bucket', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_rate_limit_bucket_full_at'), ['full_at'], unique=False)
+
     op.create_table('scim_token',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
@@ -73,6 +84,12 @@ def upgrade() -> None:
     sa.Column('template', sa.String(length=64), nullable=False),
     sa.Column('mode', sa.String(length=16), nullable=False),
     sa.PrimaryKeyConstraint('template', name=op.f('pk_sms_setting'))
+    )
+    op.create_table('trigger_generation',
+    sa.Column('key', sa.String(length=100), nullable=False),
+    sa.Column('entered', sa.Integer(), nullable=False),
+    sa.Column('nonce', sa.String(length=32), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_trigger_generation'))
     )
     op.create_table('strategy_period',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -372,6 +389,17 @@ def upgrade() -> None:
     with op.batch_alter_table('scim_user', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_scim_user_external_id'), ['external_id'], unique=False)
 
+    op.create_table('unassignable_task',
+    sa.Column('cycle_id', sa.Integer(), nullable=False),
+    sa.Column('natural_key', sa.String(length=200), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('step_key', sa.String(length=64), nullable=False),
+    sa.Column('part_key', sa.String(length=64), nullable=False),
+    sa.Column('noticed_at', aarshjul.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['cycle_id'], ['cycle.id'], name=op.f('fk_unassignable_task_cycle_id_cycle')),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], name=op.f('fk_unassignable_task_unit_id_unit')),
+    sa.PrimaryKeyConstraint('cycle_id', 'natural_key', name=op.f('pk_unassignable_task'))
+    )
     op.create_table('unit_goal',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('cycle_id', sa.Integer(), nullable=False),
@@ -787,6 +815,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_unit_goal_cycle_id'))
 
     op.drop_table('unit_goal')
+    op.drop_table('unassignable_task')
     with op.batch_alter_table('scim_user', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_scim_user_external_id'))
 
@@ -844,8 +873,13 @@ def downgrade() -> None:
 
     op.drop_table('unit')
     op.drop_table('strategy_period')
+    op.drop_table('trigger_generation')
     op.drop_table('sms_setting')
     op.drop_table('scim_token')
+    with op.batch_alter_table('rate_limit_bucket', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_rate_limit_bucket_full_at'))
+
+    op.drop_table('rate_limit_bucket')
     op.drop_table('organisation')
     with op.batch_alter_table('limit_counter', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_limit_counter_window_start'))

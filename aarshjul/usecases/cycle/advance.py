@@ -10,6 +10,11 @@ submission also records that the advance is owed (``shared.advances``), and the 
 The full reconcile (no ``unit_id``) runs on demand, when a cycle starts, and as the sweep's safety net
 (``reconcile_cycle``): in full on the first sweep of a day, else only where an advance is still owed.
 Scoped advances of different units of a cycle may run at once; a full advance runs alone.
+
+A triggered advance run (``advance_owed``) advances every unit still owed, not only the one that
+first asked: triggers coalesce into one pending run per cycle (``shared.coalescing``), and the owed
+records say what the later triggers wanted. Each advance keeps the tasks nobody could be given in
+the units it planned (``cycle.unassignable``), in its own transaction.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from aarshjul.domain.progression import (
     TaskFact,
 )
 from aarshjul.runtime import Runtime
+from aarshjul.usecases.cycle.unassignable import keep_unassignable
 from aarshjul.usecases.shared.advances import owed, paid
 from aarshjul.usecases.shared.cycles import cycle_definition, step_due_dates, today_for
 from aarshjul.usecases.shared.mail import queue_invitations
@@ -80,6 +86,24 @@ def advance_cycle(
             serialize(session, f"advance:{cycle_id}:u{unit_id}")
         cycle = _cycle(session, cycle_id)
         report = _advance_in(session, runtime, cycle, now, None if unit_id is None else [unit_id])
+    if report.invitations_queued:
+        runtime.triggers.dispatch()
+    return report
+
+
+def advance_owed(
+    runtime: Runtime, cycle_id: int, now: dt.datetime | None = None, unit_id: int | None = None
+) -> AdvanceReport:
+    """The advance a trigger asked for: ``unit_id`` and every other unit of the cycle whose advance is
+    owed. Triggers coalesce (one pending run per cycle answers a burst of them), so the run's own
+    parameter names only the first unit that asked; what the others asked for is in the owed records,
+    written with their submissions and read here after the run began."""
+    now = now or runtime.clock()
+    with unit_of_work(runtime.sessions) as session:
+        serialize(session, f"advance:{cycle_id}")
+        cycle = _cycle(session, cycle_id)
+        units = sorted(set(owed(session, cycle_id)) | ({unit_id} if unit_id is not None else set()))
+        report = _advance_in(session, runtime, cycle, now, units) if units else AdvanceReport(cycle_id)
     if report.invitations_queued:
         runtime.triggers.dispatch()
     return report
@@ -171,6 +195,7 @@ def _advance_in(
             _advance_units(session, runtime, cycle, now, every[start : start + UNITS_AT_A_TIME], report)
         if cycle.reconciled_on != today:
             cycle.reconciled_on = today
+    keep_unassignable(session, cycle.id, units, report.unassignable, now)
     paid(session, cycle.id, asked)
     return report
 
@@ -285,7 +310,7 @@ def _write_plan(
         report.invitations_queued = queue_invitations(
             session, [(r.id, r.assignee_id, r.link_version) for r in created], contacts, now
         )
-    report.unassignable = plan.unassignable
+    report.unassignable += plan.unassignable  # a whole-cycle advance writes a thousand units at a time
 
 
 def _task_row(cycle_id: int, task: Any, now: dt.datetime) -> dict[str, Any]:

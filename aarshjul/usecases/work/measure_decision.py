@@ -13,7 +13,7 @@ from aarshjul.db.models import (
     Measure,
     Person,
 )
-from aarshjul.domain.enums import FormKey, MeasureState, Role, TaskState
+from aarshjul.domain.enums import AdvanceReason, FormKey, MeasureState, Role, TaskState
 from aarshjul.domain.errors import Conflict, Forbidden, NotFound
 from aarshjul.domain.planning import CostLine
 from aarshjul.runtime import Runtime
@@ -68,6 +68,6 @@ def decide_measure(
                 audit(session, now, f"person:{actor}", "measure.costs", "measure", measure.id, *facts)
         cycle_id, unit_id = task.cycle_id, task.unit_id
         owe_advance(session, cycle_id, unit_id)
-    runtime.triggers.advance(cycle_id, unit_id)
+    runtime.triggers.advance(cycle_id, unit_id, AdvanceReason.AFTER_DECISION)
     runtime.triggers.dispatch()
     return receipt

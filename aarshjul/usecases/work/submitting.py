@@ -15,7 +15,7 @@ from aarshjul.db.engine import unit_of_work
 from aarshjul.db.models import (
     Submission,
 )
-from aarshjul.domain.enums import FormKey
+from aarshjul.domain.enums import AdvanceReason, FormKey
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.shared.advances import owe_advance
 from aarshjul.usecases.shared.cycles import today_for
@@ -91,7 +91,7 @@ def submit_form(runtime: Runtime, token: str, data: Any, *, signed_in: int | Non
         if not receipt.repeated:
             owe_advance(session, cycle_id, unit_id)
     if not receipt.repeated:
-        runtime.triggers.advance(cycle_id, unit_id)
+        runtime.triggers.advance(cycle_id, unit_id, AdvanceReason.AFTER_SUBMISSION)
         if form_key in MAILING_FORMS:
             runtime.triggers.dispatch()
     return receipt

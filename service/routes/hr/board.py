@@ -24,6 +24,7 @@ from aarshjul.usecases.planning.versions import glance
 from aarshjul.usecases.reporting.board import cycle_status
 from aarshjul.usecases.reporting.board_model import BoardFilters
 from aarshjul.usecases.reporting.cycles import list_cycles
+from aarshjul.usecases.reporting.unassignable import unassignable_tasks
 from aarshjul.usecases.reporting.unit_detail import unit_detail
 from service.auth import HrAccess, HrPageRoute, PageHr
 from service.deps import LanguageDep, RuntimeDep, SessionDep
@@ -83,6 +84,7 @@ def board_view(
             "query": urlencode({k: v for k, v in shown.items() if v}),
             "csv_query": urlencode({k: v for k, v in csv.items() if v}),
             "notice": NOTICES.get(query.notice or ""),
+            "unassignable": unassignable_tasks(session, cycle_id),
             # A column of its own once the talks' follow-ups have begun, and not on a one-step board.
             "show_follow_ups": filters.step is None and (everything.follow_ups.done + everything.follow_ups.open) > 0,
             "failed": failed,

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from prefect import get_client
 
+from aarshjul.domain.enums import AdvanceReason
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.admin.org_import import seed_demo
 from aarshjul.usecases.cycle.start import start_cycle
+from aarshjul.usecases.shared.advances import owed
 from aarshjul.usecases.work.opening import open_task
 from aarshjul.usecases.work.submitting import submit_form
 from flows.cycle_flows import annual_cycle, sweep
-from flows.triggers import PrefectTriggers
+from service.triggers import PrefectTriggers
 from tasks.context import use_runtime
 from tests.builders import find_tasks, unit_id, valid_input
+from tests.fakes import RecordingTriggers
 from tests.integration.cycle.helpers import at, notifications, open_tasks
 
 
@@ -56,14 +60,69 @@ def test_the_advance_and_the_sweep_run_as_prefect_flows(flow_runtime: Runtime, p
     assert len(notifications(flow_runtime, "task_reminder")) == 8
 
     runs = {run.name: run for run in asyncio.run(_runs())}
-    advance_run = runs[f"annual-cycle-2027-c{cycle_id}"]
+    advance_run = runs["cycle-2027/requested"]
     assert f"cycle:{cycle_id}" in advance_run.tags
     assert advance_run.state is not None and advance_run.state.is_completed()
-    sweep_run = runs["sweep-2027-01-19T07:00:00+00:00"]
+    sweep_run = runs["sweep-2027-01-19T08:00"]
     assert {"sweep", f"cycle:{cycle_id}"} <= set(sweep_run.tags)
     assert sweep_run.state is not None and sweep_run.state.is_completed()
     advances = asyncio.run(_task_runs(sweep_run.id))
     assert [set(r.tags) >= {f"cycle:{cycle_id}"} for r in advances if r.name.startswith("advance-cycle")] == [True]
+
+
+@pytest.mark.prefect
+def test_each_advance_publishes_the_board_and_logs_what_it_did(flow_runtime: Runtime, prefect_api: None) -> None:
+    seed_demo(flow_runtime)
+    cycle_id = start_cycle(flow_runtime, 2027, starts_on=dt.date(2027, 1, 5))
+    asyncio.run(annual_cycle(cycle_id, now=at("2027-01-05")))
+
+    async def artifact_and_logs() -> tuple[Any, list[str]]:
+        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, LogFilter, LogFilterFlowRunId
+        from prefect.client.schemas.sorting import ArtifactSort
+
+        async with get_client() as client:
+            (artifact, *_) = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[f"cycle-{cycle_id}-board"])),
+                sort=ArtifactSort.CREATED_DESC,
+            )
+            messages: list[str] = []
+            for _ in range(40):  # the run's logs reach the server in batches, shortly after the run
+                logs = await client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[artifact.flow_run_id])))
+                messages = [entry.message for entry in logs]
+                if any(m.startswith("the cycle has") for m in messages):
+                    break
+                await asyncio.sleep(0.25)
+            return artifact, messages
+
+    artifact, messages = asyncio.run(artifact_and_logs())
+    assert artifact.type == "table"
+    rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+    assert len(rows) == 8 and rows[0]["1. Gjennomgang av strategiske fundament og mål"] == "open"
+    assert "0 forsinkede oppgaver" in artifact.description
+    assert any("created 8 tasks" in m and "queued 8 invitations" in m for m in messages), messages
+    assert any(m.startswith("sent 9 emails") for m in messages), messages  # the invitations and HR's notice
+
+
+@pytest.mark.prefect
+def test_a_triggered_run_advances_every_unit_whose_advance_is_owed(flow_runtime: Runtime, prefect_api: None) -> None:
+    """Triggers for a cycle join one pending run, whose parameter names only the unit of the first;
+    the run reads what the others owe, so no submission that joined it waits for the sweep."""
+    seed_demo(flow_runtime)
+    cycle_id = start_cycle(flow_runtime, 2027)
+    flow_runtime.triggers = RecordingTriggers()  # the submissions record what they owe, and no more
+    units = [unit_id(flow_runtime, code) for code in ("HR", "HEL")]
+    for unit in units:
+        review = find_tasks(flow_runtime, cycle_id, "strategy_review", unit)[0]
+        submit_form(flow_runtime, review.token, valid_input(open_task(flow_runtime, review.token)))
+    with flow_runtime.sessions() as session:
+        assert set(owed(session, cycle_id)) == set(units)
+    assert [len(find_tasks(flow_runtime, cycle_id, "unit_goals", unit)) for unit in units] == [0, 0]
+
+    report = asyncio.run(annual_cycle(cycle_id, unit_id=units[0], reason=AdvanceReason.AFTER_SUBMISSION))
+    assert report["tasks_created"] == 2
+    assert [len(find_tasks(flow_runtime, cycle_id, "unit_goals", unit)) for unit in units] == [1, 1]
+    with flow_runtime.sessions() as session:
+        assert owed(session, cycle_id) == {}
 
 
 @pytest.mark.prefect

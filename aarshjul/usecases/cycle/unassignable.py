@@ -1,0 +1,48 @@
+"""Remember the tasks the last advance of a cycle could not give to anyone, for HR's board and the
+advance's Prefect artifact. The advance keeps them in its own transaction, for the units it planned."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from aarshjul.db.models import UnassignableTask
+from aarshjul.domain.progression import task_place
+from aarshjul.usecases.shared.writes import insert_for
+
+
+def keep_unassignable(
+    session: Session, cycle_id: int, units: Sequence[int] | None, natural_keys: Sequence[str], now: dt.datetime
+) -> int:
+    """Keep exactly these keys as the unassignable tasks of the cycle's ``units`` (None: the whole
+    cycle); other units' entries stay as their last advance left them, and first-noticed times survive.
+    Returns how many were kept."""
+    places = {key: place for key in natural_keys if (place := task_place(key)) is not None}
+    gone = delete(UnassignableTask).where(
+        UnassignableTask.cycle_id == cycle_id, UnassignableTask.natural_key.not_in(list(places))
+    )
+    if units is not None:
+        gone = gone.where(UnassignableTask.unit_id.in_(list(units)))
+    session.execute(gone)
+    if places:
+        session.execute(
+            insert_for(session)(UnassignableTask)
+            .values(
+                [
+                    {
+                        "cycle_id": cycle_id,
+                        "natural_key": key,
+                        "unit_id": place.unit_id,
+                        "step_key": place.step_key,
+                        "part_key": place.part_key,
+                        "noticed_at": now,
+                    }
+                    for key, place in places.items()
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=["cycle_id", "natural_key"])
+        )
+    return len(places)

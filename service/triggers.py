@@ -1,0 +1,176 @@
+"""Starting flow runs without waiting for them: the ``Triggers`` the web tier uses.
+
+A trigger only creates a run on the Prefect server (``run_deployment(..., timeout=0)``, about 50 ms);
+a worker (or the embedded runner) executes it. It is done on a short-lived thread, so a web request
+never waits for it, and because Prefect's sync/async bridge would hand back an un-awaited coroutine
+if called from inside the service's event loop.
+
+Triggers coalesce (``aarshjul.usecases.shared.coalescing``): every trigger for a cycle until its next
+run begins is answered with that same pending run, so a burst of submissions starts one run, not one
+each. The run advances every unit whose advance is owed (each submission recorded its own in its
+transaction), not only the unit of the trigger that created it, so no trigger that joined it is lost.
+If the Prefect API cannot be reached, the work runs here in the background instead (the unit's
+advance, the dispatcher), so nothing waits for the sweep.
+
+In the embedded default (``aarshjul serve`` with its own Prefect server on this machine, ``run_here``)
+the advance of a unit also runs here at once, and the dispatcher with it when it queued mail: a flow
+run waits for the runner's poll and a new process, seconds a person who just submitted should not
+wait for their colleague's next task. The deployment run still starts: it is the visible record and
+the safety net, and finds the work done (the advance is idempotent and clears what was owed; mail is
+claimed once).
+
+Lives in ``service`` because the web tier starts the runs and the flows never do; deployment and run
+names come from ``aarshjul.orchestration``, which the flows use too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from prefect.client.schemas.objects import FlowRun
+from prefect.deployments import run_deployment
+from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from aarshjul.domain.enums import AdvanceReason
+from aarshjul.orchestration import (
+    ADVANCE_DEPLOYMENT,
+    DISPATCH_DEPLOYMENT,
+    DISPATCH_KEY,
+    advance_key,
+    advance_run_name,
+    cycle_tag,
+    dispatch_run_name,
+)
+from aarshjul.runtime import Runtime
+from aarshjul.usecases.cycle.advance import advance_cycle
+from aarshjul.usecases.cycle.lifecycle import year_of_cycle
+from aarshjul.usecases.shared.coalescing import pending_generation, retire
+from notifications.dispatcher import dispatch_due
+
+log = logging.getLogger(__name__)
+
+#: What can go wrong when the Prefect server is down, restarting or missing the deployment.
+UNREACHABLE = (httpx.HTTPError, PrefectHTTPStatusError, ObjectNotFound, OSError, TimeoutError)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    deployment: str
+    key: str  #: the coalescing key: one pending run per key
+    parameters: dict[str, Any]
+    tags: list[str]
+    name: Callable[[], str]
+    fallback: Callable[[], object] | None  #: what to do here when Prefect cannot be reached
+
+
+class PrefectTriggers:
+    """Implements ``aarshjul.triggers.Triggers`` with coalesced deployment runs on a Prefect server."""
+
+    def __init__(self, runtime: Runtime, api_url: str, run_here: bool = False) -> None:
+        self.runtime = runtime
+        self.api_url = api_url
+        self.run_here = run_here
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def advance(
+        self, cycle_id: int, unit_id: int | None = None, reason: AdvanceReason = AdvanceReason.REQUESTED
+    ) -> None:
+        def advance_here() -> object:
+            return advance_cycle(self.runtime, cycle_id, unit_id=unit_id)
+
+        self._start(
+            RunRequest(
+                deployment=ADVANCE_DEPLOYMENT,
+                key=advance_key(cycle_id, whole=unit_id is None),
+                parameters={"cycle_id": cycle_id, "unit_id": unit_id, "reason": reason.value},
+                tags=[cycle_tag(cycle_id), "advance"],
+                name=lambda: advance_run_name(year_of_cycle(self.runtime, cycle_id), reason.value),
+                fallback=advance_here,
+            ),
+            first=advance_here if self.run_here else None,
+        )
+
+    def dispatch(self) -> None:
+        def dispatch_here() -> object:
+            return dispatch_due(self.runtime)
+
+        if self.run_here:
+            self._in_background("dispatch-here", dispatch_here)
+            return  # the dispatcher's safety schedule sends what this misses
+        self._start(
+            RunRequest(
+                deployment=DISPATCH_DEPLOYMENT,
+                key=DISPATCH_KEY,
+                parameters={},
+                tags=["dispatch"],
+                name=lambda: dispatch_run_name(dt.datetime.now(dt.UTC), self.runtime.settings.zone),
+                fallback=dispatch_here,
+            )
+        )
+
+    def wait(self, timeout: float = 10.0) -> None:
+        """Wait for the submissions in flight (tests, and a clean shutdown), and for what they start
+        (an advance here starts the dispatcher here)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                alive = [t for t in self._threads if t.is_alive()]
+                self._threads = alive
+            if not alive or time.monotonic() >= deadline:
+                return
+            alive[0].join(max(0.0, deadline - time.monotonic()))
+
+    def _start(self, request: RunRequest, first: Callable[[], object] | None = None) -> None:
+        self._in_background(f"trigger:{request.key}", lambda: self._submit(request, first))
+
+    def _in_background(self, name: str, work: Callable[[], object]) -> None:
+        thread = threading.Thread(target=work, name=name, daemon=True)
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def _submit(self, request: RunRequest, first: Callable[[], object] | None) -> None:
+        fallback = request.fallback
+        if first is not None:
+            try:
+                first()
+                fallback = None  # done already; the run below is the record and the safety net
+            except Exception:  # the run below still does it, or else the sweep: it is owed
+                log.exception("could not run %s here; leaving it to the flow run", request.key)
+        try:
+            with temporary_settings(updates={PREFECT_API_URL: self.api_url}):
+                self._create_or_join(request)
+        except UNREACHABLE as exc:
+            log.warning("could not start %s on %s (%s)", request.deployment, self.api_url, exc)
+            if fallback is not None:
+                log.warning("running %s here instead", request.key)
+                fallback()
+
+    def _create_or_join(self, request: RunRequest) -> None:
+        # Once more only if the pending run ended without beginning (it is then retired); a database
+        # restored from a backup may meet one such run per key.
+        for _ in range(3):
+            generation = pending_generation(self.runtime, request.key)
+            run: FlowRun = run_deployment(  # type: ignore[assignment]  # called from a thread: the run itself
+                request.deployment,
+                parameters=request.parameters,
+                timeout=0,
+                tags=request.tags,
+                as_subflow=False,
+                idempotency_key=generation.idempotency_key,
+                flow_run_name=request.name(),
+            )
+            if run.state is None or not run.state.is_final():
+                return
+            if not retire(self.runtime, generation):
+                return  # a run began meanwhile: it reads after our caller's commit
+            log.warning("the pending run %s of %s ended without beginning (%s)", run.name, request.key, run.state.type)
