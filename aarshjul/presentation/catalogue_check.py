@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract_from_file
@@ -29,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_DIRS = ("service/templates", "notifications/templates")
 CODE_DIRS = ("aarshjul", "service", "notifications", "forms", "flows", "tasks")
 #: ``gettext(language, "…")`` and ``translations(language).gettext("…")`` alike, by number of arguments.
-KEYWORDS = {
+KEYWORDS: dict[str, Any] = {  # Babel's keyword specs (its own type is private)
     "_": None,
     "gettext": {1: (1,), 2: (2,)},
     "ngettext": {3: (1, 2), 4: (2, 3)},
@@ -97,6 +98,7 @@ def _source_files() -> Iterator[tuple[str, Path]]:
                 yield "python", path
 
 
+@cache
 def source_messages() -> dict[str, SourceMessage]:
     """Every message id the templates and the code pass to gettext literally, with where."""
     found: dict[str, SourceMessage] = {}
@@ -117,9 +119,9 @@ def source_messages() -> dict[str, SourceMessage]:
 
 
 @cache
-def catalogues(language: str) -> dict[str, Catalog]:
+def catalogues(language: str, locale_dir: Path = LOCALE_DIR) -> dict[str, Catalog]:
     """A language's catalogues, by file name."""
-    folder = LOCALE_DIR / language / "LC_MESSAGES"
+    folder = locale_dir / language / "LC_MESSAGES"
     result: dict[str, Catalog] = {}
     for path in sorted(folder.glob("*.po")):
         with path.open("rb") as fh:
@@ -127,8 +129,13 @@ def catalogues(language: str) -> dict[str, Catalog]:
     return result
 
 
-def _catalogued(language: str) -> dict[str, tuple[str, Message]]:
-    return {m.id if isinstance(m.id, str) else m.id[0]: (name, m) for name, c in catalogues(language).items() for m in c if m.id}
+def _catalogued(language: str, locale_dir: Path) -> dict[str, tuple[str, Message]]:
+    return {
+        m.id if isinstance(m.id, str) else m.id[0]: (name, m)
+        for name, c in catalogues(language, locale_dir).items()
+        for m in c
+        if m.id
+    }
 
 
 def placeholders(text: str) -> set[str]:
@@ -161,11 +168,11 @@ def _area(locations: Iterable[str]) -> str:
     return "base.po"
 
 
-def expected_messages() -> dict[str, SourceMessage]:
+def expected_messages(locale_dir: Path = LOCALE_DIR) -> dict[str, SourceMessage]:
     """What every translated language must say: the sources' messages and every catalogue's ids."""
-    wanted = dict(source_messages())
+    wanted = dict(source_messages())  # a copy: the sources' list is cached
     for language in Language:
-        for catalogued_id, (name, message) in _catalogued(language.value).items():
+        for catalogued_id, (name, message) in _catalogued(language.value, locale_dir).items():
             if catalogued_id not in wanted:
                 plural = message.id[1] if isinstance(message.id, tuple) else None
                 wanted[catalogued_id] = SourceMessage(catalogued_id, plural, (f"{language.value}/{name}",))
@@ -175,15 +182,15 @@ def expected_messages() -> dict[str, SourceMessage]:
     return wanted
 
 
-def missing(language: str) -> list[Missing]:
+def missing(language: str, locale_dir: Path = LOCALE_DIR) -> list[Missing]:
     """What ``language``'s catalogues lack, by file then message id; English (the ids) lacks nothing."""
     if language == Language.EN:
         return []
-    have = _catalogued(language)
-    bokmal = _catalogued(Language.NB.value)
-    forms = next(iter(catalogues(language).values())).num_plurals if catalogues(language) else 2
+    have = _catalogued(language, locale_dir)
+    bokmal = _catalogued(Language.NB.value, locale_dir)
+    forms = Catalog(locale=language).num_plurals  # Babel's (CLDR's) plural rule for the language
     found: list[Missing] = []
-    for message_id, wanted in expected_messages().items():
+    for message_id, wanted in expected_messages(locale_dir).items():
         if message_id in have:
             file, message = have[message_id]
             problem = _problem(message, message_id, wanted.plural, forms)
@@ -194,16 +201,16 @@ def missing(language: str) -> list[Missing]:
             hint = ""
             if language != Language.NB and message_id in bokmal:
                 string = bokmal[message_id][1].string
-                hint = string if isinstance(string, str) else " | ".join(string)
+                hint = string if isinstance(string, str) else " | ".join(string or ())
             found.append(Missing(message_id, wanted.plural, file, problem, hint, wanted.locations))
     return sorted(found, key=lambda m: (m.file, m.id))
 
 
-def report(languages: Iterable[str], as_po: bool = False) -> str:
+def report(languages: Iterable[str], as_po: bool = False, locale_dir: Path = LOCALE_DIR) -> str:
     """The missing messages per language and file, as the test's failure and the script print them."""
     lines: list[str] = []
     for language in languages:
-        gaps = missing(language)
+        gaps = missing(language, locale_dir)
         if not gaps:
             continue
         lines.append(f"== {language}: {len(gaps)} missing")
@@ -211,6 +218,10 @@ def report(languages: Iterable[str], as_po: bool = False) -> str:
         for gap in gaps:
             if gap.file != file:
                 file = gap.file
-                lines.append(f"-- {LOCALE_DIR.relative_to(ROOT)}/{language}/LC_MESSAGES/{file}")
+                lines.append(f"-- {_shown(locale_dir)}/{language}/LC_MESSAGES/{file}")
             lines.append(gap.as_po() + "\n" if as_po else f"   [{gap.problem}] {gap.id!r}")
     return "\n".join(lines)
+
+
+def _shown(folder: Path) -> Path:
+    return folder.relative_to(ROOT) if folder.is_relative_to(ROOT) else folder
