@@ -51,8 +51,9 @@ class LocalizedName(BaseModel):
 
 
 def localized(name: Callable[[Language], str]) -> dict[str, str]:
-    """A name in every language, as LocalizedName's fields: ``LocalizedName(**localized(text.get))``."""
-    return {language.value: name(language) for language in Language}
+    """A name in every language, as LocalizedName's fields: ``LocalizedName(**localized(text.get))``.
+    In the fields' order: the board builds its documents unvalidated, and they keep the order given."""
+    return {field: name(Language(field)) for field in LocalizedName.model_fields}
 
 
 class FollowUps(BaseModel):
