@@ -51,6 +51,11 @@ _AREA_OF_FOLDER = (
 )
 
 
+#: Catalogues the others follow: a message they hold is a message of the product.
+REFERENCE = (Language.NB, Language.EN)
+OBSOLETE = "obsolete (in no source and no bokmål catalogue)"
+
+
 @dataclass(frozen=True)
 class SourceMessage:
     id: str
@@ -70,7 +75,9 @@ class Missing:
     locations: tuple[str, ...] = field(default=())
 
     def as_po(self) -> str:
-        """The entry to fill in, in .po form (msgstr left empty)."""
+        """The entry to fill in, in .po form (msgstr left empty), or which entry to remove."""
+        if self.problem == OBSOLETE:
+            return f"# {OBSOLETE}: remove the entry of msgid {_quoted(self.id)}"
         lines = [f"# {self.problem}"]
         if self.hint:
             lines += [f"# nb: {hint_line}" for hint_line in self.hint.splitlines()]
@@ -169,9 +176,10 @@ def _area(locations: Iterable[str]) -> str:
 
 
 def expected_messages(locale_dir: Path = LOCALE_DIR) -> dict[str, SourceMessage]:
-    """What every translated language must say: the sources' messages and every catalogue's ids."""
+    """What every translated language must say: the sources' messages and the ids of the reference
+    catalogues (bokmål, and English where it words a message otherwise than its id)."""
     wanted = dict(source_messages())  # a copy: the sources' list is cached
-    for language in Language:
+    for language in REFERENCE:
         for catalogued_id, (name, message) in _catalogued(language.value, locale_dir).items():
             if catalogued_id not in wanted:
                 plural = message.id[1] if isinstance(message.id, tuple) else None
@@ -190,7 +198,8 @@ def missing(language: str, locale_dir: Path = LOCALE_DIR) -> list[Missing]:
     bokmal = _catalogued(Language.NB.value, locale_dir)
     forms = Catalog(locale=language).num_plurals  # Babel's (CLDR's) plural rule for the language
     found: list[Missing] = []
-    for message_id, wanted in expected_messages(locale_dir).items():
+    expected = expected_messages(locale_dir)
+    for message_id, wanted in expected.items():
         if message_id in have:
             file, message = have[message_id]
             problem = _problem(message, message_id, wanted.plural, forms)
@@ -203,6 +212,12 @@ def missing(language: str, locale_dir: Path = LOCALE_DIR) -> list[Missing]:
                 string = bokmal[message_id][1].string
                 hint = string if isinstance(string, str) else " | ".join(string or ())
             found.append(Missing(message_id, wanted.plural, file, problem, hint, wanted.locations))
+    if language not in REFERENCE:
+        # A message renamed or removed elsewhere leaves its old entry here: it only misleads.
+        for message_id in sorted(set(have) - set(expected)):
+            file, message = have[message_id]
+            plural = message.id[1] if isinstance(message.id, tuple) else None
+            found.append(Missing(message_id, plural, file, OBSOLETE))
     return sorted(found, key=lambda m: (m.file, m.id))
 
 

@@ -77,7 +77,6 @@ BOKMAL_ONLY = frozenset(
         "egne",
         "dere",
         "deres",
-        "også",
         "bare",
         "selv",
         "skrevet",
