@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     #: development environment of its own.
     environment: Literal["development", "production"] = "production"
     time_zone: str = "Europe/Oslo"
+    #: The organisation's language where nothing else decides: a page whose reader names none (no
+    #: ``?lang=``, no Accept-Language we speak), a person the organisation file gives no language.
     default_language: Language = Language.NB
 
     mail_backend: Literal["outbox", "sendgrid", "smtp"] = "outbox"

@@ -587,7 +587,7 @@ def compose(
     builder = BUILDERS.get(message.template)
     if builder is None:
         raise UnknownTemplate(message.template)
-    language = supported(message.language)
+    language = supported(message.language, settings.default_language)
     zone = settings.zone
     reader = _Reader(session, settings, now, language, batch)
     view = builder(reader, message)

@@ -26,8 +26,12 @@ def get_session(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Iterator[S
 
 
 def get_language(request: Request) -> Language:
-    """``?lang=`` wins, then the browser's Accept-Language, then bokmål."""
-    return negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
+    """``?lang=`` wins, then the browser's Accept-Language, then the organisation's default language
+    (``AARSHJUL_DEFAULT_LANGUAGE``; bokmål unless set)."""
+    runtime: Runtime = request.app.state.runtime
+    return negotiate(
+        request.query_params.get("lang"), request.headers.get("accept-language"), runtime.settings.default_language
+    )
 
 
 async def read_form(request: Request) -> FormData:

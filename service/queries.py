@@ -8,7 +8,6 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from aarshjul.domain.enums import Language
-from aarshjul.presentation.i18n import DEFAULT_LANGUAGE
 from aarshjul.usecases.reporting.board_model import BoardFilters
 from service.params import (
     ActionPrefix,
@@ -91,7 +90,7 @@ class StatusFilters(BaseModel):
 
 
 class StatusCsvQuery(StatusFilters):
-    lang: Language = DEFAULT_LANGUAGE
+    lang: Language | None = Field(default=None, description="The step names' language; default: the organisation's")
 
 
 class MeasuresQuery(BaseModel):
@@ -104,14 +103,14 @@ class PlanQuery(BaseModel):
     needs_year: OptionalYear = Field(default=None, description="Cycle year of the needs roll-up")
     version: OptionalVersion = Field(default=None, description="A version's number; default: the working version")
     format: Literal["json", "pdf"] = Field(default="json", description="pdf: the plan as a document (application/pdf)")
-    lang: Language = Field(default=DEFAULT_LANGUAGE, description="The language of the PDF")
+    lang: Language | None = Field(default=None, description="The language of the PDF; default: the organisation's")
 
 
 class PlanStatusQuery(BaseModel):
     year: Year = Field(description="A year of the strategy period")
     period_id: Id | None = None
     format: Literal["json", "csv", "xlsx", "pdf"] = "json"
-    lang: Language = Field(default=DEFAULT_LANGUAGE, description="The language of the PDF")
+    lang: Language | None = Field(default=None, description="The language of the PDF; default: the organisation's")
 
 
 class PeriodQuery(BaseModel):

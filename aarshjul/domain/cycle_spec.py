@@ -14,9 +14,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
-from aarshjul.domain.enums import AssigneeRule, PartScope
+from aarshjul.domain.enums import AssigneeRule, Language, PartScope
 from aarshjul.domain.errors import CycleDefinitionError
 
 DEFAULT_DEFINITION_PATH = Path(__file__).resolve().parent.parent / "cycle_definitions" / "standard.yaml"
@@ -27,11 +35,29 @@ class _Frozen(BaseModel):
 
 
 class LocalizedText(_Frozen):
+    """A name in bokmål and English, and in nynorsk where the definition gives one: an organisation's
+    own file (or a definition stored before nynorsk existed) may have none, and nynorsk readers then
+    read bokmål."""
+
     nb: str = Field(min_length=1)
     en: str = Field(min_length=1)
+    nn: str | None = Field(default=None, min_length=1)
 
     def get(self, language: str) -> str:
-        return self.en if language == "en" else self.nb
+        if language == Language.EN:
+            return self.en
+        if language == Language.NN and self.nn is not None:
+            return self.nn
+        return self.nb
+
+    @model_serializer(mode="wrap")
+    def _without_missing_nynorsk(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A name without nynorsk is written as it was before nynorsk existed, so the content hash of a
+        # definition that gives none (and of every definition already stored) stays what it was.
+        data: dict[str, Any] = handler(self)
+        if data.get("nn") is None:
+            data.pop("nn", None)
+        return data
 
 
 class Deadline(_Frozen):

@@ -35,6 +35,7 @@ class Language(StrEnum):
     and as a folder of catalogues under aarshjul/presentation/locale/."""
 
     NB = "nb"
+    NN = "nn"
     EN = "en"
 
 

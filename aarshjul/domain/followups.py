@@ -17,16 +17,22 @@ from aarshjul.domain.progression import EVALUATION_STEP_KEY
 
 FOLLOW_UP_STEP_KEY = "follow_up"
 FOLLOW_UP_PART_KEY = "follow_up"
-FOLLOW_UP_NAME = LocalizedText(nb="Oppfølging av utviklingsplanen", en="Follow-up of the development plan")
+FOLLOW_UP_NAME = LocalizedText(
+    nb="Oppfølging av utviklingsplanen", nn="Oppfølging av utviklingsplanen", en="Follow-up of the development plan"
+)
 #: Evaluation tasks belong to no step either; this is their name wherever a step's name would be.
-EVALUATION_NAME = LocalizedText(nb="Evaluering av tiltak", en="Measure evaluation")
+EVALUATION_NAME = LocalizedText(nb="Evaluering av tiltak", nn="Evaluering av tiltak", en="Measure evaluation")
 #: How long the leader has to write the follow-up once its date has come.
 FOLLOW_UP_DAYS_TO_RESPOND = 14
 
 #: A measure's participants' short survey (Kirkpatrick levels 1 and 2) when its year's evaluation comes.
 FEEDBACK_STEP_KEY = "measure_feedback"
 FEEDBACK_PART_KEY = "feedback"
-FEEDBACK_NAME = LocalizedText(nb="Din vurdering av et kompetansetiltak", en="Your view of a competence measure")
+FEEDBACK_NAME = LocalizedText(
+    nb="Din vurdering av et kompetansetiltak",
+    nn="Di vurdering av eit kompetansetiltak",
+    en="Your view of a competence measure",
+)
 #: How long the survey stays open; it closes then, so that the owner sees a settled picture.
 FEEDBACK_DAYS_TO_RESPOND = 14
 

@@ -51,7 +51,8 @@ class PersonRow:
     email: str
     unit: str
     role: Role
-    language: Language
+    #: None when the file says nothing: the organisation's default language (its settings) applies.
+    language: Language | None
     deputy_email: str | None
     active_from: dt.date | None
     where: str
@@ -204,12 +205,15 @@ def _person(row: Mapping[str, str], where: str, source: str, problems: list[str]
     except ValueError:
         problems.append(f'{source} {where}: unknown role "{row.get("role", "")}" (use hr, leader or employee)')
         role = Role.EMPLOYEE
-    language_text = (row.get("language") or Language.NB).lower()
-    try:
-        language = Language(language_text)
-    except ValueError:
-        problems.append(f'{source} {where}: unknown language "{language_text}" (use {" or ".join(Language)})')
-        language = Language.NB
+    language_text = (row.get("language") or "").strip().lower()
+    language: Language | None = None
+    if language_text:
+        try:
+            language = Language(language_text)
+        except ValueError:
+            problems.append(
+                f'{source} {where}: unknown language "{language_text}" (use {", ".join(Language)} or leave it empty)'
+            )
     active_from = None
     if row.get("active_from"):
         try:

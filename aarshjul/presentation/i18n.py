@@ -4,8 +4,9 @@ board and emails.
 The languages the product speaks are the domain's ``Language`` enum; everything here (negotiation,
 the language links, formatting) follows it. Message ids are English; each area keeps its own catalogue
 file under ``aarshjul/presentation/locale/<lang>/LC_MESSAGES/<area>.po`` and they are merged per language
-at start-up, so a language (nynorsk, say) is added by adding a member to ``Language`` and a folder of
-catalogues. ``en`` needs no catalogue entries unless wording differs from the message id.
+at start-up, so a language is added by adding a member to ``Language`` and a folder of catalogues
+(``scripts/i18n-missing`` then lists what the new folder still lacks). ``en`` needs no catalogue
+entries unless wording differs from the message id.
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ LANGUAGES: tuple[Language, ...] = tuple(Language)
 DEFAULT_LANGUAGE = Language.NB
 
 #: Readers whose language has no catalogue of its own read a close one: "no" is Norwegian without
-#: saying which written form (bokmål is the more common), and nynorsk readers get bokmål until a
-#: nynorsk catalogue exists. A tag whose language is in LANGUAGES is never redirected.
-_FALLBACKS = {"no": Language.NB, "nn": Language.NB}
+#: saying which written form, and bokmål is the more common (a nynorsk organisation says so in its
+#: settings' default language, and its people in the organisation file). A tag whose language is in
+#: LANGUAGES is never redirected.
+_FALLBACKS = {"no": Language.NB}
 _ALIASES = {
     tag: fallback
     for language, fallback in _FALLBACKS.items()
@@ -74,18 +76,19 @@ def _preferences(accept_language: str) -> list[str]:
     return [tag for _quality, tag in sorted(ranked, key=lambda pair: -pair[0])]
 
 
-def negotiate(query_lang: str | None, accept_language: str | None) -> Language:
-    """``?lang=`` wins; else the first language we speak in Accept-Language (by weight); else bokmål."""
+def negotiate(query_lang: str | None, accept_language: str | None, default: Language = DEFAULT_LANGUAGE) -> Language:
+    """``?lang=`` wins; else the first language we speak in Accept-Language (by weight); else
+    ``default`` (the organisation's, from the settings)."""
     for tag in [query_lang, *_preferences(accept_language or "")]:
         language = language_of(tag)
         if language is not None:
             return language
-    return DEFAULT_LANGUAGE
+    return default
 
 
-def supported(language: str | None) -> Language:
-    """A stored or given language as one we speak (bokmål when it is not)."""
-    return language_of(language) or DEFAULT_LANGUAGE
+def supported(language: str | None, default: Language = DEFAULT_LANGUAGE) -> Language:
+    """A stored or given language as one we speak (``default`` when it is not)."""
+    return language_of(language) or default
 
 
 @cache
@@ -97,7 +100,7 @@ def locale(language: str) -> Locale:
 
 @cache
 def language_name(language: str) -> str:
-    """A language's name in itself ("Norsk bokmål", "English"), for the language links."""
+    """A language's name in itself ("Norsk bokmål", "Norsk nynorsk", "English"), for the language links."""
     code = supported(language)
     name = Locale.parse(code.value).get_display_name(code.value) or code.value
     return name[:1].upper() + name[1:]

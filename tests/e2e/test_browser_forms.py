@@ -10,6 +10,9 @@ from playwright.sync_api import Browser, Page, expect
 
 from aarshjul.runtime import Runtime
 from tests.builders import demo_cycle, drive_unit, unit_id
+from tests.e2e.a11y import assert_accessible
+from tests.integration.test_forms_pages import Page as ParsedPage
+from tests.integration.test_nynorsk import foreign_texts
 
 pytestmark = pytest.mark.e2e
 
@@ -110,5 +113,36 @@ def test_a_long_form_on_a_phone(live_runtime: Runtime, live_server: str, browser
             order.append(page.evaluate("() => document.activeElement.id"))
         assert order == ["f-measures-0-title", "f-measures-0-target_group", "f-measures-0-desired_effect",
                          "f-measures-0-success_criteria"]  # fmt: skip
+    finally:
+        context.close()
+
+
+def test_a_form_read_in_nynorsk(live_runtime: Runtime, live_server: str, browser: Browser, artifacts: Path) -> None:
+    """A browser that asks for nynorsk (Accept-Language from its locale) gets the form in nynorsk,
+    refused and received in nynorsk, accessible as the other languages are; the links offer all three."""
+    cycle = demo_cycle(live_runtime)
+    task = drive_unit(live_runtime, cycle, unit_id(live_runtime, "HR"), "measure_proposal")
+    context = browser.new_context(locale="nn-NO", viewport={"width": 430, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server}/t/{task.token}")
+        expect(page.locator("html")).to_have_attribute("lang", "nn")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Forslag til kompetansetiltak")
+        expect(page.get_by_text("Kritisk behov tiltaket svarar på").first).to_be_visible()
+        expect(page.get_by_role("link", name="Norsk nynorsk")).to_have_attribute("aria-current", "true")
+        expect(page.get_by_role("link", name="Norsk bokmål")).to_be_visible()
+        expect(page.get_by_role("link", name="English")).to_be_visible()
+        assert_accessible(page)
+
+        page.get_by_role("button", name="Send inn").click()
+        expect(page.locator("#error-summary")).to_contain_text("Noko må rettast")
+        expect(page.locator("#error-summary")).to_contain_text("Føreslegne kompetansetiltak: Legg til minst 1.")
+        shown = ParsedPage(page.content())
+        assert foreign_texts(shown) == []  # no bokmål or English text of the catalogues
+        assert_accessible(page)
+        page.screenshot(path=str(artifacts / "forms-nynorsk-refused.png"), full_page=True)
+
+        page.get_by_role("link", name="English").click()
+        expect(page.locator("html")).to_have_attribute("lang", "en")
     finally:
         context.close()

@@ -139,13 +139,16 @@ def test_follow_ups_are_counted_per_unit_and_every_task_has_a_name(runtime: Runt
     row = next(u for u in status.units if u.id == unit)
     assert row.follow_ups == FollowUps(done=1, open=waiting) and status.follow_ups == row.follow_ups
     assert status_csv(status).splitlines()[0].endswith(",follow_ups_done,follow_ups_open")
-    # Tasks outside the steps are named, in both languages, not by their key.
+    # Tasks outside the steps are named, in every language, not by their key.
     follow_up = next(t for t in detail.open_tasks if t.step_key == "follow_up")
     assert follow_up.task_name == LocalizedName(
-        nb="Oppfølging av utviklingsplanen", en="Follow-up of the development plan"
+        nb="Oppfølging av utviklingsplanen",
+        nn="Oppfølging av utviklingsplanen",
+        en="Follow-up of the development plan",
     )
     record = next(f for f in detail.submitted if f.form_key == "talk_record")
     assert record.task_name.nb == "6. Mål- og utviklingssamtaler – Referat fra samtalen"
+    assert record.task_name.nn == "6. Mål- og utviklingssamtalar – Referat frå samtalen"
     # A late follow-up is on the late list (with its name) and keeps its unit under "late only".
     runtime.clock.advance(days=15)  # type: ignore[attr-defined]
     late = _status(runtime, cycle_id, BoardFilters(late_only=True))

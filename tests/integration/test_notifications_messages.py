@@ -1,4 +1,4 @@
-"""Every message kind renders in bokmål and English, as HTML and text, from the database at send time;
+"""Every message kind renders in bokmål, nynorsk and English, as HTML and text, from the database at send time;
 the weekly summary, talk invitations and HR's list of failed messages."""
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ def world(runtime: Runtime) -> World:
         return build_world(session, runtime.clock())
 
 
-@pytest.mark.parametrize("language", ["nb", "en"])
-def test_every_template_renders_in_both_languages(runtime: Runtime, world: World, language: str) -> None:
+@pytest.mark.parametrize("language", ["nb", "nn", "en"])
+def test_every_template_renders_in_every_language(runtime: Runtime, world: World, language: str) -> None:
     now = runtime.clock()
     with runtime.sessions.begin() as session:
         for person in session.scalars(select(Person)):
@@ -113,13 +113,17 @@ def test_every_template_renders_in_both_languages(runtime: Runtime, world: World
     report = dispatch_due(runtime, backend=backend)
     assert report.sent == len(TEMPLATES), report
     by_template = {m.idempotency_key.split(":")[0]: m for m in backend.sent}
-    greeting = "Hei" if language == "nb" else "Hello"
+
+    def says(nb: str, nn: str, en: str) -> str:
+        return {"nb": nb, "nn": nn, "en": en}[language]
+
+    greeting = says("Hei", "Hei", "Hello")
     for template, message in by_template.items():
         assert message.subject and greeting in message.text and greeting in message.html, template
         assert "{" not in message.subject and "{" not in message.text, template
         assert message.html.startswith("<!doctype html>") and f'lang="{language}"' in message.html
     assert "Kari Leader" in by_template["escalation_manager"].text
-    assert ("dager forsinket" if language == "nb" else "days late") in by_template["escalation_manager"].text
+    assert says("dager forsinket", "dagar forseinka", "days late") in by_template["escalation_manager"].text
     assert "http://testserver/t/" not in by_template["escalation_manager"].text  # others' links are never shared
     assert "&amp; tallfest" in by_template["measure_returned"].html  # the HR comment, escaped
     assert "& tallfest" in by_template["measure_returned"].text
@@ -127,13 +131,13 @@ def test_every_template_renders_in_both_languages(runtime: Runtime, world: World
     ics = by_template["talk_scheduled"].attachments[0].content.decode()
     assert "DTSTART:20270310T080000Z" in ics and "mailto:ola@example.no" in ics
     summary = by_template["weekly_summary"].text
-    assert ("Enheter ferdige" if language == "nb" else "Units done") in summary and "0 / 2" in summary
+    assert says("Enheter ferdige", "Einingar ferdige", "Units done") in summary and "0 / 2" in summary
     assert "Siri Ansatt" in by_template["tasks_reassigned_hr"].text
     assert "http://testserver/me/follow-ups/" in by_template["follow_up_recorded"].text
     assert "http://testserver/me/data/" in by_template["personal_data_link"].text
     assert "http://testserver/plan-review/" in by_template["plan_review_invitation"].text
     assert "2025–2028" in by_template["plan_review_invitation"].subject
-    assert ("slått sammen" if language == "nb" else "has merged") in by_template["measure_merged"].text
+    assert says("slått sammen", "slått saman", "has merged") in by_template["measure_merged"].text
 
 
 def test_weekly_summary_is_queued_once_per_iso_week_per_hr_person(runtime: Runtime, world: World, clock) -> None:  # type: ignore[no-untyped-def]

@@ -25,7 +25,7 @@ from aarshjul.clock import local_date
 from aarshjul.db.engine import unit_of_work
 from aarshjul.db.models import ApiToken, HrCredential, HrSession, Person, Unit
 from aarshjul.domain.addresses import is_deliverable, normalise_email
-from aarshjul.domain.enums import HrGrant, Language, Role, SignedInVia
+from aarshjul.domain.enums import HrGrant, Role, SignedInVia
 from aarshjul.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from aarshjul.runtime import Runtime
 from aarshjul.signing import HR_SESSION_MAX_AGE
@@ -171,7 +171,7 @@ def add_hr_person(
             email=address,
             unit_id=unit.id,
             role=Role.HR,
-            language=Language.NB,
+            language=runtime.settings.default_language,
         )
         session.add(person)
         session.flush()

@@ -27,6 +27,7 @@ from aarshjul.db.models import (
     Unit,
     UnitGoal,
 )
+from aarshjul.domain.enums import Language
 from aarshjul.domain.errors import ImportProblem
 from aarshjul.domain.org_import import OrgDocument, StrategyDocument, read_org_file, read_strategy_file
 from aarshjul.runtime import Runtime
@@ -79,7 +80,15 @@ def import_org(
     now = runtime.clock()
     with unit_of_work(runtime.sessions) as session:
         serialize(session, ORGANISATION_LOCK)  # one writer of people and units at a time (SCIM writes too)
-        report = apply_org(session, document, path.name, now, runtime.settings.zone, organisation_name)
+        report = apply_org(
+            session,
+            document,
+            path.name,
+            now,
+            runtime.settings.zone,
+            runtime.settings.default_language,
+            organisation_name,
+        )
         organisation = get_organisation(session)
         if organisation is not None:
             # New people, leavers and moved units change whose tasks are owed everywhere.
@@ -104,6 +113,7 @@ def apply_org(
     source: str,
     now: dt.datetime,
     zone: ZoneInfo,
+    default_language: Language,
     organisation_name: str | None = None,
 ) -> OrgImportReport:
     report = OrgImportReport()
@@ -170,7 +180,7 @@ def apply_org(
                 row.email,
                 units[row.unit].id,
                 row.role,
-                row.language,
+                row.language or default_language,
                 row.mobile,
             )
             if person.active_to is not None:
@@ -180,7 +190,8 @@ def apply_org(
                 report.people_updated += 1
         person.employee_no = row.employee_no or person.employee_no
         person.name, person.email, person.role = row.name, row.email, row.role
-        person.unit_id, person.language, person.mobile = units[row.unit].id, row.language, row.mobile
+        person.unit_id, person.mobile = units[row.unit].id, row.mobile
+        person.language = row.language or default_language
         if row.active_from:
             person.active_from = row.active_from
         matched[row.email] = person

@@ -51,7 +51,7 @@ from aarshjul.clock import local_date
 from aarshjul.db.engine import unit_of_work
 from aarshjul.db.models import Organisation, Person, ScimGroup, ScimMember, ScimUser, Unit
 from aarshjul.domain.addresses import EMAIL, normalise_email
-from aarshjul.domain.enums import Language, Role
+from aarshjul.domain.enums import Role
 from aarshjul.domain.phones import mobile_or_none
 from aarshjul.presentation.i18n import language_of
 from aarshjul.runtime import Runtime
@@ -635,7 +635,9 @@ class _Projection:
         fields: dict[str, Any] = {
             "name": _name_of(user),
             "role": Role.HR if _is_hr(user) else Role.LEADER if leads else Role.EMPLOYEE,
-            "language": language_of(user.preferred_language) or language_of(user.locale) or Language.NB,
+            "language": language_of(user.preferred_language)
+            or language_of(user.locale)
+            or self.settings.default_language,
             "mobile": _mobile_of(user),
         }
         if unit_id is not None:

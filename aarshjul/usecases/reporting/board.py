@@ -23,7 +23,7 @@ from aarshjul.db.models import (
     UnitStep,
 )
 from aarshjul.domain.cycle_spec import CycleDefinition, StepSpec
-from aarshjul.domain.enums import ACTIONABLE_TASK_STATES, PartScope, TaskState, UnitStepState
+from aarshjul.domain.enums import ACTIONABLE_TASK_STATES, Language, PartScope, TaskState, UnitStepState
 from aarshjul.domain.errors import InvalidInput
 from aarshjul.domain.followups import (
     EVALUATION_NAME,
@@ -46,6 +46,7 @@ from aarshjul.usecases.reporting.board_model import (
     StepColumn,
     UnitCell,
     UnitRow,
+    localized,
 )
 from aarshjul.usecases.reporting.cycles import _cycle_info, load_cycle
 from aarshjul.usecases.reporting.failed_notifications import failed_notifications
@@ -268,7 +269,7 @@ def _status_document(session: Session, cycle_id: int, filters: BoardFilters, tod
         _column(
             key=step.key,
             number=step.number,
-            names=_names(nb=step.name.nb, en=step.name.en),
+            names=_names(**localized(step.name.get)),
             due_on=step_due.get(step.key, cycle.starts_on),
             depends_on=sorted(definition.effective_dependencies(step.key)),
             per_employee=step.key in per_employee,
@@ -450,19 +451,22 @@ class _TaskNames:
 
     def _name(self, step_key: str, part_key: str) -> LocalizedName:
         if step_key == FOLLOW_UP_STEP_KEY:
-            return LocalizedName(nb=FOLLOW_UP_NAME.nb, en=FOLLOW_UP_NAME.en)
+            return LocalizedName(**localized(FOLLOW_UP_NAME.get))
         if step_key == EVALUATION_STEP_KEY:
-            return LocalizedName(nb=EVALUATION_NAME.nb, en=EVALUATION_NAME.en)
+            return LocalizedName(**localized(EVALUATION_NAME.get))
         if step_key == FEEDBACK_STEP_KEY:
-            return LocalizedName(nb=FEEDBACK_NAME.nb, en=FEEDBACK_NAME.en)
+            return LocalizedName(**localized(FEEDBACK_NAME.get))
         step = self._steps.get(step_key)
         if step is None:
-            return LocalizedName(nb=step_key, en=step_key)
-        nb, en = f"{step.number}. {step.name.nb}", f"{step.number}. {step.name.en}"
+            return LocalizedName(**localized(lambda _language: step_key))
         part = next((p for p in step.parts if p.key == part_key), None)
-        if len(step.parts) > 1 and part is not None:
-            nb, en = f"{nb} – {part.name.nb}", f"{en} – {part.name.en}"
-        return LocalizedName(nb=nb, en=en)
+        named_part = part if len(step.parts) > 1 else None
+
+        def name(language: Language) -> str:
+            text = f"{step.number}. {step.name.get(language)}"
+            return text if named_part is None else f"{text} – {named_part.name.get(language)}"
+
+        return LocalizedName(**localized(name))
 
 
 def failed_emails(session: Session, cycle_id: int) -> list[FailedEmail]:

@@ -4,11 +4,13 @@ and ``aarshjul cycle status --json``. Stable: fields are only ever added."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aarshjul.domain.enums import Language
 from aarshjul.usecases.shared.spreadsheets import csv_text
 
 
@@ -38,9 +40,20 @@ class LocalizedName(BaseModel):
     model_config = _Model
     nb: str
     en: str
+    nn: str = Field(default="", description="Nynorsk (bokmål where the cycle definition gives no nynorsk)")
 
     def get(self, language: str) -> str:
-        return self.en if language == "en" else self.nb
+        if language == Language.EN:
+            return self.en
+        if language == Language.NN and self.nn:
+            return self.nn
+        return self.nb
+
+
+def localized(name: Callable[[Language], str]) -> dict[str, str]:
+    """A name in every language, as LocalizedName's fields: ``LocalizedName(**localized(text.get))``.
+    In the fields' order: the board builds its documents unvalidated, and they keep the order given."""
+    return {field: name(Language(field)) for field in LocalizedName.model_fields}
 
 
 class FollowUps(BaseModel):

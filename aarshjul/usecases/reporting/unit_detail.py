@@ -21,7 +21,14 @@ from aarshjul.db.models import (
 from aarshjul.domain.enums import TaskState
 from aarshjul.domain.errors import NotFound
 from aarshjul.usecases.reporting.board import ACTIONABLE_TASK_STATES, _cell_state, _TaskNames
-from aarshjul.usecases.reporting.board_model import CellState, CycleInfo, FollowUps, LocalizedName, _Model
+from aarshjul.usecases.reporting.board_model import (
+    CellState,
+    CycleInfo,
+    FollowUps,
+    LocalizedName,
+    _Model,
+    localized,
+)
 from aarshjul.usecases.reporting.cycles import _cycle_info, load_cycle
 from aarshjul.usecases.reporting.followups import follow_up_counts
 from aarshjul.usecases.shared.answers import FormField, flatten, name_references
@@ -166,7 +173,7 @@ def unit_detail(session: Session, cycle_id: int, unit_id: int, *, today: dt.date
         UnitStepDates(
             step_key=step.key,
             number=step.number,
-            names=LocalizedName(nb=step.name.nb, en=step.name.en),
+            names=LocalizedName(**localized(step.name.get)),
             state=CellState(
                 _cell_state(
                     stored[step.key].state if step.key in stored else None,

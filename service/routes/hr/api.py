@@ -149,7 +149,8 @@ def status_csv(
     query: Annotated[StatusCsvQuery, Query()],
 ) -> Response:
     result = cycle_status(session, cycle_id, query.filters(), today=today_of(runtime))
-    return download(board_model.status_csv(result, query.lang), CSV_MEDIA, f"aarshjul-{result.cycle.year}-status.csv")
+    language = query.lang or runtime.settings.default_language
+    return download(board_model.status_csv(result, language), CSV_MEDIA, f"aarshjul-{result.cycle.year}-status.csv")
 
 
 @router.get("/cycles/{cycle_id}/units/{unit_id}", response_model=UnitDetail)

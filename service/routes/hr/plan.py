@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from aarshjul.domain.errors import DomainError, InvalidInput, NotFound
-from aarshjul.presentation.i18n import DEFAULT_LANGUAGE, gettext, reason_in
+from aarshjul.presentation.i18n import gettext, reason_in
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.planning.plan import current_period
 from aarshjul.usecases.planning.review import (
@@ -74,7 +74,7 @@ def _plan_page(
         "reviewers": reviewers,
         "notice": NOTICES.get(notice or ""),
         "failed": failed,
-        "invite_language": failed.value("invite", "language", DEFAULT_LANGUAGE),
+        "invite_language": failed.value("invite", "language", runtime.settings.default_language),
     }
     status = failed.status if failed else 200
     return page(request, "hr/plan.html", context, language, status, address=PAGE if failed else None)

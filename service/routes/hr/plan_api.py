@@ -67,7 +67,8 @@ def competence_plan(
     if query.format == "pdf":
         name = f"kompetanseplan-{plan.period.first_year}-{plan.period.last_year}-v{plan.version.number}.pdf"
         organisation = organisation_name(session)
-        return pdf_answer(request, query.lang, lambda: plan_pdf(runtime, plan, organisation, query.lang), name)
+        language = query.lang or runtime.settings.default_language
+        return pdf_answer(request, language, lambda: plan_pdf(runtime, plan, organisation, language), name)
     return plan
 
 
@@ -176,8 +177,9 @@ def status(
         return download(plan_exports.status_xlsx(result), XLSX_MEDIA, f"{name}.xlsx")
     if query.format == "pdf":
         organisation = organisation_name(session)
-        make = lambda: status_pdf(runtime, result, organisation, query.lang)  # noqa: E731
-        return pdf_answer(request, query.lang, make, f"{name}.pdf")
+        language = query.lang or runtime.settings.default_language
+        make = lambda: status_pdf(runtime, result, organisation, language)  # noqa: E731
+        return pdf_answer(request, language, make, f"{name}.pdf")
     return result
 
 
