@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import socket
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 
 import pytest
@@ -180,7 +181,7 @@ def _serve(handler: type[_Relay]) -> Iterator[int]:
     server.close()
 
 
-class _Relay:
+class _Relay(ABC):
     """A hand-made SMTP relay: each subclass misbehaves in its own way."""
 
     def __init__(self, connection: socket.socket) -> None:
@@ -199,8 +200,9 @@ class _Relay:
         finally:
             self.connection.close()
 
+    @abstractmethod
     def talk(self) -> None:
-        raise NotImplementedError
+        """What this kind of broken relay says on the connection."""
 
 
 class Silent(_Relay):

@@ -5,7 +5,7 @@ a signed token of the person and their ``calendar_version`` (``aarshjul.signing`
 and asks for a new one (which kills the old), on a small page behind any of their task links
 (``/t/{token}/calendar``, linked from every task page): whoever holds a task link is that task's person.
 
-Each deadline is an all-day event (Outlook and others ignore VTODO in subscribed calendars) with a UID
+Each deadline is an all-day event (Outlook and others ignore iCalendar to-do items in subscribed calendars) with a UID
 that stays the same for the task, so a moved deadline moves the event and a finished task's event goes
 away at the next refresh. The document depends only on the tasks (DTSTAMP is when the task was made), so
 its ETag changes only when something in it does.
