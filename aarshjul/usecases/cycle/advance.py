@@ -290,7 +290,7 @@ def _write_plan(
             .where(HumanTask.id.in_(plan.cancel_task_ids))
             .values(state=TaskState.CANCELLED, closed_at=now)
         )
-        report.tasks_cancelled = len(plan.cancel_task_ids)
+        report.tasks_cancelled += len(plan.cancel_task_ids)
 
     if plan.new_tasks:
         rows = [_task_row(cycle_id, t, now) for t in plan.new_tasks]
@@ -306,8 +306,8 @@ def _write_plan(
             )
             .all()
         )
-        report.tasks_created = len(created)
-        report.invitations_queued = queue_invitations(
+        report.tasks_created += len(created)
+        report.invitations_queued += queue_invitations(
             session, [(r.id, r.assignee_id, r.link_version) for r in created], contacts, now
         )
     report.unassignable += plan.unassignable  # a whole-cycle advance writes a thousand units at a time

@@ -10,12 +10,14 @@ import sys
 import textwrap
 from collections import Counter
 
+import pytest
 from sqlalchemy import func, select
 
 from aarshjul.clock import ManualClock
 from aarshjul.db.models import HumanTask, Notification, UnitStep
 from aarshjul.runtime import Runtime
 from aarshjul.usecases.admin.org_import import seed_demo
+from aarshjul.usecases.cycle import advance
 from aarshjul.usecases.cycle.advance import advance_cycle
 from aarshjul.usecases.cycle.start import start_cycle
 from aarshjul.usecases.cycle.sweep import sweep
@@ -93,3 +95,24 @@ def test_a_sigkill_while_opening_a_step_loses_nothing_and_doubles_nothing(runtim
     counts = invited_task_ids(runtime)
     assert len(counts) == 8 and set(counts.values()) == {1}
     assert invitations == 8  # one leader per unit, one email each
+
+
+def test_a_whole_cycle_advance_in_parts_reports_every_part(
+    runtime: Runtime, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large organisation is advanced a thousand units at a time; the report adds up every part
+    (it once kept only the last part's counts)."""
+    seed_demo(runtime)
+    cycle_id = start_cycle(runtime, 2027, starts_on=dt.date(2027, 1, 5))
+    clock.set(at("2027-01-05"))
+    monkeypatch.setattr(advance, "UNITS_AT_A_TIME", 2)
+    report = advance_cycle(runtime, cycle_id)
+    with runtime.sessions() as session:
+        tasks = session.scalar(select(func.count()).select_from(HumanTask))
+        units = session.scalar(select(func.count(func.distinct(HumanTask.unit_id))))
+        invitations = session.scalar(
+            select(func.count()).select_from(Notification).where(Notification.template == "task_invitation")
+        )
+    assert units is not None and units > 2 * advance.UNITS_AT_A_TIME  # more than two parts
+    assert report.tasks_created == tasks
+    assert report.invitations_queued == invitations > 0
