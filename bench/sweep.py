@@ -1,5 +1,6 @@
-"""Benchmark: the sweep (``aarshjul sweep``) over a cycle whose talks step is open for everyone: about
-106,000 open tasks at 100,000 employees in 6,000 units, and half that at 50,000 / 3,000.
+"""Benchmark: the sweep (``aarshjul sweep``) over a cycle whose talks step is open for everyone: a talk
+preparation and a competence mapping per person, 106,000 open tasks at 50,000 employees in 3,000 units
+and twice that at 100,000 / 6,000. The competence mappings are overdue; earlier sweeps escalated them.
 
 A sweep is the cycle's safety-net reconcile (``reconcile_cycle``) and the time-driven work (reminders,
 escalations, evaluations, follow-ups). Three cases: a sweep (every 15 minutes) with nothing due, the
@@ -38,7 +39,8 @@ from aarshjul.usecases.cycle.sweep import sweep
 from bench.common import arguments, build_org, column, cycle_of, emit, make_runtime, open_talks, peak_rss_mb, spread
 
 SIZES = ((50_000, 3_000), (100_000, 6_000))
-#: Before the preparations' first reminder (they are due 31 May, seven days' notice).
+#: Before the preparations' first reminder (they are due 31 May, seven days' notice), and long after the
+#: competence mappings' deadline (1 March) and their escalations.
 NOTHING_DUE = dt.datetime(2027, 5, 10, 6, tzinfo=dt.UTC)
 TARGET_SECONDS = 1.0
 TARGET_RATIO = 3.0
@@ -49,8 +51,11 @@ def _build(employees: int, units: int, folder: Path) -> Path:
     runtime = make_runtime(prefix="aarshjul-bench-sweep-")
     build_org(runtime, employees, units)
     open_talks(runtime)
+    # The sweeps before this one have run: the competence mappings, due in March, were escalated then.
+    # What is left is what a sweep every fifteen minutes finds: nothing due.
+    sweep(runtime, now=NOTHING_DUE)
     with unit_of_work(runtime.sessions) as session:
-        # The invitations went out long ago.
+        # The invitations went out long ago, and so did those escalations.
         session.execute(update(Notification).values(state=NotificationState.SENT, sent_at=NOTHING_DUE))
     runtime.engine.dispose()
     target = folder / f"sweep-{employees}.sqlite3"
@@ -95,15 +100,16 @@ def one(path: Path, due_share: float, first_of_day: bool) -> dict[str, Any]:
     runtime = _runtime_on(path)
     cycle_id = cycle_of(runtime)
     with unit_of_work(runtime.sessions) as session:
-        if not first_of_day:
-            # Today's first sweep has run (it reconciled the whole cycle): this is one of the others.
-            session.execute(update(Cycle).values(reconciled_on=NOTHING_DUE.date()))
+        # Today's first sweep has run (it reconciled the whole cycle), unless this is that one.
+        reconciled = NOTHING_DUE.date() - dt.timedelta(days=1 if first_of_day else 0)
+        session.execute(update(Cycle).values(reconciled_on=reconciled))
         if due_share:
-            # Every tenth open task is due in a week: its seven-day reminder has come.
+            # Every tenth open task is due in a week (its deadline moved, as an extension does, which starts
+            # its ladders again): its seven-day reminder has come.
             session.execute(
                 update(HumanTask)
                 .where(HumanTask.state.in_(ACTIONABLE_TASK_STATES), HumanTask.id % round(1 / due_share) == 0)
-                .values(due_on=NOTHING_DUE.date() + dt.timedelta(days=7))
+                .values(due_on=NOTHING_DUE.date() + dt.timedelta(days=7), reminders_sent=0, escalation_level=0)
             )
     with runtime.sessions() as session:
         open_tasks = session.scalar(

@@ -14,8 +14,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import cast
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, and_, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from aarshjul.clock import end_of_day_utc
@@ -40,6 +41,7 @@ from aarshjul.domain.schedule import (
     EVALUATION_ESCALATION,
     EVALUATION_REMINDERS,
     FEEDBACK_REMINDERS,
+    ReminderDue,
     days_late,
     due_evaluation_round,
     escalations_due,
@@ -141,22 +143,15 @@ class _Contexts:
             self._contacts.update(load_contacts(self.session, missing))
         return self._contacts
 
-    def ladder_bounds(self) -> tuple[int, int]:
-        """The most days before a deadline that a reminder goes out, and the most rungs a ladder has,
-        over the running cycles' steps and the evaluation, follow-up and survey ladders: a task due later than
-        that many days from now, or with that many rungs of each kind sent, has nothing due."""
-        running = list(self.session.scalars(select(Cycle.id).where(Cycle.state == CycleState.RUNNING)))
-        ladders = [(EVALUATION_REMINDERS, EVALUATION_ESCALATION), (FEEDBACK_REMINDERS, ())]
-        ladders += [(s.reminders_days_before, s.escalation) for c in running for s in self.definition(c).steps]
-        notice = max(d for reminders, _ in ladders for d in (*reminders, 0))
-        return notice, max(max(len(reminders), len(escalation)) for reminders, escalation in ladders)
+    def running_cycles(self) -> list[int]:
+        return list(self.session.scalars(select(Cycle.id).where(Cycle.state == CycleState.RUNNING)))
 
 
-def _ladders(definition: CycleDefinition, step_key: str) -> tuple[tuple[int, ...], tuple[EscalationRung, ...]]:
+def _ladders(definition: CycleDefinition | None, step_key: str) -> tuple[tuple[int, ...], tuple[EscalationRung, ...]]:
     if step_key == FEEDBACK_STEP_KEY:
         # Answering a survey is voluntary: a reminder, never an escalation to the manager.
         return FEEDBACK_REMINDERS, ()
-    if step_key in LIVES_ON_STEP_KEYS:
+    if step_key in LIVES_ON_STEP_KEYS or definition is None:
         return EVALUATION_REMINDERS, EVALUATION_ESCALATION
     try:
         step = definition.step(step_key)
@@ -165,17 +160,71 @@ def _ladders(definition: CycleDefinition, step_key: str) -> tuple[tuple[int, ...
     return step.reminders_days_before, step.escalation
 
 
+def _rungs_now(
+    ladders: tuple[tuple[int, ...], tuple[EscalationRung, ...]],
+    due_on: dt.date,
+    sent: int,
+    level: int,
+    now: dt.datetime,
+    zone: ZoneInfo,
+) -> tuple[int, ReminderDue | None, int, list[EscalationRung]]:
+    """A task's rungs as of ``now``: its new count of reminders sent and the reminder to send, if any;
+    its new escalation level and the escalation rungs to send."""
+    reminder_ladder, escalation_ladder = ladders
+    reminder = None
+    if now >= end_of_day_utc(due_on, zone):
+        # Past the deadline a reminder would come too late; the ladder is spent without an email.
+        sent = max(sent, reminders_passed(due_on, reminder_ladder, now, zone))
+    else:
+        reminder = reminder_due(due_on, reminder_ladder, sent, now, zone)
+        if reminder is not None:
+            sent = reminder.rungs_sent
+    rungs, level = escalations_due(due_on, escalation_ladder, level, now, zone)
+    return sent, reminder, level, rungs
+
+
+def _rung_may_have_come(contexts: _Contexts) -> ColumnElement[bool]:
+    """The open tasks that may have a reminder or escalation rung due, as a condition on the task's own
+    columns: its ladders (by cycle and step), the rungs it has had and how near its deadline is. The
+    tasks of running cycles, and evaluation, follow-up and survey tasks whatever their cycle's state.
+    On most sweeps that is none of the tens of thousands of open tasks, and a task whose ladders are
+    spent (long overdue) is never read again (bench/sweep.py). A superset: the rows read are checked
+    exactly, so the conditions allow a day either way for the time zone."""
+    today = contexts.today
+    conditions: list[ColumnElement[bool]] = []
+
+    def due(reminders: tuple[int, ...], escalation: tuple[EscalationRung, ...]) -> ColumnElement[bool] | None:
+        either: list[ColumnElement[bool]] = []
+        if reminders:
+            # A rung N days before the deadline comes as that day begins; past the deadline the ladder is
+            # spent (without an email), which also needs the row.
+            latest = today + dt.timedelta(days=max(reminders) + 1)
+            either.append((HumanTask.reminders_sent < len(set(reminders))) & (HumanTask.due_on <= latest))
+        if escalation:
+            # A rung N days after the deadline comes as that day ends.
+            latest = today - dt.timedelta(days=min(rung.after_days for rung in escalation) - 1)
+            either.append((HumanTask.escalation_level < len(escalation)) & (HumanTask.due_on <= latest))
+        return or_(*either) if either else None
+
+    for cycle_id in contexts.running_cycles():
+        definition = contexts.definition(cycle_id)
+        for step in definition.steps:
+            if (rung := due(step.reminders_days_before, step.escalation)) is not None:
+                conditions.append((HumanTask.cycle_id == cycle_id) & (HumanTask.step_key == step.key) & rung)
+        # A task of a step the definition no longer has gets the evaluation's ladders (``_ladders``).
+        known = [step.key for step in definition.steps] + sorted(LIVES_ON_STEP_KEYS)
+        if (rung := due(EVALUATION_REMINDERS, EVALUATION_ESCALATION)) is not None:
+            conditions.append((HumanTask.cycle_id == cycle_id) & HumanTask.step_key.not_in(known) & rung)
+    for step_key in sorted(LIVES_ON_STEP_KEYS):
+        if (rung := due(*_ladders(None, step_key))) is not None:
+            conditions.append((HumanTask.step_key == step_key) & rung)
+    return or_(false(), *conditions)
+
+
 def _reminders_and_escalations(
     session: Session, contexts: _Contexts, now: dt.datetime, report: SweepReport
 ) -> list[OutgoingMessage]:
     zone = contexts.zone
-    # Tasks of running cycles, and evaluation and follow-up tasks whatever their cycle's state. Only
-    # those with a rung still to come and a deadline near enough for it to have come are read: on most
-    # sweeps that is none of the tens of thousands of open tasks (bench/sweep.py).
-    live = (Cycle.state == CycleState.RUNNING) | HumanTask.step_key.in_(LIVES_ON_STEP_KEYS)
-    notice, most_rungs = contexts.ladder_bounds()
-    near = contexts.today + dt.timedelta(days=notice + 1)
-    rungs_left = (HumanTask.reminders_sent < most_rungs) | (HumanTask.escalation_level < most_rungs)
     rows = session.execute(
         select(
             HumanTask.id,
@@ -186,25 +235,18 @@ def _reminders_and_escalations(
             HumanTask.reminders_sent,
             HumanTask.escalation_level,
         )
-        .join(Cycle, Cycle.id == HumanTask.cycle_id)
-        .where(HumanTask.state.in_(ACTIONABLE_TASK_STATES), HumanTask.due_on <= near, live, rungs_left)
+        .where(HumanTask.state.in_(ACTIONABLE_TASK_STATES), _rung_may_have_come(contexts))
         .order_by(HumanTask.id)
     ).all()
     reminders: dict[int, list[tuple[int, int, int, dt.date]]] = defaultdict(list)  # person -> (task, rung, days, due)
     escalations: dict[tuple[str, int], list[dict[str, int]]] = defaultdict(list)  # (to, person) -> late items
     updates: list[dict[str, int]] = []
     for row in rows:
-        reminder_ladder, escalation_ladder = _ladders(contexts.definition(row.cycle_id), row.step_key)
-        sent, level = row.reminders_sent, row.escalation_level
-        if now >= end_of_day_utc(row.due_on, zone):
-            # Past the deadline a reminder would come too late; the ladder is spent without an email.
-            sent = max(sent, reminders_passed(row.due_on, reminder_ladder, now, zone))
-        else:
-            due = reminder_due(row.due_on, reminder_ladder, sent, now, zone)
-            if due is not None:
-                sent = due.rungs_sent
-                reminders[row.assignee_id].append((row.id, sent, due.days_left, row.due_on))
-        rungs, level = escalations_due(row.due_on, escalation_ladder, level, now, zone)
+        ladders = _ladders(contexts.definition(row.cycle_id), row.step_key)
+        rungs_now = _rungs_now(ladders, row.due_on, row.reminders_sent, row.escalation_level, now, zone)
+        sent, reminder, level, rungs = rungs_now
+        if reminder is not None:
+            reminders[row.assignee_id].append((row.id, sent, reminder.days_left, row.due_on))
         for index, rung in enumerate(rungs, start=level - len(rungs) + 1):
             org = contexts.org(row.cycle_id)
             target = org.manager_of(row.assignee_id) if rung.to == "manager" else org.hr()
