@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -58,19 +58,31 @@ def _row(message: OutgoingMessage, now: dt.datetime, mobile: str | None = None) 
     }
 
 
+# Built once: every advance that invites anyone reads them.
+_SMS = cast(Table, SmsSetting.__table__).c
+_PERSON = cast(Table, Person.__table__).c
+_SMS_MODES = select(_SMS.template, _SMS.mode).where(_SMS.template.in_(bindparam("kinds", expanding=True)))
+_MOBILES = select(_PERSON.id, _PERSON.mobile).where(
+    _PERSON.id.in_(bindparam("people", expanding=True)), _PERSON.mobile.is_not(None)
+)
+_TABLE = cast(Table, Notification.__table__)
+_INSERTS = {
+    name: insert(_TABLE).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(_TABLE.c.idempotency_key)
+    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+
+
 def _mobiles(session: Session, messages: Sequence[OutgoingMessage]) -> tuple[dict[str, SmsMode], dict[int, str]]:
     """The organisation's SMS choices for these kinds, and the mobile numbers of the people they go to."""
     kinds = {m.template for m in messages if m.template in SMS_TEMPLATES and m.recipient_id is not None}
     if not kinds:
         return {}, {}
-    modes = {
-        row.template: row.mode
-        for row in session.execute(select(SmsSetting.template, SmsSetting.mode).where(SmsSetting.template.in_(kinds)))
-    }
+    connection = session.connection()
+    modes = {row.template: SmsMode(row.mode) for row in connection.execute(_SMS_MODES, {"kinds": sorted(kinds)})}
     people = {m.recipient_id for m in messages if m.template in modes and m.recipient_id is not None}
     if not people:
         return modes, {}
-    rows = session.execute(select(Person.id, Person.mobile).where(Person.id.in_(people), Person.mobile.is_not(None)))
+    rows = connection.execute(_MOBILES, {"people": sorted(people)})
     return modes, {row.id: row.mobile for row in rows}
 
 
@@ -87,12 +99,9 @@ def enqueue_many(session: Session, messages: Sequence[OutgoingMessage], now: dt.
             rows.append(_row(m, now))
         if mobile is not None:
             rows.append(_row(m, now, mobile))
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = cast(Table, Notification.__table__)
-    statement = insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    statement = _INSERTS[session.get_bind().dialect.name]
     # Through the connection: thousands of reminders in one sweep need no ORM bookkeeping.
-    inserted = session.connection().execute(statement.returning(table.c.idempotency_key), rows).scalars().all()
+    inserted = session.connection().execute(statement, rows).scalars().all()
     return len({key.removesuffix(SMS_KEY_SUFFIX) for key in inserted})
 
 

@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import cast
 
-from sqlalchemy import delete
+from sqlalchemy import Table, bindparam, delete
 from sqlalchemy.orm import Session
 
 from aarshjul.db.models import UnassignableTask
 from aarshjul.domain.progression import task_place
 from aarshjul.usecases.shared.writes import insert_for
+
+# Built once: every advance, scoped ones included, keeps its units' list.
+_KEPT = cast(Table, UnassignableTask.__table__).c
+_GONE = delete(cast(Table, UnassignableTask.__table__)).where(
+    _KEPT.cycle_id == bindparam("cycle_id"), _KEPT.natural_key.not_in(bindparam("keys", expanding=True))
+)
+_GONE_IN = _GONE.where(_KEPT.unit_id.in_(bindparam("unit_ids", expanding=True)))
 
 
 def keep_unassignable(
@@ -21,12 +29,11 @@ def keep_unassignable(
     cycle); other units' entries stay as their last advance left them, and first-noticed times survive.
     Returns how many were kept."""
     places = {key: place for key in natural_keys if (place := task_place(key)) is not None}
-    gone = delete(UnassignableTask).where(
-        UnassignableTask.cycle_id == cycle_id, UnassignableTask.natural_key.not_in(list(places))
-    )
-    if units is not None:
-        gone = gone.where(UnassignableTask.unit_id.in_(list(units)))
-    session.execute(gone)
+    params = {"cycle_id": cycle_id, "keys": sorted(places)}
+    if units is None:
+        session.connection().execute(_GONE, params)
+    else:
+        session.connection().execute(_GONE_IN, {**params, "unit_ids": sorted(units)})
     if places:
         session.execute(
             insert_for(session)(UnassignableTask)

@@ -9,11 +9,11 @@ from collections.abc import Iterable
 from typing import cast
 
 from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from aarshjul.db.models import AdvanceRequest, Cycle
 from aarshjul.domain.enums import CycleState
-from aarshjul.usecases.shared.writes import insert_for
 
 _REQUEST = cast(Table, AdvanceRequest.__table__)
 _OWED = select(_REQUEST.c.unit_id, _REQUEST.c.requested).where(_REQUEST.c.cycle_id == bindparam("cycle_id"))
@@ -25,14 +25,19 @@ _PAID = delete(_REQUEST).where(
 )
 
 
+# Built once per dialect: every submission writes one (building and coercing it cost more than running it).
+_OWE = {
+    name: insert(_REQUEST)
+    .values(cycle_id=bindparam("cycle_id"), unit_id=bindparam("unit_id"), requested=1)
+    .on_conflict_do_update(index_elements=["cycle_id", "unit_id"], set_={"requested": _REQUEST.c.requested + 1})
+    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+
+
 def owe_advance(session: Session, cycle_id: int, unit_id: int) -> None:
     """Record that the unit's advance is owed (again, if it already was)."""
-    statement = insert_for(session)(_REQUEST).values(cycle_id=cycle_id, unit_id=unit_id, requested=1)
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["cycle_id", "unit_id"], set_={"requested": _REQUEST.c.requested + 1}
-        )
-    )
+    statement = _OWE[session.get_bind().dialect.name]
+    session.connection().execute(statement, {"cycle_id": cycle_id, "unit_id": unit_id})
 
 
 def owed(session: Session, cycle_id: int, unit_ids: Iterable[int] | None = None) -> dict[int, int]:

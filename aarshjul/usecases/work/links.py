@@ -17,7 +17,6 @@ from aarshjul.db.models import (
     Organisation,
     ShortLink,
     Submission,
-    Unit,
     UnitStep,
 )
 from aarshjul.domain.enums import (
@@ -73,10 +72,14 @@ class Mode(StrEnum):
     READ = "read"  #: closed, or a decision already made: a read-only receipt
 
 
-# The task and its cycle in one statement (every link opened or posted reads both); FOR UPDATE locks
-# the task's row only, when the caller is about to write a new version of it.
+# The task, its cycle and whether its organisation keeps talk forms for the signed-in assignee, in one
+# statement (every link opened or posted reads them); FOR UPDATE locks the task's row only, when the
+# caller is about to write a new version of it.
 _TASK_AND_CYCLE = (
-    select(HumanTask, Cycle).join(Cycle, Cycle.id == HumanTask.cycle_id).where(HumanTask.id == bindparam("task_id"))
+    select(HumanTask, Cycle, Organisation.talk_forms_need_sign_in)
+    .join(Cycle, Cycle.id == HumanTask.cycle_id)
+    .join(Organisation, Organisation.id == Cycle.organisation_id)
+    .where(HumanTask.id == bindparam("task_id"))
 )
 _TASK_AND_CYCLE_LOCKED = _TASK_AND_CYCLE.with_for_update(of=HumanTask)
 
@@ -95,10 +98,10 @@ def task_by_link(
     found = session.execute(statement, {"task_id": claims.task_id}).first()
     if found is None:
         raise LinkRefused(LinkReason.INVALID)
-    task, cycle = found
+    task, cycle, talk_forms_need_sign_in = found
     if task.assignee_id != claims.assignee_id or task.link_version != claims.link_version:
         raise LinkRefused(LinkReason.REPLACED)
-    if task.form_key in TALK_FORMS and signed_in != task.assignee_id and _talk_forms_need_sign_in(session, task):
+    if task.form_key in TALK_FORMS and signed_in != task.assignee_id and talk_forms_need_sign_in:
         raise SignInNeeded(signed_in)
     return task, cycle
 
@@ -117,22 +120,12 @@ def resolve_short_link(runtime: Runtime, code: str) -> str:
         found = session.execute(_TASK_AND_CYCLE, {"task_id": link.task_id}).first() if link is not None else None
         if link is None or found is None:
             raise LinkRefused(LinkReason.INVALID)
-        task, cycle = found
+        task, cycle, _ = found
         if task.assignee_id != link.assignee_id or task.link_version != link.link_version:
             raise LinkRefused(LinkReason.REPLACED)
         mode_of(session, runtime, task, cycle, runtime.clock())
     claims = TaskLinkClaims(link.task_id, link.assignee_id, link.link_version)
     return task_url(runtime.settings.base_url, runtime.settings.secret(), claims)
-
-
-def _talk_forms_need_sign_in(session: Session, task: HumanTask) -> bool:
-    return bool(
-        session.scalar(
-            select(Organisation.talk_forms_need_sign_in)
-            .join(Unit, Unit.organisation_id == Organisation.id)
-            .where(Unit.id == task.unit_id)
-        )
-    )
 
 
 def mode_of(session: Session, runtime: Runtime, task: HumanTask, cycle: Cycle, now: dt.datetime) -> Mode:
