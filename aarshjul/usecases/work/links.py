@@ -195,4 +195,5 @@ def visible_versions(session: Session, task: HumanTask) -> Sequence[Row[int, boo
 
 
 def next_version(session: Session, task_id: int) -> int:
-    return int(session.scalar(_LAST_VERSION, {"task_id": task_id}) or 0) + 1
+    # Through the connection: a Core statement needs none of the ORM's execution machinery.
+    return int(session.connection().execute(_LAST_VERSION, {"task_id": task_id}).scalar() or 0) + 1
