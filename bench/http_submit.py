@@ -20,7 +20,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -47,6 +46,7 @@ from bench.common import (
     units_for,
 )
 from bench.complete_step import _preparations
+from service.triggers import Coalescing
 
 SUBMISSIONS = 1_200  #: per scenario
 CLIENTS = (1, 16)
@@ -54,16 +54,20 @@ TARGET_P95_MS = {1: 30.0, 16: 150.0}
 
 
 class AdvanceInBackground:
-    """The embedded default's trigger without the Prefect run it also starts: the unit's advance in a
-    thread of the service, as ``service.triggers.PrefectTriggers(run_here=True)`` does it."""
+    """The embedded default's trigger without the Prefect run it also starts: the unit's advance on
+    the service's background threads, coalesced per unit, as ``service.triggers.PrefectTriggers(
+    run_here=True)`` does it."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self.background = Coalescing()
 
     def advance(
         self, cycle_id: int, unit_id: int | None = None, reason: AdvanceReason = AdvanceReason.REQUESTED
     ) -> None:
-        threading.Thread(target=advance_cycle, args=(self.runtime, cycle_id, None, unit_id), daemon=True).start()
+        self.background.submit(
+            ("advance", cycle_id, unit_id), lambda: advance_cycle(self.runtime, cycle_id, unit_id=unit_id)
+        )
 
     def dispatch(self) -> None:
         return None  # the mail is not what is measured here

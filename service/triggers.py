@@ -19,6 +19,11 @@ wait for their colleague's next task. The deployment run still starts: it is the
 the safety net, and finds the work done (the advance is idempotent and clears what was owed; mail is
 claimed once).
 
+The background work runs on a ``Coalescing`` queue: at most two threads (an advance inside the web
+process holds the GIL for milliseconds, and a thread per submission left a burst of them queueing for
+the GIL and SQLite's write lock ahead of the requests), one job per key at a time, and a job asked for
+again while it still waits to begin is not queued twice (bench/http_submit.py).
+
 Lives in ``service`` because the web tier starts the runs and the flows never do; deployment and run
 names come from ``aarshjul.orchestration``, which the flows use too.
 """
@@ -28,8 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +65,71 @@ log = logging.getLogger(__name__)
 UNREACHABLE = (httpx.HTTPError, PrefectHTTPStatusError, ObjectNotFound, OSError, TimeoutError)
 
 
+#: Threads for the background work of one web process (see the module's docstring): two, so a
+#: dispatcher waiting on the mail service does not hold up the advances.
+BACKGROUND_THREADS = 2
+
+
+class Coalescing:
+    """Jobs run in the background, in the order asked for, on at most ``threads`` threads that start
+    when there is work and end when there is none.
+
+    Each job has a key (what it does: advance this unit of this cycle), and a key's job is idempotent
+    and reads what it needs when it begins. So a job asked for while the same key still waits to begin
+    is covered by the waiting one (it begins after the asker's commit), and one asked for while the
+    same key runs waits and runs once more afterwards (the running one may have read before the
+    asker's commit), however often it was asked for meanwhile. No ask is lost; a burst of them in one
+    unit costs two advances, not one each."""
+
+    def __init__(self, threads: int = BACKGROUND_THREADS) -> None:
+        self.threads = threads
+        self._waiting: dict[Hashable, Callable[[], object]] = {}  # in the order asked for
+        self._running: set[Hashable] = set()
+        self._alive = 0
+        self._changed = threading.Condition()
+
+    def submit(self, key: Hashable, job: Callable[[], object]) -> bool:
+        """Run ``job`` in the background, unless the same key already waits (False: covered by it)."""
+        with self._changed:
+            if key in self._waiting:
+                return False
+            self._waiting[key] = job
+            if self._alive < self.threads:
+                self._alive += 1
+                threading.Thread(target=self._work, name=f"background-{self._alive}", daemon=True).start()
+            return True
+
+    def wait(self, timeout: float) -> bool:
+        """Wait until nothing waits or runs (what a job asks for counts too); False on the timeout."""
+        with self._changed:
+            return self._changed.wait_for(lambda: not self._waiting and not self._running, timeout)
+
+    def _next(self) -> tuple[Hashable, Callable[[], object]] | None:
+        for key in self._waiting:
+            if key not in self._running:  # its turn comes when its running job ends
+                return key, self._waiting.pop(key)
+        return None
+
+    def _work(self) -> None:
+        while True:
+            with self._changed:
+                found = self._next()
+                if found is None:
+                    self._alive -= 1
+                    self._changed.notify_all()
+                    return
+                key, job = found
+                self._running.add(key)
+            try:
+                job()
+            except Exception:  # what a job owes is recorded; the sweep pays it
+                log.exception("background job %s failed", key)
+            finally:
+                with self._changed:
+                    self._running.discard(key)
+                    self._changed.notify_all()
+
+
 @dataclass(frozen=True)
 class RunRequest:
     deployment: str
@@ -78,8 +147,7 @@ class PrefectTriggers:
         self.runtime = runtime
         self.api_url = api_url
         self.run_here = run_here
-        self._threads: list[threading.Thread] = []
-        self._lock = threading.Lock()
+        self.background = Coalescing()
 
     def advance(
         self, cycle_id: int, unit_id: int | None = None, reason: AdvanceReason = AdvanceReason.REQUESTED
@@ -88,6 +156,7 @@ class PrefectTriggers:
             return advance_cycle(self.runtime, cycle_id, unit_id=unit_id)
 
         self._start(
+            unit_id,
             RunRequest(
                 deployment=ADVANCE_DEPLOYMENT,
                 key=advance_key(cycle_id, whole=unit_id is None),
@@ -104,9 +173,10 @@ class PrefectTriggers:
             return dispatch_due(self.runtime)
 
         if self.run_here:
-            self._in_background("dispatch-here", dispatch_here)
+            self.background.submit("dispatch-here", dispatch_here)
             return  # the dispatcher's safety schedule sends what this misses
         self._start(
+            None,
             RunRequest(
                 deployment=DISPATCH_DEPLOYMENT,
                 key=DISPATCH_KEY,
@@ -114,29 +184,17 @@ class PrefectTriggers:
                 tags=["dispatch"],
                 name=lambda: dispatch_run_name(dt.datetime.now(dt.UTC), self.runtime.settings.zone),
                 fallback=dispatch_here,
-            )
+            ),
         )
 
     def wait(self, timeout: float = 10.0) -> None:
         """Wait for the submissions in flight (tests, and a clean shutdown), and for what they start
         (an advance here starts the dispatcher here)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            with self._lock:
-                alive = [t for t in self._threads if t.is_alive()]
-                self._threads = alive
-            if not alive or time.monotonic() >= deadline:
-                return
-            alive[0].join(max(0.0, deadline - time.monotonic()))
+        self.background.wait(timeout)
 
-    def _start(self, request: RunRequest, first: Callable[[], object] | None = None) -> None:
-        self._in_background(f"trigger:{request.key}", lambda: self._submit(request, first))
-
-    def _in_background(self, name: str, work: Callable[[], object]) -> None:
-        thread = threading.Thread(target=work, name=name, daemon=True)
-        with self._lock:
-            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
-        thread.start()
+    def _start(self, unit_id: int | None, request: RunRequest, first: Callable[[], object] | None = None) -> None:
+        # One job per run key and unit: the unit's advance here (its fallback, too) is what differs.
+        self.background.submit((request.key, unit_id), lambda: self._submit(request, first))
 
     def _submit(self, request: RunRequest, first: Callable[[], object] | None) -> None:
         fallback = request.fallback
