@@ -46,7 +46,7 @@ from bench.common import (
     units_for,
 )
 from bench.complete_step import _preparations
-from service.triggers import Coalescing
+from service.triggers import ADVANCE_GATHER_SECONDS, Coalescing
 
 SUBMISSIONS = 1_200  #: per scenario
 CLIENTS = (1, 16)
@@ -55,7 +55,7 @@ TARGET_P95_MS = {1: 30.0, 16: 150.0}
 
 class AdvanceInBackground:
     """The embedded default's trigger without the Prefect run it also starts: the unit's advance on
-    the service's background threads, coalesced per unit, as ``service.triggers.PrefectTriggers(
+    the service's background threads, gathered and coalesced per unit, as ``service.triggers.PrefectTriggers(
     run_here=True)`` does it."""
 
     def __init__(self, runtime: Runtime) -> None:
@@ -66,7 +66,9 @@ class AdvanceInBackground:
         self, cycle_id: int, unit_id: int | None = None, reason: AdvanceReason = AdvanceReason.REQUESTED
     ) -> None:
         self.background.submit(
-            ("advance", cycle_id, unit_id), lambda: advance_cycle(self.runtime, cycle_id, unit_id=unit_id)
+            ("advance", cycle_id, unit_id),
+            lambda: advance_cycle(self.runtime, cycle_id, unit_id=unit_id),
+            ADVANCE_GATHER_SECONDS,
         )
 
     def dispatch(self) -> None:

@@ -14,12 +14,11 @@ from aarshjul.presentation.i18n import negotiate
 from aarshjul.runtime import Runtime
 
 
-# The dependencies that only read the request are ``async``: FastAPI runs a sync dependency on the
-# threadpool, so each would cost a request a trip through the pool's queue (behind other requests'
-# database work) and two thread switches before its route even starts (bench/http_submit.py).
-
-
 async def get_runtime(request: Request) -> Runtime:
+    """The dependencies that only read the request are ``async``: FastAPI runs a sync dependency on
+    the threadpool, so each would cost a request a trip through the pool's queue (behind other
+    requests' database work) and two thread switches before its route even starts
+    (bench/http_submit.py)."""
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -40,7 +39,7 @@ def get_language(request: Request) -> Language:
 
 
 async def language_of(request: Request) -> Language:
-    """``get_language`` as a dependency (see above)."""
+    """``get_language`` as a dependency (async: see ``get_runtime``)."""
     return get_language(request)
 
 

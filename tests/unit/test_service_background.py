@@ -114,3 +114,18 @@ def test_what_a_job_asks_for_is_waited_for_too() -> None:
     background.submit("advance", advance)
     assert background.wait(5)
     assert done == ["advance", "dispatch"]
+
+
+def test_asks_within_the_gathering_time_share_one_job_that_begins_after_it() -> None:
+    background = Coalescing(threads=2)
+    recorder = Recorder()
+    asked = time.monotonic()
+    assert background.submit("unit-1", lambda: recorder.job("unit-1"), gather=0.2)
+    assert background.submit("unit-2", lambda: recorder.job("unit-2"))  # not gathered: begins at once
+    for _ in range(10):
+        assert not background.submit("unit-1", lambda: recorder.job("unit-1"), gather=0.2)
+    assert background.wait(5)
+    (begun,) = recorder.begins("unit-1")
+    assert begun - asked >= 0.2
+    (other,) = recorder.begins("unit-2")
+    assert other < begun
