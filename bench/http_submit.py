@@ -3,7 +3,7 @@
 
 Every client opens a talk preparation (``GET /api/t/{token}``) and submits it
 (``POST /api/t/{token}``), each on a task of its own; every submission is followed by its unit's
-advance in the service (in a background thread, as the embedded default's trigger runs it). Prints,
+advance in the service (on its background queue, as the embedded default's trigger runs it). Prints,
 per scenario, p50/p95/p99 of the submissions (and of the reads), throughput and errors; the yardstick
 in the same run is the service's ``GET /healthz`` (one ``SELECT 1``: what any request costs at least).
 

@@ -1,8 +1,8 @@
 """Starting flow runs without waiting for them: the ``Triggers`` the web tier uses.
 
 A trigger only creates a run on the Prefect server (``run_deployment(..., timeout=0)``, about 50 ms);
-a worker (or the embedded runner) executes it. It is done on a short-lived thread, so a web request
-never waits for it, and because Prefect's sync/async bridge would hand back an un-awaited coroutine
+a worker (or the embedded runner) executes it. It is done on a background thread (below), so a web
+request never waits for it, and because Prefect's sync/async bridge would hand back an un-awaited coroutine
 if called from inside the service's event loop.
 
 Triggers coalesce (``aarshjul.usecases.shared.coalescing``): every trigger for a cycle until its next
