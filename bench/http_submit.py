@@ -3,7 +3,7 @@
 
 Every client opens a talk preparation (``GET /api/t/{token}``) and submits it
 (``POST /api/t/{token}``), each on a task of its own; every submission is followed by its unit's
-advance in the service (in a background thread, as the embedded default's trigger runs it). Prints,
+advance in the service (on its background queue, as the embedded default's trigger runs it). Prints,
 per scenario, p50/p95/p99 of the submissions (and of the reads), throughput and errors; the yardstick
 in the same run is the service's ``GET /healthz`` (one ``SELECT 1``: what any request costs at least).
 
@@ -20,7 +20,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -47,6 +46,7 @@ from bench.common import (
     units_for,
 )
 from bench.complete_step import _preparations
+from service.triggers import ADVANCE_GATHER_SECONDS, Coalescing
 
 SUBMISSIONS = 1_200  #: per scenario
 CLIENTS = (1, 16)
@@ -54,16 +54,22 @@ TARGET_P95_MS = {1: 30.0, 16: 150.0}
 
 
 class AdvanceInBackground:
-    """The embedded default's trigger without the Prefect run it also starts: the unit's advance in a
-    thread of the service, as ``service.triggers.PrefectTriggers(run_here=True)`` does it."""
+    """The embedded default's trigger without the Prefect run it also starts: the unit's advance on
+    the service's background threads, gathered and coalesced per unit, as ``service.triggers.PrefectTriggers(
+    run_here=True)`` does it."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self.background = Coalescing()
 
     def advance(
         self, cycle_id: int, unit_id: int | None = None, reason: AdvanceReason = AdvanceReason.REQUESTED
     ) -> None:
-        threading.Thread(target=advance_cycle, args=(self.runtime, cycle_id, None, unit_id), daemon=True).start()
+        self.background.submit(
+            ("advance", cycle_id, unit_id),
+            lambda: advance_cycle(self.runtime, cycle_id, unit_id=unit_id),
+            ADVANCE_GATHER_SECONDS,
+        )
 
     def dispatch(self) -> None:
         return None  # the mail is not what is measured here

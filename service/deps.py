@@ -14,7 +14,11 @@ from aarshjul.presentation.i18n import negotiate
 from aarshjul.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    """The dependencies that only read the request are ``async``: FastAPI runs a sync dependency on
+    the threadpool, so each would cost a request a trip through the pool's queue (behind other
+    requests' database work) and two thread switches before its route even starts
+    (bench/http_submit.py)."""
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -34,6 +38,11 @@ def get_language(request: Request) -> Language:
     )
 
 
+async def language_of(request: Request) -> Language:
+    """``get_language`` as a dependency (async: see ``get_runtime``)."""
+    return get_language(request)
+
+
 async def read_form(request: Request) -> FormData:
     """The posted HTML form, read before a sync route runs (starlette caches it for the CSRF check)."""
     return await request.form()
@@ -41,5 +50,5 @@ async def read_form(request: Request) -> FormData:
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SessionDep = Annotated[Session, Depends(get_session)]
-LanguageDep = Annotated[Language, Depends(get_language)]
+LanguageDep = Annotated[Language, Depends(language_of)]
 PostedForm = Annotated[FormData, Depends(read_form)]

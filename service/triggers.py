@@ -1,8 +1,8 @@
 """Starting flow runs without waiting for them: the ``Triggers`` the web tier uses.
 
 A trigger only creates a run on the Prefect server (``run_deployment(..., timeout=0)``, about 50 ms);
-a worker (or the embedded runner) executes it. It is done on a short-lived thread, so a web request
-never waits for it, and because Prefect's sync/async bridge would hand back an un-awaited coroutine
+a worker (or the embedded runner) executes it. It is done on a background thread (below), so a web
+request never waits for it, and because Prefect's sync/async bridge would hand back an un-awaited coroutine
 if called from inside the service's event loop.
 
 Triggers coalesce (``aarshjul.usecases.shared.coalescing``): every trigger for a cycle until its next
@@ -19,6 +19,11 @@ wait for their colleague's next task. The deployment run still starts: it is the
 the safety net, and finds the work done (the advance is idempotent and clears what was owed; mail is
 claimed once).
 
+The background work runs on a ``Coalescing`` queue: at most two threads (an advance inside the web
+process holds the GIL for milliseconds, and a thread per submission left a burst of them queueing for
+the GIL and SQLite's write lock ahead of the requests), one job per key at a time, and a job asked for
+again while it still waits to begin is not queued twice (bench/http_submit.py).
+
 Lives in ``service`` because the web tier starts the runs and the flows never do; deployment and run
 names come from ``aarshjul.orchestration``, which the flows use too.
 """
@@ -29,7 +34,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +66,91 @@ log = logging.getLogger(__name__)
 UNREACHABLE = (httpx.HTTPError, PrefectHTTPStatusError, ObjectNotFound, OSError, TimeoutError)
 
 
+#: Threads for the background work of one web process (see the module's docstring): two, so a
+#: dispatcher waiting on the mail service does not hold up the advances.
+BACKGROUND_THREADS = 2
+#: How long a unit's advance waits before it begins, so that the submissions of a burst in the unit
+#: (a deadline-day rush, a leader entering a day's talks) share one advance: under 16 clients it cut
+#: the web process's CPU per submission by about a tenth (bench/http_submit.py), and a quarter of a
+#: second is nothing beside the seconds until the next person's invitation arrives.
+ADVANCE_GATHER_SECONDS = 0.25
+
+
+class Coalescing:
+    """Jobs run in the background, in the order asked for, on at most ``threads`` threads that start
+    when there is work and end when there is none.
+
+    Each job has a key (what it does: advance this unit of this cycle), and a key's job is idempotent
+    and reads what it needs when it begins. So a job asked for while the same key still waits to begin
+    is covered by the waiting one (it begins after the asker's commit), and one asked for while the
+    same key runs waits and runs once more afterwards (the running one may have read before the
+    asker's commit), however often it was asked for meanwhile. No ask is lost; a burst of them in one
+    unit costs one or two advances, not one each."""
+
+    def __init__(self, threads: int = BACKGROUND_THREADS) -> None:
+        self.threads = threads
+        #: key -> (job, when it may begin), in the order asked for
+        self._waiting: dict[Hashable, tuple[Callable[[], object], float]] = {}
+        self._running: set[Hashable] = set()
+        self._alive = 0
+        self._changed = threading.Condition()
+
+    def submit(self, key: Hashable, job: Callable[[], object], gather: float = 0.0) -> bool:
+        """Run ``job`` in the background, unless the same key already waits (False: covered by it).
+        ``gather``: seconds it waits before it may begin, so that the asks of a burst join it."""
+        with self._changed:
+            if key in self._waiting:
+                return False
+            self._waiting[key] = (job, time.monotonic() + gather)
+            if self._alive < self.threads:
+                self._alive += 1
+                threading.Thread(target=self._work, name=f"background-{self._alive}", daemon=True).start()
+            else:
+                self._changed.notify_all()  # a thread waiting for a later job's time may take this one
+            return True
+
+    def wait(self, timeout: float) -> bool:
+        """Wait until nothing waits or runs (what a job asks for counts too); False on the timeout."""
+        with self._changed:
+            return self._changed.wait_for(lambda: not self._waiting and not self._running, timeout)
+
+    def _next(self) -> tuple[Hashable, Callable[[], object]] | float | None:
+        """The first job whose time has come and whose key does not run (its turn comes when the
+        running job ends); else the seconds until the first such job's time; None if there is none."""
+        now = time.monotonic()
+        soonest: float | None = None
+        for key, (job, begins) in self._waiting.items():
+            if key in self._running:
+                continue
+            if begins <= now:
+                del self._waiting[key]
+                return key, job  # iteration ends here, so deleting the key is safe
+            soonest = begins - now if soonest is None else min(soonest, begins - now)
+        return soonest
+
+    def _work(self) -> None:
+        while True:
+            with self._changed:
+                found = self._next()
+                while isinstance(found, float):
+                    self._changed.wait(found)
+                    found = self._next()
+                if found is None:
+                    self._alive -= 1
+                    self._changed.notify_all()
+                    return
+                key, job = found
+                self._running.add(key)
+            try:
+                job()
+            except Exception:  # what a job owes is recorded; the sweep pays it
+                log.exception("background job %s failed", key)
+            finally:
+                with self._changed:
+                    self._running.discard(key)
+                    self._changed.notify_all()
+
+
 @dataclass(frozen=True)
 class RunRequest:
     deployment: str
@@ -78,8 +168,7 @@ class PrefectTriggers:
         self.runtime = runtime
         self.api_url = api_url
         self.run_here = run_here
-        self._threads: list[threading.Thread] = []
-        self._lock = threading.Lock()
+        self.background = Coalescing()
 
     def advance(
         self, cycle_id: int, unit_id: int | None = None, reason: AdvanceReason = AdvanceReason.REQUESTED
@@ -88,6 +177,7 @@ class PrefectTriggers:
             return advance_cycle(self.runtime, cycle_id, unit_id=unit_id)
 
         self._start(
+            unit_id,
             RunRequest(
                 deployment=ADVANCE_DEPLOYMENT,
                 key=advance_key(cycle_id, whole=unit_id is None),
@@ -97,6 +187,7 @@ class PrefectTriggers:
                 fallback=advance_here,
             ),
             first=advance_here if self.run_here else None,
+            gather=ADVANCE_GATHER_SECONDS,
         )
 
     def dispatch(self) -> None:
@@ -104,9 +195,10 @@ class PrefectTriggers:
             return dispatch_due(self.runtime)
 
         if self.run_here:
-            self._in_background("dispatch-here", dispatch_here)
+            self.background.submit("dispatch-here", dispatch_here)
             return  # the dispatcher's safety schedule sends what this misses
         self._start(
+            None,
             RunRequest(
                 deployment=DISPATCH_DEPLOYMENT,
                 key=DISPATCH_KEY,
@@ -114,29 +206,19 @@ class PrefectTriggers:
                 tags=["dispatch"],
                 name=lambda: dispatch_run_name(dt.datetime.now(dt.UTC), self.runtime.settings.zone),
                 fallback=dispatch_here,
-            )
+            ),
         )
 
     def wait(self, timeout: float = 10.0) -> None:
         """Wait for the submissions in flight (tests, and a clean shutdown), and for what they start
         (an advance here starts the dispatcher here)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            with self._lock:
-                alive = [t for t in self._threads if t.is_alive()]
-                self._threads = alive
-            if not alive or time.monotonic() >= deadline:
-                return
-            alive[0].join(max(0.0, deadline - time.monotonic()))
+        self.background.wait(timeout)
 
-    def _start(self, request: RunRequest, first: Callable[[], object] | None = None) -> None:
-        self._in_background(f"trigger:{request.key}", lambda: self._submit(request, first))
-
-    def _in_background(self, name: str, work: Callable[[], object]) -> None:
-        thread = threading.Thread(target=work, name=name, daemon=True)
-        with self._lock:
-            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
-        thread.start()
+    def _start(
+        self, unit_id: int | None, request: RunRequest, first: Callable[[], object] | None = None, gather: float = 0.0
+    ) -> None:
+        # One job per run key and unit: the unit's advance here (its fallback, too) is what differs.
+        self.background.submit((request.key, unit_id), lambda: self._submit(request, first), gather)
 
     def _submit(self, request: RunRequest, first: Callable[[], object] | None) -> None:
         fallback = request.fallback
