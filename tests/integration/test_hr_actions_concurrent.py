@@ -130,8 +130,9 @@ def live(runtime: Runtime) -> Iterator[Live]:
     set_password(runtime, HR_EMAIL, HR_PASSWORD)
     token = issue_api_token(runtime, HR_EMAIL, label="test")
     # As `aarshjul serve` does once it has started: what is built so far leaves the collector's view. In
-    # a long test session that is everything the earlier tests left behind, and a full collection over
-    # it paused this process's server (and the reader timing it) for more than the second allowed.
+    # a long test session that is everything the earlier tests left behind: a full collection over it
+    # pauses this process's server and the reader timing it (in long sessions, not alone, the reader's
+    # slowest answer took 1.6-2 s against the second allowed).
     gc.freeze()
     port = free_port()
     server = uvicorn.Server(
