@@ -14,10 +14,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from aarshjul.domain import storable
 from aarshjul.usecases.admin.provisioning import SCIM_PATH
+from service.request_body import read_body, replaying
 
 SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 
@@ -59,15 +60,9 @@ class JsonGuard:
         if scope["type"] != "http" or not _is_json(scope):
             await self.app(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                return
-            chunks.append(message.get("body", b""))
-            more = bool(message.get("more_body", False))
-        body = b"".join(chunks)
+        body = await read_body(receive)
+        if body is None:  # the client went away
+            return
         if body:
             try:
                 parse_json(body)
@@ -76,16 +71,7 @@ class JsonGuard:
                 return
             except ValueError:
                 pass  # malformed JSON: the route answers that in its own way
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(body, receive), send)
 
 
 async def _refuse(send: Send, reason: str, scim: bool) -> None:
